@@ -1,0 +1,71 @@
+"""Every API endpoint is `authenticated`: a Bearer key, then the account's rate limit, then
+the endpoint; errors of any of these become the error JSON here, in one place, and every
+answer to a known account carries its rate-limit headers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import accounts
+from ..clock import now_ms
+from ..engines.base import RateLimit, RateStatus
+from .errors import ApiError, as_api_error, error_response
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def rate_headers(rate: RateLimit, status: RateStatus, now: int) -> dict[str, str]:
+    policy = f"{rate.per_minute};w=60"
+    if rate.per_day is not None:
+        policy += f", {rate.per_day};w=86400"
+    headers = {
+        "RateLimit-Policy": policy,
+        "RateLimit": f"limit={status.limit}, remaining={status.remaining}, reset={status.reset_s}",
+        "X-RateLimit-Limit": str(status.limit),
+        "X-RateLimit-Remaining": str(status.remaining),
+        "X-RateLimit-Reset": str(now // 1000 + status.reset_s),
+    }
+    if not status.allowed:
+        headers["Retry-After"] = str(status.retry_after_s)
+    return headers
+
+
+def authenticated(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        engine = request.state.engine
+        now = now_ms()
+        try:
+            account, _ = await accounts.authenticate(
+                engine, request.headers.get("authorization"), now)
+            rate = accounts.PLANS[account.plan]
+            status = await engine.hit_rate_limit(account.id, rate, now)
+        except Exception as exc:
+            error = as_api_error(exc)
+            if error is None:
+                raise
+            return error_response(error)
+        headers = rate_headers(rate, status, now)
+        if not status.allowed:
+            window = "minute" if status.window_s == 60 else "day"
+            return error_response(ApiError(
+                429, "rate_limited", f"rate limit of the {account.plan} plan reached "
+                f"({status.limit} requests per {window}); retry in {status.retry_after_s} s"),
+                headers)
+        request.state.account = account
+        request.state.rate = status
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            error = as_api_error(exc)
+            if error is None:
+                raise
+            response = error_response(error)
+        response.headers.update(headers)
+        return response
+
+    return guarded

@@ -1,0 +1,78 @@
+"""Errors as the API shows them, made in one place:
+`{"error": {"type": …, "message": …, "param": …}}` with the status that fits."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import timers
+from ..accounts import AuthError
+from ..commit import TimerNotFound
+from ..engines.base import EngineUnavailable, VersionConflict
+from .responses import json_response
+
+log = logging.getLogger("castimer.api")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, type_: str, message: str, param: str | None = None,
+                 **extra: object) -> None:
+        super().__init__(message)
+        self.status, self.type, self.message, self.param = status, type_, message, param
+        self.extra = extra
+
+
+def bad_request(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, param)
+
+
+def invalid(message: str, param: str | None = None) -> ApiError:
+    return ApiError(422, "validation_error", message, param)
+
+
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The API's view of an exception a user can cause; None for a bug."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, timers.TimerError):
+        return invalid(exc.message, exc.param)
+    if isinstance(exc, TimerNotFound):
+        return ApiError(404, "not_found", f"no timer {exc.timer_id!r} in this account", "id")
+    if isinstance(exc, VersionConflict):
+        return ApiError(409, "version_conflict",
+                        f"expected_version does not match: the timer is at version "
+                        f"{exc.current}; reload it and try again", "expected_version",
+                        current_version=exc.current)
+    if isinstance(exc, AuthError):
+        return ApiError(401, "authentication_error", str(exc))
+    if isinstance(exc, EngineUnavailable):
+        return ApiError(503, "service_unavailable",
+                        "the timer store is unreachable right now; retry shortly")
+    return None
+
+
+def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
+    body = {"type": error.type, "message": error.message, "param": error.param, **error.extra}
+    return json_response({"error": body}, error.status, headers)
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kinds = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    message = {404: f"no such endpoint: {request.method} {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(
+        exc.status_code, str(exc.detail))
+    return error_response(ApiError(exc.status_code, kinds.get(exc.status_code, "http_error"),
+                                   message), dict(exc.headers or {}))
+
+
+async def on_exception(request: Request, exc: Exception) -> Response:
+    error = as_api_error(exc)
+    if error is None:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = ApiError(500, "internal_error", "internal error; it has been logged")
+    return error_response(error)

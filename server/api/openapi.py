@@ -1,0 +1,212 @@
+"""The OpenAPI 3.1 document of API v1. Request bodies are built from the same field specs
+the parser enforces, so the document and the behaviour cannot drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import __version__, timers
+from . import schema
+from .responses import json_response
+from .timers import ADJUST_FIELDS, EDIT_FIELDS, STATE_FIELDS, TIMER_FIELDS
+
+_JSON_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"},
+               "boolean": {"type": "boolean"},
+               "strings": {"type": "array", "items": {"type": "string"}}}
+
+_DESCRIPTIONS = {
+    "title": "Display title, at most 200 characters.",
+    "type": "countdown (duration), event (target_date, timezone) or interval (work, rest, "
+            "rounds). Default countdown.",
+    "duration": "Countdown length in seconds (1 to 31,622,400).",
+    "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
+    "timezone": "IANA time zone the event is shown in. Default UTC.",
+    "work": "Interval work phase in seconds. Default 20.",
+    "rest": "Interval rest phase in seconds (0 allowed). Default 10.",
+    "rounds": "Interval rounds (1 to 1000). Default 8.",
+    "webhook_url": "https URL that receives this timer's events.",
+    "webhook_events": "Events to deliver; null delivers all.",
+    "expected_version": "Apply only if the timer is at this version (else 409).",
+    "state": "Target state: running, paused or idle.",
+    "action": "start, pause, resume or reset.",
+    "seconds": "Seconds to add (positive) or remove (negative).",
+}
+
+
+def _body(spec: schema.Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    properties = {}
+    for name, kind in spec.items():
+        prop = dict(_JSON_TYPES[kind.rstrip("?")])
+        if kind.endswith("?"):
+            prop["type"] = [prop["type"], "null"]
+        if name == "webhook_events":
+            prop["items"] = {"type": "string", "enum": list(timers.EVENTS)}
+        prop["description"] = _DESCRIPTIONS[name]
+        properties[name] = prop
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": list(required),
+        "additionalProperties": False}}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _ok(description: str, schema_: dict[str, Any] | None = None,
+        status: str = "200") -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description}
+    if schema_ is not None:
+        answer["content"] = {"application/json": {"schema": schema_}}
+    return {status: answer}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    meaning = {400: "Malformed JSON, a wrong type or an unknown field",
+               401: "Missing, malformed, invalid or revoked API key",
+               404: "No such timer in this account", 409: "expected_version does not match",
+               422: "A value or transition that is not allowed",
+               429: "Rate limit reached (see Retry-After)",
+               503: "The timer store is unreachable"}
+    return {str(c): {"description": meaning[c], "content": {"application/json": {
+        "schema": _ref("Error")}}} for c in (400, 401, *codes, 429, 503)}
+
+
+def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None, codes: tuple[int, ...] = ()
+        ) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_errors(*codes)}}
+    if body:
+        op["requestBody"] = body
+    if parameters:
+        op["parameters"] = parameters
+    return op
+
+
+def _param(name: str, where: str, description: str, type_: str = "string",
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "description": description,
+            "schema": {"type": type_}}
+
+
+_TIMER_ID = _param("timer_id", "path", "The timer's id (tmr_…)", required=True)
+_PAGE = [_param("limit", "query", "Page size", "integer"),
+         _param("cursor", "query", "next_cursor of the previous page")]
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["type", "message", "param"], "properties": {
+            "type": {"type": "string"}, "message": {"type": "string"},
+            "param": _NULLABLE_STRING,
+            "current_version": {"type": "integer"}}}}},
+    "Timer": {"type": "object", "required": ["id", "type", "title", "state", "version",
+                                             "remaining_ms", "elapsed_ms", "urls"],
+              "properties": {
+                  "id": {"type": "string"}, "type": {"type": "string",
+                                                     "enum": list(timers.TYPES)},
+                  "title": {"type": "string"},
+                  "state": {"type": "string", "enum": [s.value for s in timers.State]},
+                  "duration": {"type": "integer"}, "target_date": {"type": "string"},
+                  "timezone": {"type": "string"}, "work": {"type": "integer"},
+                  "rest": {"type": "integer"}, "rounds": {"type": "integer"},
+                  "adjustment": {"type": "integer", "description": "Seconds added (or "
+                                 "removed, negative) by adjust since the last reset."},
+                  "remaining_ms": {"type": "integer"}, "elapsed_ms": {"type": "integer"},
+                  "total_ms": {"type": "integer"}, "round": _NULLABLE_INT,
+                  "phase": {"type": ["string", "null"], "enum": ["work", "rest", None]},
+                  "version": {"type": "integer"},
+                  "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+                  "started_at": _NULLABLE_STRING, "paused_at": _NULLABLE_STRING,
+                  "completed_at": _NULLABLE_STRING,
+                  "server_time": {"type": "integer", "description": "Epoch ms the live "
+                                  "fields were computed at."},
+                  "webhook_url": _NULLABLE_STRING,
+                  "webhook_events": {"type": ["array", "null"], "items": {"type": "string"}},
+                  "urls": {"type": "object", "properties": {
+                      "widget": {"type": "string"}, "embed": {"type": "string"},
+                      "control": {"type": "string"}}}}},
+    "TimerPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
+                  "properties": {"data": {"type": "array", "items": _ref("Timer")},
+                                 "has_more": {"type": "boolean"},
+                                 "next_cursor": _NULLABLE_STRING}},
+    "Event": {"type": "object", "required": ["id", "event", "timestamp", "timer_id", "data"],
+              "properties": {"id": {"type": "string"},
+                             "event": {"type": "string", "enum": list(timers.EVENTS)},
+                             "timestamp": {"type": "string"}, "timer_id": {"type": "string"},
+                             "title": {"type": "string"}, "type": {"type": "string"},
+                             "version": {"type": "integer"}, "data": {"type": "object"}}},
+    "EventPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
+                  "properties": {"data": {"type": "array", "items": _ref("Event")},
+                                 "has_more": {"type": "boolean"},
+                                 "next_cursor": _NULLABLE_STRING}},
+    "Account": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "plan": {"type": "string"},
+        "created_at": {"type": "string"},
+        "limits": {"type": "object", "properties": {
+            "requests_per_minute": {"type": "integer"}, "requests_per_day": _NULLABLE_INT}},
+        "usage": {"type": "object", "properties": {"requests_today": {"type": "integer"}}}}},
+}
+
+_TIMER = _ref("Timer")
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Castimer API", "version": __version__,
+             "description": "Real-time timers: create, control, embed, and receive webhooks."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"apiKey": []}],
+    "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                                  "description": "ck_live_… API key"}},
+                   "schemas": SCHEMAS},
+    "paths": {
+        "/timers": {
+            "post": _op("Create a timer", _ok("The new timer", _TIMER, "201"),
+                        _body(TIMER_FIELDS), codes=(422,)),
+            "get": _op("List the account's timers, oldest first",
+                       _ok("A page of timers", _ref("TimerPage")), parameters=_PAGE,
+                       codes=(422,)),
+        },
+        "/timers/{timer_id}": {
+            "parameters": [_TIMER_ID],
+            "get": _op("Get a timer with its live remaining time", _ok("The timer", _TIMER),
+                       codes=(404,)),
+            "patch": _op("Change title, webhook settings, or timing fields while idle",
+                         _ok("The timer", _TIMER), _body(EDIT_FIELDS), codes=(404, 409, 422)),
+            "delete": _op("Delete a timer (its events stay in the log)",
+                          _ok("Deleted", status="204"),
+                          parameters=[_param("expected_version", "query",
+                                             "Delete only at this version", "integer")],
+                          codes=(404, 409)),
+        },
+        "/timers/{timer_id}/state": {
+            "parameters": [_TIMER_ID],
+            "patch": _op("Start, pause, resume or reset: by target state or by action",
+                         _ok("The timer", _TIMER), _body(STATE_FIELDS), codes=(404, 409, 422)),
+        },
+        "/timers/{timer_id}/adjust": {
+            "parameters": [_TIMER_ID],
+            "post": _op("Add or remove time", _ok("The timer", _TIMER),
+                        _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422)),
+        },
+        "/events": {
+            "get": _op("The account's event log, oldest first",
+                       _ok("A page of events", _ref("EventPage")),
+                       parameters=[*_PAGE, _param("timer_id", "query", "Only this timer")],
+                       codes=(422,)),
+        },
+        "/account": {"get": _op("The account: plan, limits, usage", _ok("The account",
+                                                                        _ref("Account")))},
+        "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                  "responses": _ok("OpenAPI 3.1 document",
+                                                   {"type": "object"})}},
+    },
+}
+
+
+async def endpoint(request: Request) -> Response:
+    return json_response(DOCUMENT)

@@ -1,0 +1,106 @@
+"""Request parsing: a body is a JSON object whose fields have the documented types. A wrong
+type, a missing or unknown field is a 400 that names the field; values are checked later
+(422) by the code that knows what they mean."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from .. import settings
+from .errors import ApiError, bad_request, invalid
+
+#: A field's JSON type: "string", "integer", "boolean", "strings" (array of strings);
+#: a trailing "?" allows null.
+Spec = dict[str, str]
+
+_TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "true or false",
+               "strings": "an array of strings"}
+
+
+def _is(kind: str, value: Any) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "object"}.get(type(value), type(value).__name__)
+
+
+def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    for name in body:
+        if name not in spec:
+            raise bad_request(f"unknown field {name!r}; allowed fields: {', '.join(spec)}",
+                              name)
+    for name in required:
+        if name not in body:
+            raise bad_request(f"{name} is required", name)
+    for name, value in body.items():
+        kind = spec[name].rstrip("?")
+        if value is None and spec[name].endswith("?"):
+            continue
+        if not _is(kind, value):
+            nullable = " or null" if spec[name].endswith("?") else ""
+            raise bad_request(f"{name} must be {_TYPE_NAMES[kind]}{nullable}, got "
+                              f"{_json_type(value)}", name)
+    return body
+
+
+async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The request's JSON object, checked against `spec`. An empty body is `{}`."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > settings.MAX_BODY:
+            raise ApiError(413, "payload_too_large",
+                           f"request body must be at most {settings.MAX_BODY} bytes")
+    if not raw.strip():
+        parsed: Any = {}
+    else:
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise bad_request(f"malformed JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise bad_request(f"the body must be a JSON object, got {_json_type(parsed)}")
+    return check(parsed, spec, required)
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{name} must be an integer, got {raw!r}", name) from None
+    if not low <= value <= high:
+        raise invalid(f"{name} must be between {low} and {high}, got {value}", name)
+    return value
+
+
+def encode_cursor(cursor: str | None) -> str | None:
+    return base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=") if cursor else None
+
+
+def decode_cursor(request: Request) -> str | None:
+    raw = request.query_params.get("cursor")
+    if not raw:
+        return None
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad_request("cursor is not one this API returned: pass next_cursor as it came",
+                          "cursor") from None

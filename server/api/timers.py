@@ -1,0 +1,137 @@
+"""Timer endpoints: create, list, get, edit, change state, adjust, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import commit, settings, timer_json
+from ..clock import now_ms
+from ..timers import load
+from ..webhooks.urls import check_url
+from . import schema
+from .auth import authenticated
+from .errors import bad_request
+from .responses import json_response
+
+TIMER_FIELDS: schema.Spec = {
+    "title": "string?", "type": "string", "duration": "integer", "target_date": "string",
+    "timezone": "string", "work": "integer", "rest": "integer", "rounds": "integer",
+    "webhook_url": "string?", "webhook_events": "strings?",
+}
+EDIT_FIELDS: schema.Spec = {**{k: v for k, v in TIMER_FIELDS.items() if k != "type"},
+                            "expected_version": "integer"}
+STATE_FIELDS: schema.Spec = {"state": "string", "action": "string",
+                             "expected_version": "integer"}
+ADJUST_FIELDS: schema.Spec = {"seconds": "integer", "expected_version": "integer"}
+
+
+def base_url(request: Request) -> str:
+    return settings.PUBLIC_URL or f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _webhook(fields: dict[str, Any]) -> dict[str, Any]:
+    if fields.get("webhook_url"):
+        check_url(fields["webhook_url"], settings.ALLOW_PRIVATE_WEBHOOKS)
+    return fields
+
+
+def _show(request: Request, timer: Any, status: int = 200) -> Response:
+    return json_response(timer_json.owner(timer, now_ms(), base_url(request)), status)
+
+
+@authenticated
+async def create_timer(request: Request) -> Response:
+    fields = _webhook(await schema.body(request, TIMER_FIELDS))
+    timer = await commit.create(request.state.engine, request.state.account.id, fields)
+    return _show(request, timer, 201)
+
+
+@authenticated
+async def list_timers(request: Request) -> Response:
+    limit = schema.query_int(request, "limit", 20, 1, 100)
+    cursor = schema.decode_cursor(request)
+    try:
+        page, following = await request.state.engine.list_timers(
+            request.state.account.id, cursor, limit)
+    except ValueError as exc:
+        raise bad_request(str(exc), "cursor") from None
+    now, base = now_ms(), base_url(request)
+    data = [timer_json.owner(load(raw), now, base) for raw in page]
+    return json_response({"data": data, "has_more": following is not None,
+                          "next_cursor": schema.encode_cursor(following)})
+
+
+@authenticated
+async def get_timer(request: Request) -> Response:
+    timer = await commit.load(request.state.engine, request.path_params["timer_id"],
+                              request.state.account.id)
+    return _show(request, timer)
+
+
+@authenticated
+async def edit_timer(request: Request) -> Response:
+    fields = _webhook(await schema.body(request, EDIT_FIELDS))
+    expected = fields.pop("expected_version", None)
+    if not fields:
+        raise bad_request("send at least one field to change: " +
+                          ", ".join(k for k in EDIT_FIELDS if k != "expected_version"))
+    timer = await commit.edit(request.state.engine, request.state.account.id,
+                              request.path_params["timer_id"], fields,
+                              expected_version=expected)
+    return _show(request, timer)
+
+
+@authenticated
+async def change_state(request: Request) -> Response:
+    fields = await schema.body(request, STATE_FIELDS)
+    if ("state" in fields) == ("action" in fields):
+        raise bad_request('send either "state" (running, paused, idle) or "action" '
+                          "(start, pause, resume, reset)", "state")
+    engine, account_id = request.state.engine, request.state.account.id
+    timer_id, expected = request.path_params["timer_id"], fields.get("expected_version")
+    if "state" in fields:
+        timer = await commit.set_state(engine, account_id, timer_id, fields["state"],
+                                       expected_version=expected)
+    else:
+        if fields["action"] == "adjust":
+            raise bad_request("adjust takes seconds: POST /api/v1/timers/{id}/adjust", "action")
+        timer = await commit.command(engine, account_id, timer_id, fields["action"],
+                                     expected_version=expected)
+    return _show(request, timer)
+
+
+@authenticated
+async def adjust_timer(request: Request) -> Response:
+    fields = await schema.body(request, ADJUST_FIELDS, required=("seconds",))
+    timer = await commit.command(request.state.engine, request.state.account.id,
+                                 request.path_params["timer_id"], "adjust",
+                                 seconds=fields["seconds"],
+                                 expected_version=fields.get("expected_version"))
+    return _show(request, timer)
+
+
+@authenticated
+async def delete_timer(request: Request) -> Response:
+    expected = request.query_params.get("expected_version")
+    if expected is not None and not expected.isdigit():
+        raise bad_request(f"expected_version must be an integer, got {expected!r}",
+                          "expected_version")
+    await commit.delete(request.state.engine, request.state.account.id,
+                        request.path_params["timer_id"],
+                        expected_version=int(expected) if expected is not None else None)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/timers", create_timer, methods=["POST"]),
+    Route("/timers", list_timers, methods=["GET"]),
+    Route("/timers/{timer_id}", get_timer, methods=["GET"]),
+    Route("/timers/{timer_id}", edit_timer, methods=["PATCH"]),
+    Route("/timers/{timer_id}", delete_timer, methods=["DELETE"]),
+    Route("/timers/{timer_id}/state", change_state, methods=["PATCH"]),
+    Route("/timers/{timer_id}/adjust", adjust_timer, methods=["POST"]),
+]

@@ -1,0 +1,183 @@
+"""The `castimer` command: serve, worker, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+from . import __version__
+
+
+def _engine_url(args: argparse.Namespace) -> str:
+    """--engine wins over CASTIMER_ENGINE; the choice is put in the environment before the
+    settings are read, so uvicorn's workers see it too."""
+    if args.engine:
+        os.environ["CASTIMER_ENGINE"] = args.engine
+    from . import settings
+
+    return settings.ENGINE
+
+
+async def _with_engine(url: str, work: Any) -> Any:
+    from .engines import create_engine
+
+    engine = create_engine(url)
+    await engine.open()
+    try:
+        return await work(engine)
+    finally:
+        await engine.close()
+
+
+def _fail(message: str) -> int:
+    print(f"castimer: {message}", file=sys.stderr)
+    return 2
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from . import accounts
+    from .clock import now_ms
+
+    url = _engine_url(args)
+    if args.workers > 1 and url.startswith("sqlite"):
+        return _fail("the sqlite engine serves one process; use a redis:// engine for "
+                     "--workers above 1")
+
+    async def first_run(engine: Any) -> str | None:
+        if await engine.count_accounts():
+            return None
+        _, key = await accounts.key_for(engine, "development", "enterprise", now_ms())
+        return key
+
+    key = asyncio.run(_with_engine(url, first_run))
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    if key:
+        print("Castimer: a development account was created. Its API key, shown only now:\n\n"
+              f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1   "
+              f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
+    uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=True, ws_per_message_deflate=False, log_level=args.log_level)
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """The scheduler (and, with webhooks, the dispatcher) without HTTP."""
+    import logging
+
+    from .scheduler import Scheduler
+
+    url = _engine_url(args)
+    from . import settings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+
+    async def run(engine: Any) -> None:
+        task = asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(_with_engine(url, run))
+    return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    from . import accounts, timers
+    from .clock import now_ms
+
+    url = _engine_url(args)
+    if args.keys_command == "create":
+        try:
+            accounts.check_plan(args.plan)
+        except ValueError as exc:
+            return _fail(str(exc))
+
+        async def create(engine: Any) -> str:
+            return (await accounts.key_for(engine, args.account, args.plan, now_ms()))[1]
+
+        print(asyncio.run(_with_engine(url, create)), flush=True)
+        return 0
+    if args.keys_command == "list":
+
+        async def listing(engine: Any) -> list[tuple[Any, Any]]:
+            found = await engine.list_api_keys()
+            return [(k, await engine.get_account(k.account_id)) for k in found]
+
+        print(f"{'PREFIX':<18} {'ACCOUNT':<20} {'PLAN':<10} {'CREATED':<24} "
+              f"{'LAST USED':<24} STATUS")
+        for key, account in asyncio.run(_with_engine(url, listing)):
+            print(f"{key.prefix:<18} {account.name if account else '?':<20} "
+                  f"{account.plan if account else '?':<10} {timers.iso(key.created_at_ms):<24} "
+                  f"{timers.iso(key.last_used_ms) or '-':<24} "
+                  f"{'revoked' if key.revoked_at_ms else 'live'}")
+        return 0
+
+    async def revoke(engine: Any) -> Any:
+        return await accounts.revoke(engine, args.prefix, now_ms())
+
+    try:
+        revoked = asyncio.run(_with_engine(url, revoke))
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(f"revoked {revoked.prefix}…")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="castimer", description="Real-time timer server.")
+    top.add_argument("--version", action="version", version=f"castimer {__version__}")
+    commands = top.add_subparsers(dest="command", required=True)
+    engine_help = "engine URL (default: CASTIMER_ENGINE or sqlite:///castimer.db)"
+
+    run = commands.add_parser("serve", help="serve the API, pages and websockets")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--engine", help=engine_help)
+    run.add_argument("--workers", type=int, default=1)
+    run.add_argument("--log-level", default="info",
+                     choices=["critical", "error", "warning", "info", "debug"])
+    run.set_defaults(handler=serve)
+
+    background = commands.add_parser("worker", help="scheduler and webhook dispatcher only")
+    background.add_argument("--engine", help=engine_help)
+    background.add_argument("--log-level", default="info",
+                            choices=["critical", "error", "warning", "info", "debug"])
+    background.set_defaults(handler=worker)
+
+    key = commands.add_parser("keys", help="create, list and revoke API keys")
+    key_commands = key.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="print a new key alone on stdout")
+    create.add_argument("--account", default="default",
+                        help="account name; created if missing (default: default)")
+    create.add_argument("--plan", default="free", help="free, pro or enterprise (new accounts)")
+    create.add_argument("--engine", help=engine_help)
+    listing = key_commands.add_parser("list", help="list keys by prefix")
+    listing.add_argument("--engine", help=engine_help)
+    revoke = key_commands.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix")
+    revoke.add_argument("--engine", help=engine_help)
+    key.set_defaults(handler=keys)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except ValueError as exc:  # a bad engine URL and the like: a message, not a traceback
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The one commit path. Every change of a timer — an API call, a control-socket command, a
+deadline reached — is computed by the pure core (`timers`) and applied here by
+`engine.commit()` as one atomic unit with a version check. Nothing else writes timers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from . import ids, timer_json, timers
+from .clock import now_ms as wall_clock
+from .engines.base import Commit, DeliveryRecord, Engine, EventRecord, VersionConflict
+from .timers import Change, Timer
+
+#: How often a command recomputes after losing a race to another commit of the same timer.
+RETRIES = 8
+
+
+class TimerNotFound(LookupError):
+    """No such timer for this account (also for another account's timer: ids are not leaked)."""
+
+    def __init__(self, timer_id: str) -> None:
+        super().__init__(f"no timer {timer_id!r} in this account")
+        self.timer_id = timer_id
+
+
+def event_body(name: str, event_id: str, at_ms: int, t: Timer, data: dict[str, Any],
+               version: int | None = None) -> bytes:
+    """An event as the log and webhooks carry it: compact JSON, keys in the documented order."""
+    body: dict[str, Any] = {"id": event_id, "event": name, "timestamp": timers.iso(at_ms),
+                            "timer_id": t.id, "title": t.title, "type": t.type, "data": data}
+    if version is not None:
+        body["version"] = version
+    return orjson.dumps(body)
+
+
+def _wants(t: Timer, event: str) -> bool:
+    return bool(t.webhook_url) and (t.webhook_events is None or event in t.webhook_events)
+
+
+def build(change: Change, now_ms: int) -> Commit:
+    """The engine's unit of work for `change`: timer, deadline, events, deliveries, message."""
+    after = change.timer
+    shown = after if after is not None else change.before
+    version = change.before.version + 1
+    events, deliveries = [], []
+    for event in change.events:
+        event_id = ids.event_id()
+        events.append(EventRecord(event_id, shown.account_id, shown.id,
+                                  event_body(event.name, event_id, event.at_ms, shown,
+                                             event.data, version)))
+        # The delivery follows the timer's settings before a deletion, after anything else.
+        if _wants(shown, event.name):
+            assert shown.webhook_url is not None
+            deliveries.append(DeliveryRecord(
+                ids.delivery_id(), shown.account_id, shown.id, event_id, shown.webhook_url,
+                event_body(event.name, event_id, event.at_ms, shown, event.data), now_ms))
+    names = [e.name for e in change.events]
+    if after is None:
+        message = orjson.dumps({"type": "deleted", "timer_id": shown.id, "v": version,
+                                "events": names, "server_time": now_ms})
+    else:
+        message = orjson.dumps({"type": "state", "events": names, "v": version,
+                                "timer": timer_json.public(after, now_ms),
+                                "server_time": now_ms})
+    return Commit(timer_id=shown.id, account_id=shown.account_id,
+                  expected_version=change.before.version, version=version,
+                  timer=timers.dump(after) if after is not None else None,
+                  created_at_ms=shown.created_at_ms,
+                  deadline_ms=timers.next_deadline(after) if after is not None else None,
+                  events=events, deliveries=deliveries, message=message)
+
+
+async def load(engine: Engine, timer_id: str, account_id: str | None) -> Timer:
+    """The stored timer; `TimerNotFound` unless it exists and (if given) is the account's."""
+    raw = await engine.get_timer(timer_id)
+    if raw is None:
+        raise TimerNotFound(timer_id)
+    timer = timers.load(raw)
+    if account_id is not None and timer.account_id != account_id:
+        raise TimerNotFound(timer_id)
+    return timer
+
+
+async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
+                       compute: Callable[[Timer, int], Change | None], *,
+                       expected_version: int | None = None,
+                       clock: Callable[[], int] = wall_clock) -> tuple[Timer | None, Change | None]:
+    """Load, compute, commit; on losing a race, reload and compute again from the new state.
+    With `expected_version` the caller wants no such retry: a mismatch is `VersionConflict`.
+    Returns the timer as committed (None once deleted) and the change (None if none)."""
+    for _ in range(RETRIES):
+        timer = await load(engine, timer_id, account_id)
+        if expected_version is not None and timer.version != expected_version:
+            raise VersionConflict(timer.version)
+        now = clock()
+        change = compute(timer, now)
+        if change is None:
+            return timer, None
+        try:
+            await engine.commit(build(change, now))
+        except VersionConflict:
+            if expected_version is not None:
+                raise
+            continue
+        return change.timer, change
+    raise VersionConflict((await load(engine, timer_id, account_id)).version)
+
+
+async def create(engine: Engine, account_id: str, fields: dict[str, Any],
+                 clock: Callable[[], int] = wall_clock) -> Timer:
+    now = clock()
+    change = timers.create(ids.timer_id(), account_id, fields, now, ids.control_token())
+    await engine.commit(build(change, now))
+    assert change.timer is not None
+    return change.timer
+
+
+async def command(engine: Engine, account_id: str | None, timer_id: str, name: str, *,
+                  seconds: int = 0, expected_version: int | None = None,
+                  clock: Callable[[], int] = wall_clock) -> Timer:
+    """Run start / pause / resume / reset / adjust through the commit path."""
+    timer, _ = await change_timer(
+        engine, timer_id, account_id,
+        lambda t, now: timers.apply(t, name, now, seconds=seconds),
+        expected_version=expected_version, clock=clock)
+    assert timer is not None
+    return timer
+
+
+async def set_state(engine: Engine, account_id: str, timer_id: str, state: str, *,
+                    expected_version: int | None = None,
+                    clock: Callable[[], int] = wall_clock) -> Timer:
+    """Take the timer to `state`; being there already changes nothing (no version step)."""
+
+    def compute(t: Timer, now: int) -> Change | None:
+        name = timers.command_for_state(t, state, now)
+        return timers.apply(t, name, now) if name else timers.advance(t, now)
+
+    timer, _ = await change_timer(engine, timer_id, account_id, compute,
+                                  expected_version=expected_version, clock=clock)
+    assert timer is not None
+    return timer
+
+
+async def edit(engine: Engine, account_id: str, timer_id: str, fields: dict[str, Any], *,
+               expected_version: int | None = None,
+               clock: Callable[[], int] = wall_clock) -> Timer:
+    timer, _ = await change_timer(engine, timer_id, account_id,
+                                  lambda t, now: timers.edit(t, fields, now),
+                                  expected_version=expected_version, clock=clock)
+    assert timer is not None
+    return timer
+
+
+async def delete(engine: Engine, account_id: str, timer_id: str, *,
+                 expected_version: int | None = None,
+                 clock: Callable[[], int] = wall_clock) -> None:
+    await change_timer(engine, timer_id, account_id, timers.delete,
+                       expected_version=expected_version, clock=clock)
+
+
+async def settle(engine: Engine, timer_id: str,
+                 clock: Callable[[], int] = wall_clock) -> Change | None:
+    """Fire what is due on one timer (the scheduler's commit). Another process may have fired
+    it first: then the reload finds nothing due and this returns None."""
+    try:
+        _, change = await change_timer(engine, timer_id, None, timers.advance, clock=clock)
+    except TimerNotFound:
+        return None
+    return change

@@ -1,0 +1,227 @@
+"""What an engine promises. Every engine implements `Engine`; the contract suite in
+tests/engines runs the same tests against each one.
+
+Engines store and transport bytes: timers, events and deliveries arrive serialised, and an
+engine never interprets a timer. Local fan-out to sockets is the hub's job, not the engine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+#: Channel on which every commit that sets a deadline publishes it (ASCII epoch ms), so
+#: schedulers in every process wake early for a deadline sooner than the one they sleep on.
+DEADLINES_CHANNEL = "deadlines"
+#: Channel on which every commit that writes deliveries publishes their count (ASCII), to wake
+#: webhook dispatchers; the outbox itself is durable and polled as a fallback.
+OUTBOX_CHANNEL = "outbox"
+
+
+def timer_channel(timer_id: str) -> str:
+    """The state channel of one timer: every commit of that timer publishes here."""
+    return f"timer:{timer_id}"
+
+
+class EngineError(Exception):
+    """Base of engine failures."""
+
+
+class EngineUnavailable(EngineError):
+    """The store cannot be reached right now (the API answers 503); retrying later may work."""
+
+
+class VersionConflict(EngineError):
+    """A commit's expected version did not match; `current` is the stored version (0: absent)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"version conflict: stored version is {current}")
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    plan: str
+    created_at_ms: int
+    webhook_secret: str
+    previous_webhook_secret: str | None = None
+    previous_secret_expires_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as stored: never the key itself, only its SHA-256 hex digest."""
+
+    id: str
+    account_id: str
+    prefix: str
+    key_hash: str
+    created_at_ms: int
+    last_used_ms: int | None = None
+    revoked_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One event-log entry; `body` is the event's JSON as the API returns it."""
+
+    id: str
+    account_id: str
+    timer_id: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One webhook delivery in the transactional outbox, due at `due_ms`."""
+
+    id: str
+    account_id: str
+    timer_id: str
+    event_id: str
+    url: str
+    body: bytes
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One change of one timer, applied by `Engine.commit` as a single atomic unit."""
+
+    timer_id: str
+    account_id: str
+    #: The version the change was computed from; 0 means the timer must not exist yet.
+    expected_version: int
+    #: The new version (expected_version + 1).
+    version: int
+    #: The new timer, serialised; None deletes the timer (its events stay in the log).
+    timer: bytes | None
+    #: Creation time, which orders an account's timer list; stable for the timer's life.
+    created_at_ms: int
+    #: When the scheduler must next look at this timer; None removes its deadline.
+    deadline_ms: int | None
+    events: Sequence[EventRecord]
+    deliveries: Sequence[DeliveryRecord]
+    #: Published on the timer's state channel once the write is durable.
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A plan's budget: `per_minute` by GCRA, `per_day` by a counter for the UTC day."""
+
+    per_minute: int
+    per_day: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RateStatus:
+    allowed: bool
+    limit: int  # the budget the figures below describe (the tighter of minute and day)
+    remaining: int
+    reset_s: int  # seconds until that budget is whole again
+    window_s: int
+    retry_after_s: int  # when refused: seconds until a request would be allowed
+    used_today: int = 0  # requests counted in the current UTC day, this one included
+
+
+Receiver = Callable[[bytes], None]
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Storage and transport for Castimer. All methods are coroutines safe to call from one
+    event loop; any method may raise `EngineUnavailable` when the store cannot be reached."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and create the schema if it is missing. Idempotent."""
+
+    async def close(self) -> None:
+        """Release connections; pending subscriptions end."""
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise `EngineUnavailable` otherwise (readiness)."""
+
+    # -- accounts and API keys ----------------------------------------------------------------
+
+    async def add_account(self, account: Account) -> None:
+        """Store a new account. Names are unique: a taken name raises `ValueError`."""
+
+    async def get_account(self, account_id: str) -> Account | None: ...
+
+    async def find_account(self, name: str) -> Account | None:
+        """The account with exactly this name, or None."""
+
+    async def count_accounts(self) -> int: ...
+
+    async def add_api_key(self, key: ApiKey) -> None: ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this SHA-256 digest, revoked or not, or None."""
+
+    async def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        """Keys oldest first, of one account or of all."""
+
+    async def revoke_api_key(self, key_id: str, now_ms: int) -> bool:
+        """Mark revoked at once for every process; False if there is no such live key."""
+
+    async def touch_api_key(self, key_id: str, now_ms: int) -> None:
+        """Record a use. Best effort: callers may throttle it; losing one is harmless."""
+
+    # -- timers -------------------------------------------------------------------------------
+
+    async def get_timer(self, timer_id: str) -> bytes | None:
+        """The latest committed timer, or None if it never existed or was deleted."""
+
+    async def list_timers(self, account_id: str, cursor: str | None,
+                          limit: int) -> tuple[list[bytes], str | None]:
+        """An account's timers in creation order, at most `limit`, starting after `cursor`;
+        returns the page and the cursor of the next page (None when this is the last)."""
+
+    async def commit(self, commit: Commit) -> None:
+        """Apply `commit` all or nothing: if the stored version equals `expected_version`
+        (0: no timer stored), write the timer (or delete it), set or clear its deadline,
+        append its events to the account's log in order, and add its deliveries to the
+        outbox; otherwise write nothing and raise `VersionConflict` with the stored version.
+        Once durable, publish `message` on the timer's channel, the deadline on
+        DEADLINES_CHANNEL when one is set, and on OUTBOX_CHANNEL when deliveries were added.
+        Two commits from the same version race: exactly one succeeds."""
+
+    async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        """Up to `limit` (timer id, deadline) pairs with deadline ≤ now, earliest first. Does
+        not claim them: several schedulers may see the same timer; commit's version check
+        lets one of them win."""
+
+    async def next_deadline(self) -> int | None:
+        """The earliest deadline of any timer, or None."""
+
+    # -- event log ----------------------------------------------------------------------------
+
+    async def list_events(self, account_id: str, cursor: str | None, limit: int,
+                          timer_id: str | None = None) -> tuple[list[EventRecord], str | None]:
+        """An account's events in commit order (oldest first), optionally of one timer, at
+        most `limit` after `cursor`; returns the page and the next cursor (None at the end)."""
+
+    # -- rate limits --------------------------------------------------------------------------
+
+    async def hit_rate_limit(self, account_id: str, rate: RateLimit,
+                             now_ms: int) -> RateStatus:
+        """Count one request against the account's budget, atomically for every process that
+        shares this engine; a refused request consumes nothing."""
+
+    # -- pub/sub ------------------------------------------------------------------------------
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Deliver `message` to every current subscriber of `channel` in every process; fire
+        and forget (a subscriber that is down misses it)."""
+
+    async def subscribe(self, channel: str, receiver: Receiver) -> None:
+        """Call `receiver(message)` on the event loop for each message on `channel`, in
+        publish order, until unsubscribed. Receivers must not block."""
+
+    async def unsubscribe(self, channel: str, receiver: Receiver) -> None: ...

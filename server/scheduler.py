@@ -1,0 +1,68 @@
+"""Fires deadlines: sleeps until the earliest one, commits due completions and round ends
+through the commit path, and is woken early when a commit sets a sooner deadline.
+
+Any number of schedulers may run over one engine (one per process). They do not coordinate:
+each loads a due timer and commits from the version it read, and the engine's version check
+lets exactly one commit win; the others reload, find nothing due, and move on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from . import commit
+from .clock import now_ms as wall_clock
+from .engines.base import DEADLINES_CHANNEL, Engine, EngineUnavailable
+
+log = logging.getLogger("castimer.scheduler")
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, *, clock: Callable[[], int] = wall_clock,
+                 poll_s: float = 1.0, batch: int = 256) -> None:
+        self.engine = engine
+        self.clock = clock
+        # Other processes' commits reach this one by pub/sub where the engine has it; the
+        # poll is the fallback (and the only path across processes on the sqlite engine).
+        self.poll_s = poll_s
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self.fired = 0
+
+    def _on_deadline(self, message: bytes) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        await self.engine.subscribe(DEADLINES_CHANNEL, self._on_deadline)
+        try:
+            while True:
+                try:
+                    delay = await self._fire_due()
+                except EngineUnavailable as exc:
+                    log.warning("scheduler: engine unavailable (%s); retrying", exc)
+                    delay = self.poll_s
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.engine.unsubscribe(DEADLINES_CHANNEL, self._on_deadline)
+
+    async def _fire_due(self) -> float:
+        """Fire every due deadline; returns how long to sleep before the next one."""
+        while True:
+            due = await self.engine.due_timers(self.clock(), self.batch)
+            for timer_id, _ in due:
+                if await commit.settle(self.engine, timer_id, self.clock):
+                    self.fired += 1
+            if len(due) < self.batch:
+                break
+        upcoming = await self.engine.next_deadline()
+        if upcoming is None:
+            return self.poll_s
+        # Never spin: a deadline another process is firing right now stays due for a moment.
+        return min(self.poll_s, max(0.002, (upcoming - self.clock()) / 1000))

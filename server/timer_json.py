@@ -1,0 +1,51 @@
+"""How a timer looks from outside: to viewers (public) and to its owner (with URLs)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from markupsafe import escape
+
+from . import timers
+from .timers import Timer
+
+
+def public(t: Timer, now_ms: int) -> dict[str, Any]:
+    """What anyone holding the timer id may see: no webhook settings, no control token."""
+    p = timers.progress(t, now_ms)
+    out: dict[str, Any] = {"id": t.id, "type": t.type, "title": t.title, "state": str(t.state)}
+    if t.type == timers.COUNTDOWN:
+        out["duration"] = t.duration_ms // 1000
+    elif t.type == timers.EVENT:
+        out.update(target_date=t.target_date, timezone=t.timezone)
+    else:
+        out.update(work=t.work_ms // 1000, rest=t.rest_ms // 1000, rounds=t.rounds)
+    if t.type != timers.EVENT:
+        out["adjustment"] = round(t.adjust_ms / 1000)
+    out.update(remaining_ms=p.remaining_ms, elapsed_ms=p.elapsed_ms, total_ms=p.total_ms,
+               round=p.round, phase=p.phase, version=t.version,
+               created_at=timers.iso(t.created_at_ms), updated_at=timers.iso(t.updated_at_ms),
+               started_at=timers.iso(t.started_at_ms), paused_at=timers.iso(t.paused_at_ms),
+               completed_at=timers.iso(t.completed_at_ms), server_time=now_ms)
+    return out
+
+
+def urls(t: Timer, base_url: str) -> dict[str, str]:
+    widget = f"{base_url}/widget?timer={quote(t.id)}"
+    title = escape(t.title or "Castimer timer")
+    return {
+        "widget": widget,
+        "embed": f'<iframe src="{escape(widget)}" style="width:360px;height:360px;border:none;"'
+                 f' loading="lazy" title="{title}"></iframe>',
+        # The token rides in the fragment: browsers never send it, so no access log sees it.
+        "control": f"{base_url}/control/{quote(t.id)}#token={t.control_token}",
+    }
+
+
+def owner(t: Timer, now_ms: int, base_url: str) -> dict[str, Any]:
+    out = public(t, now_ms)
+    out.update(webhook_url=t.webhook_url,
+               webhook_events=list(t.webhook_events) if t.webhook_events is not None else None,
+               urls=urls(t, base_url))
+    return out

@@ -1,0 +1,536 @@
+"""The pure timer core: types, transitions and progress.
+
+Sans-I/O in the way of websockets' protocol layer: every function takes `now_ms` (epoch
+milliseconds, wall clock) and returns a new immutable `Timer` plus the events the transition
+emits. Nothing here awaits, reads a clock or touches storage, so it is tested with plain tables.
+
+Time model. A timer's running time is `elapsed_ms` (closed run segments) plus, while running,
+`now - running_since_ms`. Because the anchor is absolute wall-clock time, any process that holds
+the committed state computes the same remaining time, and a restarted server resumes where the
+clock says. `adjust_ms` is the presenter's ± time: it shifts the timer's position, so
+position = running time - adjust_ms and remaining = total - position.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+COUNTDOWN, EVENT, INTERVAL = "countdown", "event", "interval"
+TYPES = (COUNTDOWN, EVENT, INTERVAL)
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+WORK, REST = "work", "rest"
+
+STARTED = "timer.started"
+PAUSED = "timer.paused"
+RESUMED = "timer.resumed"
+COMPLETED = "timer.completed"
+RESET = "timer.reset"
+ADJUSTED = "timer.adjusted"
+ROUND_END = "interval.round_end"
+INTERVAL_COMPLETED = "interval.completed"
+DELETED = "timer.deleted"
+WEBHOOK_TEST = "webhook.test"
+#: Events a timer's webhook_events filter may name (webhook.test always goes to the URL).
+EVENTS = (STARTED, PAUSED, RESUMED, COMPLETED, RESET, ADJUSTED, ROUND_END, INTERVAL_COMPLETED,
+          DELETED)
+
+COMMANDS = ("start", "pause", "resume", "reset", "adjust")
+
+MAX_DURATION_S = 366 * 86400  # a countdown or interval phase of at most a year and a day
+MAX_ROUNDS = 1000
+MAX_TITLE = 200
+DEFAULT_WORK, DEFAULT_REST, DEFAULT_ROUNDS = 20, 10, 8
+
+
+class TimerError(ValueError):
+    """A value or transition a user asked for that is not allowed; `param` names the field."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """One timer as stored. Fields the core does not interpret ride along unchanged."""
+
+    id: str
+    account_id: str
+    type: str
+    title: str
+    created_at_ms: int
+    state: str = State.IDLE
+    version: int = 0
+    updated_at_ms: int = 0
+    duration_ms: int = 0
+    target_ms: int | None = None
+    target_date: str | None = None
+    timezone: str = "UTC"
+    work_ms: int = DEFAULT_WORK * 1000
+    rest_ms: int = DEFAULT_REST * 1000
+    rounds: int = DEFAULT_ROUNDS
+    elapsed_ms: int = 0
+    running_since_ms: int | None = None
+    adjust_ms: int = 0
+    rounds_done: int = 0
+    started_at_ms: int | None = None
+    paused_at_ms: int | None = None
+    completed_at_ms: int | None = None
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] | None = None
+    control_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerEvent:
+    """Something that happened to a timer: `at_ms` is when it happened by the timer's clock."""
+
+    name: str
+    at_ms: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The outcome of one transition: the new timer (None once deleted) and its events."""
+
+    before: Timer
+    timer: Timer | None
+    events: tuple[TimerEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    remaining_ms: int
+    elapsed_ms: int
+    total_ms: int
+    round: int | None
+    phase: str | None
+
+
+# -- serialisation (bytes are what engines store) ---------------------------------------------
+
+
+def dump(timer: Timer) -> bytes:
+    return orjson.dumps(timer)
+
+
+def load(raw: bytes | str) -> Timer:
+    fields = orjson.loads(raw)
+    if fields.get("webhook_events") is not None:
+        fields["webhook_events"] = tuple(fields["webhook_events"])
+    return Timer(**fields)
+
+
+def iso(ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO 8601 UTC with milliseconds: 2026-05-10T14:30:00.000Z."""
+    if ms is None:
+        return None
+    moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def seconds(ms: int) -> int:
+    """Whole seconds as people see them: a remaining 0.2 s still shows as 1."""
+    return math.ceil(ms / 1000)
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+def _base_total_ms(t: Timer) -> int:
+    if t.type == INTERVAL:
+        return t.rounds * (t.work_ms + t.rest_ms)
+    return t.duration_ms
+
+
+def _end_position_ms(t: Timer) -> int:
+    """Running time at which a countdown or interval ends (includes adjustments)."""
+    return _base_total_ms(t) + t.adjust_ms
+
+
+def _running_ms(t: Timer, now_ms: int) -> int:
+    """Running time so far, never past the timer's end."""
+    ran = t.elapsed_ms
+    if t.state == State.RUNNING and t.running_since_ms is not None:
+        ran += max(0, now_ms - t.running_since_ms)
+    if t.type == EVENT:
+        if t.state == State.RUNNING and t.running_since_ms is not None and t.target_ms is not None:
+            ran = min(ran, t.elapsed_ms + max(0, t.target_ms - t.running_since_ms))
+        return ran
+    return min(ran, _end_position_ms(t))
+
+
+def progress(t: Timer, now_ms: int) -> Progress:
+    """Remaining and elapsed time, round and phase of `t` at `now_ms`."""
+    if t.type == EVENT:
+        elapsed = _running_ms(t, now_ms)
+        remaining = 0 if t.state == State.COMPLETED else max(0, (t.target_ms or 0) - now_ms)
+        return Progress(remaining, elapsed, remaining + elapsed, None, None)
+    elapsed = _running_ms(t, now_ms)
+    total = _end_position_ms(t)
+    remaining = 0 if t.state == State.COMPLETED else max(0, total - elapsed)
+    if t.type != INTERVAL:
+        return Progress(remaining, elapsed, total, None, None)
+    if t.state == State.COMPLETED:
+        return Progress(0, elapsed, total, t.rounds, None)
+    position = min(max(0, elapsed - t.adjust_ms), _base_total_ms(t) - 1)
+    cycle = t.work_ms + t.rest_ms
+    round_index, offset = divmod(position, cycle)
+    phase = WORK if offset < t.work_ms else REST
+    return Progress(remaining, elapsed, total, round_index + 1, phase)
+
+
+def _deadline_for_position(t: Timer, position_ms: int) -> int:
+    """Wall-clock ms at which a running countdown/interval reaches schedule `position_ms`."""
+    assert t.running_since_ms is not None
+    return t.running_since_ms + position_ms + t.adjust_ms - t.elapsed_ms
+
+
+def next_deadline(t: Timer) -> int | None:
+    """When the scheduler must next look at `t` (epoch ms), or None if nothing is due ever."""
+    if t.state != State.RUNNING:
+        return None
+    if t.type == EVENT:
+        return t.target_ms
+    if t.type == INTERVAL:
+        return _deadline_for_position(t, (t.rounds_done + 1) * (t.work_ms + t.rest_ms))
+    return _deadline_for_position(t, t.duration_ms)
+
+
+# -- creation and edits -----------------------------------------------------------------------
+
+
+def _int_seconds(value: Any, name: str, low: int, high: int = MAX_DURATION_S) -> int:
+    if not low <= value <= high:
+        raise TimerError(f"{name} must be between {low} and {high} seconds, got {value}", name)
+    return int(value) * 1000
+
+
+def parse_target_date(value: str, now_ms: int) -> int:
+    """ISO 8601 with an offset or Z, in the future → epoch ms."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise TimerError(
+            "target_date must be an ISO 8601 date-time with an offset, "
+            f"like 2026-05-10T14:30:00Z, got {value!r}", "target_date") from None
+    if moment.tzinfo is None:
+        raise TimerError("target_date must carry a UTC offset or Z, like 2026-05-10T14:30:00+02:00",
+                         "target_date")
+    target_ms = round(moment.timestamp() * 1000)
+    if target_ms <= now_ms:
+        raise TimerError(f"target_date must be in the future, got {value} "
+                         f"(now is {iso(now_ms)})", "target_date")
+    return target_ms
+
+
+def check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise TimerError(f"timezone must be an IANA time zone like Europe/Paris or UTC, "
+                         f"got {name!r}", "timezone") from None
+    return name
+
+
+def check_title(title: str) -> str:
+    if len(title) > MAX_TITLE:
+        raise TimerError(f"title must be at most {MAX_TITLE} characters, got {len(title)}",
+                         "title")
+    return title
+
+
+_TYPE_FIELDS = {
+    COUNTDOWN: {"duration"},
+    EVENT: {"target_date", "timezone"},
+    INTERVAL: {"work", "rest", "rounds"},
+}
+TIMING_FIELDS = frozenset().union(*_TYPE_FIELDS.values())
+
+
+def _timing(timer_type: str, fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """Validated timing fields of `fields` for a timer of `timer_type`, as Timer attributes."""
+    for name in sorted(TIMING_FIELDS & fields.keys() - _TYPE_FIELDS[timer_type]):
+        owner = next(t for t, names in _TYPE_FIELDS.items() if name in names)
+        raise TimerError(f"{name} applies to {owner} timers, not {timer_type}", name)
+    out: dict[str, Any] = {}
+    if "duration" in fields:
+        out["duration_ms"] = _int_seconds(fields["duration"], "duration", 1)
+    if "target_date" in fields:
+        out["target_ms"] = parse_target_date(fields["target_date"], now_ms)
+        out["target_date"] = fields["target_date"]
+    if "timezone" in fields:
+        out["timezone"] = check_timezone(fields["timezone"])
+    if "work" in fields:
+        out["work_ms"] = _int_seconds(fields["work"], "work", 1)
+    if "rest" in fields:
+        out["rest_ms"] = _int_seconds(fields["rest"], "rest", 0)
+    if "rounds" in fields:
+        if not 1 <= fields["rounds"] <= MAX_ROUNDS:
+            raise TimerError(f"rounds must be between 1 and {MAX_ROUNDS}, got {fields['rounds']}",
+                             "rounds")
+        out["rounds"] = fields["rounds"]
+    return out
+
+
+def create(timer_id: str, account_id: str, fields: dict[str, Any], now_ms: int,
+           control_token: str = "") -> Change:
+    """A new timer from API fields. An event timer starts at once and counts to its target."""
+    timer_type = fields.get("type", COUNTDOWN)
+    if timer_type not in TYPES:
+        raise TimerError(f"type must be one of {', '.join(TYPES)}, got {timer_type!r}", "type")
+    timing = _timing(timer_type, fields, now_ms)
+    if timer_type == COUNTDOWN and "duration_ms" not in timing:
+        raise TimerError("duration is required for countdown timers (seconds, 1 or more)",
+                         "duration")
+    if timer_type == EVENT and "target_ms" not in timing:
+        raise TimerError("target_date is required for event timers (ISO 8601 with offset)",
+                         "target_date")
+    blank = Timer(id=timer_id, account_id=account_id, type=timer_type,
+                  title=check_title(fields.get("title") or ""), created_at_ms=now_ms,
+                  updated_at_ms=now_ms, control_token=control_token,
+                  webhook_url=fields.get("webhook_url"),
+                  webhook_events=_events_filter(fields.get("webhook_events")), **timing)
+    timer = replace(blank, version=1)
+    if timer_type == EVENT:
+        started = _start(timer, now_ms)
+        return Change(blank, started.timer, started.events)
+    return Change(blank, timer, ())
+
+
+def _events_filter(names: list[str] | None) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    for name in names:
+        if name not in EVENTS:
+            raise TimerError(f"webhook_events may name {', '.join(EVENTS)}; got {name!r}",
+                             "webhook_events")
+    return tuple(dict.fromkeys(names))
+
+
+def edit(t: Timer, fields: dict[str, Any], now_ms: int) -> Change:
+    """Change title, webhook settings, or (while idle) the timing fields."""
+    if t.state == State.COMPLETED and TIMING_FIELDS & fields.keys():
+        raise TimerError("a completed timer's timing cannot change; reset it first",
+                         sorted(TIMING_FIELDS & fields.keys())[0])
+    if t.state != State.IDLE and t.type != EVENT and TIMING_FIELDS & fields.keys():
+        name = sorted(TIMING_FIELDS & fields.keys())[0]
+        raise TimerError(f"{name} can change only while the timer is idle (it is {t.state}); "
+                         "reset it first", name)
+    changes: dict[str, Any] = _timing(t.type, fields, now_ms)
+    if "title" in fields:
+        changes["title"] = check_title(fields["title"] or "")
+    if "webhook_url" in fields:
+        changes["webhook_url"] = fields["webhook_url"]
+    if "webhook_events" in fields:
+        changes["webhook_events"] = _events_filter(fields["webhook_events"])
+    timer = replace(t, **changes, version=t.version + 1, updated_at_ms=now_ms)
+    events: tuple[TimerEvent, ...] = ()
+    if t.type == EVENT and t.state == State.RUNNING and "target_ms" in changes:
+        shift = timer.target_ms - (t.target_ms or 0)  # type: ignore[operator]
+        events = (_event(ADJUSTED, timer, now_ms, seconds=round(shift / 1000)),)
+    return Change(t, timer, events)
+
+
+def delete(t: Timer, now_ms: int) -> Change:
+    return Change(t, None, (_event(DELETED, t, now_ms),))
+
+
+# -- transitions ------------------------------------------------------------------------------
+
+
+def _event(name: str, t: Timer, at_ms: int, **extra: Any) -> TimerEvent:
+    """An event whose data holds the state and what the event needs; numbers are integers."""
+    p = progress(t, at_ms)
+    data: dict[str, Any] = {"state": t.state if name != DELETED else "deleted",
+                            "duration": seconds(_base_total_ms(t)) if t.type != EVENT else
+                            seconds(p.total_ms),
+                            "remaining": seconds(p.remaining_ms)}
+    if t.type == INTERVAL:
+        data.update(round=p.round, rounds=t.rounds, phase=p.phase)
+    data.update(extra)
+    return TimerEvent(name, at_ms, data)
+
+
+def _start(t: Timer, now_ms: int) -> Change:
+    if t.type == EVENT and (t.target_ms or 0) <= now_ms:
+        raise TimerError(f"target_date {t.target_date} has passed; set a future target_date",
+                         "target_date")
+    timer = replace(t, state=State.RUNNING, elapsed_ms=0, running_since_ms=now_ms,
+                    rounds_done=0, started_at_ms=now_ms, paused_at_ms=None, completed_at_ms=None)
+    return Change(t, timer, (_event(STARTED, timer, now_ms, started_at=iso(now_ms)),))
+
+
+def _pause(t: Timer, now_ms: int) -> Change:
+    if t.type == EVENT:
+        raise TimerError("event timers count to their target_date and cannot be paused", "state")
+    assert t.running_since_ms is not None
+    timer = replace(t, state=State.PAUSED, running_since_ms=None, paused_at_ms=now_ms,
+                    elapsed_ms=_running_ms(t, now_ms))
+    return Change(t, timer, (_event(PAUSED, timer, now_ms, paused_at=iso(now_ms),
+                                    elapsed=_running_ms(t, now_ms) // 1000),))
+
+
+def _resume(t: Timer, now_ms: int) -> Change:
+    timer = replace(t, state=State.RUNNING, running_since_ms=now_ms, paused_at_ms=None)
+    return Change(t, timer, (_event(RESUMED, timer, now_ms),))
+
+
+def _reset(t: Timer, now_ms: int) -> Change:
+    timer = replace(t, state=State.IDLE, elapsed_ms=0, running_since_ms=None, adjust_ms=0,
+                    rounds_done=0, started_at_ms=None, paused_at_ms=None, completed_at_ms=None)
+    return Change(t, timer, (_event(RESET, timer, now_ms),))
+
+
+def _adjust(t: Timer, now_ms: int, delta_s: int) -> Change:
+    """Add (delta > 0) or remove time. Never below zero remaining; on an interval, adding time
+    rewinds at most to the start of the current round, so no round end is ever emitted twice."""
+    if t.type == EVENT:
+        raise TimerError("event timers count to their target_date; change target_date instead",
+                         "seconds")
+    if not -MAX_DURATION_S <= delta_s <= MAX_DURATION_S or delta_s == 0:
+        raise TimerError(f"seconds must be a non-zero whole number between -{MAX_DURATION_S} "
+                         f"and {MAX_DURATION_S}, got {delta_s}", "seconds")
+    ran = _running_ms(t, now_ms)
+    position = ran - t.adjust_ms
+    new_position = position - delta_s * 1000
+    floor = -MAX_DURATION_S * 1000
+    if t.type == INTERVAL:
+        floor = t.rounds_done * (t.work_ms + t.rest_ms)
+    new_position = max(floor, min(new_position, _base_total_ms(t)))
+    if t.state == State.IDLE and new_position >= _base_total_ms(t):
+        raise TimerError("cannot remove all the time from an idle timer", "seconds")
+    applied_ms = position - new_position
+    if applied_ms == 0:
+        raise TimerError("nothing to adjust: the timer is already at the limit of its schedule",
+                         "seconds")
+    timer = replace(t, adjust_ms=t.adjust_ms + applied_ms)
+    return Change(t, timer, (_event(ADJUSTED, timer, now_ms, seconds=round(applied_ms / 1000)),))
+
+
+_ALLOWED = {
+    "start": {State.IDLE},
+    "pause": {State.RUNNING},
+    "resume": {State.PAUSED},
+    "reset": {State.IDLE, State.RUNNING, State.PAUSED, State.COMPLETED},
+    "adjust": {State.IDLE, State.RUNNING, State.PAUSED},
+}
+
+
+def advance(t: Timer, now_ms: int) -> Change | None:
+    """Fire what is due at `now_ms`: round ends and completion, each stamped with its own
+    deadline and lateness. None if nothing is due. A deadline that passed long ago (a server
+    was down) fires once, late, with `late_ms` saying by how much."""
+    due = next_deadline(t)
+    if due is None or due > now_ms:
+        return None
+    events: list[TimerEvent] = []
+    timer = t
+    if t.type == INTERVAL:
+        cycle = t.work_ms + t.rest_ms
+        while timer.rounds_done < t.rounds:
+            boundary = _deadline_for_position(timer, (timer.rounds_done + 1) * cycle)
+            if boundary > now_ms:
+                break
+            timer = replace(timer, rounds_done=timer.rounds_done + 1)
+            late = {"late_ms": now_ms - boundary}
+            if timer.rounds_done < t.rounds:
+                events.append(_event(ROUND_END, timer, boundary, **late,
+                                     round=timer.rounds_done, phase=REST))
+                continue
+            timer = _completed(timer, boundary)
+            events += [_event(ROUND_END, timer, boundary, **late, round=t.rounds, phase=REST),
+                       _event(INTERVAL_COMPLETED, timer, boundary, **late, round=t.rounds),
+                       _completion_event(timer, boundary, now_ms)]
+    else:
+        timer = _completed(t, due)
+        events.append(_completion_event(timer, due, now_ms))
+    return Change(t, replace(timer, version=t.version + 1, updated_at_ms=now_ms), tuple(events))
+
+
+def _completed(t: Timer, at_ms: int) -> Timer:
+    return replace(t, state=State.COMPLETED, elapsed_ms=_running_ms(t, at_ms),
+                   running_since_ms=None, completed_at_ms=at_ms)
+
+
+def _completion_event(t: Timer, at_ms: int, now_ms: int) -> TimerEvent:
+    return _event(COMPLETED, t, at_ms, actual_duration=round(t.elapsed_ms / 1000),
+                  started_at=iso(t.started_at_ms), completed_at=iso(at_ms),
+                  late_ms=now_ms - at_ms)
+
+
+def apply(t: Timer, command: str, now_ms: int, *, seconds: int = 0) -> Change:
+    """Run a presenter's or the API's command at `now_ms`: first fire whatever was already due
+    (a pause that arrives after the deadline finds the timer completed), then the command, then
+    whatever the command made due (removing time can end a round). One version step in all."""
+    if command not in COMMANDS:
+        raise TimerError(f"action must be one of {', '.join(COMMANDS)}, got {command!r}",
+                         "action")
+    settled = advance(t, now_ms)
+    current = settled.timer if settled else t
+    assert current is not None
+    events = list(settled.events) if settled else []
+    if current.state not in _ALLOWED[command]:
+        raise TimerError(f"cannot {command} a timer that is {current.state}"
+                         + ("; reset it first" if current.state == State.COMPLETED else ""),
+                         "state")
+    step = {"start": _start, "pause": _pause, "resume": _resume, "reset": _reset}.get(command)
+    done = step(current, now_ms) if step else _adjust(current, now_ms, seconds)
+    assert done.timer is not None
+    events += done.events
+    after = done.timer
+    follow = advance(after, now_ms)
+    if follow:
+        assert follow.timer is not None
+        after, events = follow.timer, events + list(follow.events)
+    return Change(t, replace(after, version=t.version + 1, updated_at_ms=now_ms), tuple(events))
+
+
+#: Declarative targets of `PATCH /timers/{id}/state` mapped to the command from each state.
+_STATE_COMMANDS = {
+    State.RUNNING: {State.IDLE: "start", State.PAUSED: "resume"},
+    State.PAUSED: {State.RUNNING: "pause"},
+    State.IDLE: {State.RUNNING: "reset", State.PAUSED: "reset", State.COMPLETED: "reset"},
+}
+
+
+def command_for_state(t: Timer, target: str, now_ms: int) -> str | None:
+    """The command that takes `t` to state `target`; None when it is there already."""
+    try:
+        wanted = State(target)
+    except ValueError:
+        raise TimerError("state must be one of running, paused, idle, got " + repr(target),
+                         "state") from None
+    if wanted == State.COMPLETED:
+        raise TimerError("state must be one of running, paused, idle; timers complete by "
+                         "themselves", "state")
+    settled = advance(t, now_ms)
+    current = settled.timer if settled and settled.timer else t
+    if current.state == wanted:
+        return None
+    command = _STATE_COMMANDS[wanted].get(State(current.state))
+    if command is None:
+        if wanted == State.PAUSED and t.type == EVENT:
+            raise TimerError("event timers count to their target_date and cannot be paused",
+                             "state")
+        raise TimerError(f"cannot go from {current.state} to {wanted}"
+                         + ("; reset it first" if current.state == State.COMPLETED else ""),
+                         "state")
+    return command

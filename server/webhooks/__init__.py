@@ -1,0 +1,1 @@
+"""Webhooks: payloads and signing, the dispatcher, and URL safety."""

@@ -100,7 +100,11 @@ def decode_cursor(request: Request) -> str | None:
     if not raw:
         return None
     try:
-        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        cursor = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_",
+                                  validate=True).decode()
+        if not cursor:
+            raise ValueError(raw)
+        return cursor
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise bad_request("cursor is not one this API returned: pass next_cursor as it came",
                           "cursor") from None

@@ -1,0 +1,139 @@
+"""Every error path answers the documented JSON and status, names the field, and leaves what
+is stored untouched."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.servers import client, make_key
+
+
+def error_of(response: httpx.Response, status: int, type_: str, param: str | None = None,
+             says: str = "") -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["type"] == type_
+    assert error["param"] == param
+    assert says in error["message"]
+    assert "Traceback" not in response.text
+    return error
+
+
+@pytest.fixture
+def timer(api) -> dict:
+    return api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+
+
+@pytest.mark.parametrize(("content", "param", "says"), [
+    (b'{"type": "countdown", "duration": 60', None, "malformed JSON"),
+    (b"[1, 2]", None, "must be a JSON object, got array"),
+    (b'{"type": "countdown", "duration": "60"}', "duration", "duration must be an integer, "
+     "got string"),
+    (b'{"type": "countdown", "duration": 1.5}', "duration", "got number"),
+    (b'{"type": "countdown", "duration": true}', "duration", "got boolean"),
+    (b'{"type": "countdown", "duration": 60, "colour": "red"}', "colour",
+     "unknown field 'colour'; allowed fields: title, type, duration"),
+    (b'{"type": 3}', "type", "type must be a string"),
+    (b'{"webhook_events": "timer.completed"}', "webhook_events", "array of strings"),
+])
+def test_bad_request_bodies_are_400(api, content, param, says):
+    response = api.post("/timers", content=content,
+                        headers={"Content-Type": "application/json"})
+    error_of(response, 400, "invalid_request", param, says)
+
+
+def test_an_oversized_body_is_413(api):
+    response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}')
+    error_of(response, 413, "payload_too_large", None, "at most 65536 bytes")
+
+
+def test_missing_malformed_invalid_and_revoked_keys_are_401(server, api, key):
+    with client(server, None) as anonymous:
+        error_of(anonymous.get("/timers"), 401, "authentication_error", None, "missing API key")
+        for header in ("Basic abc", "Bearer", "Bearer sk_test_123", "ck_live_x"):
+            error_of(anonymous.get("/timers", headers={"Authorization": header}), 401,
+                     "authentication_error", None, "malformed Authorization header")
+        error_of(anonymous.get("/timers", headers={"Authorization": "Bearer ck_live_nope"}),
+                 401, "authentication_error", None, "invalid API key")
+    from server.cli import main
+
+    assert main(["keys", "revoke", key[:16], "--engine", server.engine_url]) == 0
+    error_of(api.get("/timers"), 401, "authentication_error", None, "revoked")
+
+
+def test_unknown_ids_and_other_accounts_timers_are_404(server, api, timer):
+    error_of(api.get("/timers/tmr_doesnotexist"), 404, "not_found", "id", "no timer")
+    with client(server, make_key(server.engine_url)) as stranger:
+        for response in (stranger.get(f"/timers/{timer['id']}"),
+                         stranger.patch(f"/timers/{timer['id']}/state",
+                                        json={"state": "running"}),
+                         stranger.delete(f"/timers/{timer['id']}")):
+            error_of(response, 404, "not_found", "id")
+        assert timer["id"] not in stranger.get("/events").text
+    assert api.get(f"/timers/{timer['id']}").json()["state"] == "idle"
+    error_of(api.get("/nowhere"), 404, "not_found", None, "no such endpoint")
+
+
+def test_a_stale_expected_version_is_409_and_changes_nothing(api, timer):
+    started = api.patch(f"/timers/{timer['id']}/state",
+                        json={"state": "running", "expected_version": 1})
+    assert started.json()["version"] == 2
+    error = error_of(api.patch(f"/timers/{timer['id']}/state",
+                               json={"state": "paused", "expected_version": 1}),
+                     409, "version_conflict", "expected_version", "version 2")
+    assert error["current_version"] == 2
+    assert api.get(f"/timers/{timer['id']}").json()["state"] == "running"
+
+
+@pytest.mark.parametrize(("body", "param", "says"), [
+    ({"type": "countdown", "duration": -1}, "duration", "between 1 and"),
+    ({"type": "event", "target_date": "2001-01-01T00:00:00Z"}, "target_date", "in the future"),
+    ({"type": "event", "target_date": "2099-01-01T00:00:00Z", "timezone": "Moon/Base"},
+     "timezone", "IANA time zone"),
+    ({"type": "hourglass"}, "type", "type must be one of countdown, event, interval"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "http://example.com/hook"},
+     "webhook_url", "https"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "not a url"}, "webhook_url", "https"),
+])
+def test_invalid_values_are_422(api, body, param, says):
+    error_of(api.post("/timers", json=body), 422, "validation_error", param, says)
+
+
+def test_invalid_transitions_are_422(api, timer):
+    error_of(api.patch(f"/timers/{timer['id']}/state", json={"state": "paused"}), 422,
+             "validation_error", "state", "cannot go from idle to paused")
+    error_of(api.patch(f"/timers/{timer['id']}/state", json={"action": "pause"}), 422,
+             "validation_error", "state", "cannot pause a timer that is idle")
+    event = api.post("/timers", json={"type": "event",
+                                      "target_date": "2099-01-01T00:00:00Z"}).json()
+    error_of(api.patch(f"/timers/{event['id']}/state", json={"state": "paused"}), 422,
+             "validation_error", "state", "event timers")
+    error_of(api.patch(f"/timers/{timer['id']}/state", json={"state": "done"}), 422,
+             "validation_error", "state", "state must be one of running, paused, idle")
+    error_of(api.patch(f"/timers/{timer['id']}/state", json={}), 400, "invalid_request",
+             "state", 'either "state"')
+    error_of(api.get("/timers?limit=0"), 422, "validation_error", "limit", "between 1 and 100")
+    error_of(api.get("/timers?limit=ten"), 400, "invalid_request", "limit", "integer")
+    error_of(api.get("/timers?cursor=%%%"), 400, "invalid_request", "cursor")
+    assert api.get(f"/timers/{timer['id']}").json()["version"] == 1
+
+
+def test_the_31st_request_in_a_minute_on_the_free_plan_is_429(server):
+    with client(server, make_key(server.engine_url, plan="free")) as free:
+        answers = [free.get("/timers") for _ in range(31)]
+    assert [a.status_code for a in answers[:30]] == [200] * 30
+    first = answers[0].headers
+    assert first["RateLimit-Policy"] == "30;w=60, 1000;w=86400"
+    assert first["RateLimit"].startswith("limit=30, remaining=29, reset=")
+    assert (first["X-RateLimit-Limit"], first["X-RateLimit-Remaining"]) == ("30", "29")
+    refused = answers[30]
+    error_of(refused, 429, "rate_limited", None, "30 requests per minute")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_health_and_readiness_need_no_key(server):
+    assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.base}/readyz").json() == {"status": "ready"}

@@ -1,0 +1,202 @@
+"""What every engine promises (server/engines/base.py), run against each engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from server import accounts, commit, ids, timers
+from server.engines.base import (
+    DEADLINES_CHANNEL,
+    OUTBOX_CHANNEL,
+    Account,
+    Commit,
+    DeliveryRecord,
+    Engine,
+    EventRecord,
+    RateLimit,
+    VersionConflict,
+    timer_channel,
+)
+
+pytestmark = pytest.mark.anyio
+
+T0 = 1_800_000_000_000
+
+
+def a_commit(timer_id: str, expected: int, *, account_id: str = "acct_1",
+             deadline: int | None = None, events: int = 1, deliveries: int = 0,
+             created: int = T0, delete: bool = False) -> Commit:
+    version = expected + 1
+    body = orjson.dumps({"id": timer_id, "v": version})
+    return Commit(
+        timer_id=timer_id, account_id=account_id, expected_version=expected, version=version,
+        timer=None if delete else body, created_at_ms=created, deadline_ms=deadline,
+        events=[EventRecord(ids.event_id(), account_id, timer_id,
+                            orjson.dumps({"timer_id": timer_id, "v": version, "n": n}))
+                for n in range(events)],
+        deliveries=[DeliveryRecord(ids.delivery_id(), account_id, timer_id, "evt_x",
+                                   "https://example.com/hook", b"{}", T0)
+                    for _ in range(deliveries)],
+        message=orjson.dumps({"v": version}))
+
+
+async def test_engine_satisfies_the_protocol(engine):
+    assert isinstance(engine, Engine)
+
+
+async def test_commit_writes_the_timer_and_its_events_in_order(engine):
+    await engine.commit(a_commit("tmr_1", 0, events=2))
+    await engine.commit(a_commit("tmr_1", 1, events=1))
+    assert orjson.loads(await engine.get_timer("tmr_1")) == {"id": "tmr_1", "v": 2}
+    page, following = await engine.list_events("acct_1", None, 10)
+    assert following is None
+    assert [(orjson.loads(e.body)["v"], orjson.loads(e.body)["n"]) for e in page] == [
+        (1, 0), (1, 1), (2, 0)]
+
+
+async def test_a_stale_commit_writes_nothing_and_reports_the_stored_version(engine):
+    await engine.commit(a_commit("tmr_1", 0, deadline=T0))
+    with pytest.raises(VersionConflict) as caught:
+        await engine.commit(a_commit("tmr_1", 0, deadline=T0 + 5, events=3))
+    assert caught.value.current == 1
+    assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 1
+    assert await engine.due_timers(T0 + 10, 10) == [("tmr_1", T0)]
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 1
+
+
+async def test_creating_a_timer_that_exists_is_a_conflict(engine):
+    await engine.commit(a_commit("tmr_1", 0))
+    with pytest.raises(VersionConflict):
+        await engine.commit(a_commit("tmr_1", 0))
+
+
+async def test_of_two_racing_commits_from_one_version_exactly_one_wins(engine):
+    await engine.commit(a_commit("tmr_1", 0))
+    results = await asyncio.gather(*(engine.commit(a_commit("tmr_1", 1)) for _ in range(8)),
+                                   return_exceptions=True)
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, VersionConflict) for r in results if r is not None)
+    assert len((await engine.list_events("acct_1", None, 100))[0]) == 2
+
+
+async def test_deadlines_are_set_moved_cleared_and_listed_earliest_first(engine):
+    await engine.commit(a_commit("tmr_a", 0, deadline=T0 + 300))
+    await engine.commit(a_commit("tmr_b", 0, deadline=T0 + 100))
+    await engine.commit(a_commit("tmr_c", 0, deadline=T0 + 200))
+    assert await engine.next_deadline() == T0 + 100
+    assert await engine.due_timers(T0 + 250, 10) == [("tmr_b", T0 + 100), ("tmr_c", T0 + 200)]
+    assert await engine.due_timers(T0 + 250, 1) == [("tmr_b", T0 + 100)]
+    await engine.commit(a_commit("tmr_b", 1, deadline=None))
+    await engine.commit(a_commit("tmr_c", 1, deadline=T0 + 900))
+    assert await engine.due_timers(T0 + 500, 10) == [("tmr_a", T0 + 300)]
+    assert await engine.next_deadline() == T0 + 300
+
+
+async def test_deleting_removes_timer_and_deadline_but_keeps_the_log(engine):
+    await engine.commit(a_commit("tmr_1", 0, deadline=T0))
+    await engine.commit(a_commit("tmr_1", 1, delete=True))
+    assert await engine.get_timer("tmr_1") is None
+    assert await engine.next_deadline() is None
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 2
+    with pytest.raises(VersionConflict) as caught:
+        await engine.commit(a_commit("tmr_1", 2))
+    assert caught.value.current == 0
+
+
+async def test_timers_list_in_creation_order_in_pages(engine):
+    made = []
+    for n in range(7):
+        timer_id = ids.timer_id()
+        made.append(timer_id)
+        await engine.commit(a_commit(timer_id, 0, created=T0 + n // 2))  # ties on purpose
+    await engine.commit(a_commit("tmr_other", 0, account_id="acct_2"))
+    expected = sorted(made, key=lambda t: (T0 + made.index(t) // 2, t))
+    seen, cursor = [], None
+    while True:
+        page, cursor = await engine.list_timers("acct_1", cursor, 3)
+        seen += [orjson.loads(raw)["id"] for raw in page]
+        if cursor is None:
+            break
+    assert seen == expected
+
+
+async def test_events_page_by_cursor_and_filter_by_timer(engine):
+    for n in range(5):
+        await engine.commit(a_commit("tmr_a" if n % 2 else "tmr_b", n // 2))
+    first, cursor = await engine.list_events("acct_1", None, 2)
+    rest, end = await engine.list_events("acct_1", cursor, 10)
+    assert end is None and len(first) + len(rest) == 5
+    only_a, _ = await engine.list_events("acct_1", None, 10, timer_id="tmr_a")
+    assert [e.timer_id for e in only_a] == ["tmr_a", "tmr_a"]
+    with pytest.raises(ValueError, match="cursor"):
+        await engine.list_events("acct_1", "not-a-cursor", 10)
+
+
+async def test_publish_follows_the_commit_on_the_timer_deadline_and_outbox_channels(engine):
+    heard: dict[str, list[bytes]] = {"timer": [], "deadlines": [], "outbox": []}
+    receivers = {timer_channel("tmr_1"): heard["timer"].append,
+                 DEADLINES_CHANNEL: heard["deadlines"].append,
+                 OUTBOX_CHANNEL: heard["outbox"].append}
+    for channel, receiver in receivers.items():
+        await engine.subscribe(channel, receiver)
+    await engine.commit(a_commit("tmr_1", 0, deadline=T0 + 5, deliveries=2))
+    await engine.commit(a_commit("tmr_1", 1))
+    for _ in range(200):
+        if len(heard["timer"]) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert heard["timer"] == [b'{"v":1}', b'{"v":2}']
+    assert heard["deadlines"] == [str(T0 + 5).encode()]
+    assert heard["outbox"] == [b"2"]
+    await engine.unsubscribe(timer_channel("tmr_1"), receivers[timer_channel("tmr_1")])
+    await engine.commit(a_commit("tmr_1", 2))
+    await asyncio.sleep(0.1)
+    assert len(heard["timer"]) == 2
+
+
+async def test_accounts_and_keys_are_stored_hashed_and_revocable(engine):
+    account, key = await accounts.key_for(engine, "acme", "pro", T0)
+    assert (await engine.find_account("acme")) == account
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    assert stored is not None and stored.account_id == account.id
+    assert key not in repr(await engine.list_api_keys())
+    assert stored.prefix == key[:16]
+    with pytest.raises(ValueError, match="exists already"):
+        await engine.add_account(Account("acct_dup", "acme", "free", T0, "whsec_x"))
+    assert await engine.revoke_api_key(stored.id, T0 + 1)
+    assert not await engine.revoke_api_key(stored.id, T0 + 2)
+    revoked = await engine.find_api_key(accounts.hash_key(key))
+    assert revoked is not None and revoked.revoked_at_ms == T0 + 1
+
+
+async def test_rate_limit_allows_the_plan_burst_then_refuses_without_consuming(engine):
+    rate = RateLimit(per_minute=30, per_day=1000)
+    statuses = [await engine.hit_rate_limit("acct_r", rate, T0) for _ in range(31)]
+    assert all(s.allowed for s in statuses[:30])
+    assert [s.remaining for s in statuses[:3]] == [29, 28, 27]
+    refused = statuses[30]
+    assert not refused.allowed and refused.retry_after_s == 2  # one slot per 2 s
+    later = await engine.hit_rate_limit("acct_r", rate, T0 + 2000)
+    assert later.allowed and later.used_today == 31
+
+
+async def test_rate_limit_day_cap(engine):
+    rate = RateLimit(per_minute=600, per_day=3)
+    allowed = [(await engine.hit_rate_limit("acct_d", rate, T0 + n * 1000)).allowed
+               for n in range(4)]
+    assert allowed == [True, True, True, False]
+    tomorrow = (T0 // 86_400_000 + 1) * 86_400_000
+    assert (await engine.hit_rate_limit("acct_d", rate, tomorrow)).allowed
+
+
+async def test_the_commit_path_round_trips_a_real_timer(engine):
+    timer = await commit.create(engine, "acct_1", {"type": "countdown", "duration": 5},
+                                clock=lambda: T0)
+    started = await commit.command(engine, "acct_1", timer.id, "start", clock=lambda: T0 + 10)
+    assert timers.load(await engine.get_timer(timer.id)) == started
+    assert await engine.due_timers(T0 + 5010, 10) == [(timer.id, T0 + 5010)]
+    with pytest.raises(commit.TimerNotFound):
+        await commit.command(engine, "acct_other", timer.id, "pause")

@@ -1,0 +1,52 @@
+"""Durability: a server killed mid-countdown comes back with its timers counting from where
+the clock says, and a deadline that passed while it was down fires exactly once."""
+
+from __future__ import annotations
+
+import time
+
+from tests.api.test_lifecycle import events_of, wait_for_state
+from tests.conftest import sqlite_url
+from tests.servers import Server, client, make_key
+
+
+def test_sigkill_mid_countdown_then_restart(tmp_path):
+    url = sqlite_url(tmp_path)
+    first = Server(url, tmp_path).start()
+    key = make_key(url)
+    try:
+        with client(first, key) as api:
+            long = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
+            short = api.post("/timers", json={"type": "countdown", "duration": 1}).json()
+            api.patch(f"/timers/{long['id']}/state", json={"state": "running"})
+            api.patch(f"/timers/{short['id']}/state", json={"state": "running"})
+            before = api.get(f"/timers/{long['id']}").json()
+        first.kill()  # SIGKILL while both run; `short` is due while the server is down
+        time.sleep(2.0)
+    finally:
+        first.stop()
+    second = Server(url, tmp_path, port=first.port).start()
+    try:
+        with client(second, key) as api:
+            after = api.get(f"/timers/{long['id']}").json()
+            assert after["state"] == "running" and after["version"] == before["version"]
+            passed_ms = after["server_time"] - before["server_time"]
+            assert abs((before["remaining_ms"] - after["remaining_ms"]) - passed_ms) <= 5
+            wait_for_state(api, short["id"], "completed", within=5)
+            completions = [e for e in events_of(api, short["id"])
+                           if e["event"] == "timer.completed"]
+            assert len(completions) == 1
+            # Due 1 s after its start, while the server was down for 2 s: it fired late, once,
+            # and says by how much.
+            assert completions[0]["data"]["late_ms"] >= 900
+        second.stop()
+        third = Server(url, tmp_path, port=first.port).start()  # and never again after that
+        try:
+            time.sleep(0.6)
+            with client(third, key) as api:
+                assert [e["event"] for e in events_of(api, short["id"])].count(
+                    "timer.completed") == 1
+        finally:
+            third.stop()
+    finally:
+        second.stop()

@@ -1,0 +1,107 @@
+"""The scheduler fires due deadlines through the commit path, once, whatever races it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from server import commit, timers
+from server.engines import create_engine
+from server.scheduler import Scheduler
+
+pytestmark = pytest.mark.anyio
+
+T0 = 1_800_000_000_000
+
+
+class Clock:
+    """A settable clock for the scheduler and the commit path."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+async def completions(engine, account_id: str = "acct_1") -> list[dict]:
+    page, _ = await engine.list_events(account_id, None, 500)
+    return [orjson.loads(e.body) for e in page if orjson.loads(e.body)["event"]
+            == "timer.completed"]
+
+
+async def test_due_completions_fire_once_with_their_lateness(engine):
+    clock = Clock(T0)
+    made = [await commit.create(engine, "acct_1", {"type": "countdown", "duration": d},
+                                clock=clock) for d in (1, 2, 3)]
+    for timer in made:
+        await commit.command(engine, "acct_1", timer.id, "start", clock=clock)
+    scheduler = Scheduler(engine, clock=clock)
+    clock.now = T0 + 2500
+    await scheduler._fire_due()
+    clock.now = T0 + 2600
+    await scheduler._fire_due()
+    fired = await completions(engine)
+    assert sorted((e["timer_id"], e["data"]["late_ms"]) for e in fired) == sorted(
+        [(made[0].id, 1500), (made[1].id, 500)])
+    assert scheduler.fired == 2
+    assert await engine.next_deadline() == T0 + 3000
+
+
+async def test_two_schedulers_racing_over_one_store_fire_each_deadline_once(engine_url):
+    first, second = create_engine(engine_url), create_engine(engine_url)
+    await first.open()
+    await second.open()
+    try:
+        clock = Clock(T0)
+        for n in range(40):
+            timer = await commit.create(first, "acct_1",
+                                        {"type": "countdown", "duration": 1 + n % 3},
+                                        clock=clock)
+            await commit.command(first, "acct_1", timer.id, "start", clock=clock)
+        clock.now = T0 + 5000
+        racers = [Scheduler(first, clock=clock), Scheduler(second, clock=clock)]
+        await asyncio.gather(*(s._fire_due() for s in racers))
+        assert len(await completions(first)) == 40
+        assert sum(s.fired for s in racers) == 40
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_commit_with_a_sooner_deadline_wakes_the_sleeping_scheduler(engine):
+    scheduler = Scheduler(engine, poll_s=30)  # without the wake-up it would sleep 30 s
+    task = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.sleep(0.05)
+        timer = await commit.create(engine, "acct_1", {"type": "countdown", "duration": 1})
+        await commit.command(engine, "acct_1", timer.id, "start")
+        for _ in range(300):
+            if scheduler.fired:
+                break
+            await asyncio.sleep(0.01)
+        stored = timers.load(await engine.get_timer(timer.id))
+        assert stored.state == "completed"
+        [event] = await completions(engine)
+        assert event["data"]["late_ms"] < 500
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_interval_rounds_fire_in_order_through_the_scheduler(engine):
+    clock = Clock(T0)
+    timer = await commit.create(engine, "acct_1", {"type": "interval", "work": 2, "rest": 1,
+                                                   "rounds": 3}, clock=clock)
+    await commit.command(engine, "acct_1", timer.id, "start", clock=clock)
+    scheduler = Scheduler(engine, clock=clock)
+    for now in range(0, 10_000, 500):
+        clock.now = T0 + now
+        await scheduler._fire_due()
+    page, _ = await engine.list_events("acct_1", None, 100)
+    names = [orjson.loads(e.body)["event"] for e in page]
+    assert names == ["timer.started", "interval.round_end", "interval.round_end",
+                     "interval.round_end", "interval.completed", "timer.completed"]

@@ -1,0 +1,276 @@
+"""The pure timer core, without any I/O: tables of (state, now, command) → (state, events),
+and property tests of its invariants."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server import timers as T
+from server.timers import State, TimerError
+
+T0 = 1_800_000_000_000  # a fixed "now" in epoch ms
+
+
+def countdown(seconds: int = 10, **extra: object) -> T.Timer:
+    timer = T.create("tmr_a", "acct_a", {"type": "countdown", "duration": seconds, **extra},
+                     T0).timer
+    assert timer is not None
+    return timer
+
+
+def interval(work: int = 2, rest: int = 1, rounds: int = 3) -> T.Timer:
+    timer = T.create("tmr_i", "acct_a", {"type": "interval", "work": work, "rest": rest,
+                                         "rounds": rounds}, T0).timer
+    assert timer is not None
+    return timer
+
+
+def run(timer: T.Timer, *steps: tuple[str, int] | tuple[str, int, int]) -> tuple[T.Timer, list]:
+    """Apply (command, at_ms_after_T0[, seconds]) steps; return the timer and event names."""
+    names: list[str] = []
+    for step in steps:
+        change = T.apply(timer, step[0], T0 + step[1], seconds=step[2] if len(step) > 2 else 0)
+        assert change.timer is not None
+        timer = change.timer
+        names += [e.name for e in change.events]
+    return timer, names
+
+
+@pytest.mark.parametrize(("steps", "state", "events", "remaining_at_5s"), [
+    ([("start", 0)], State.RUNNING, ["timer.started"], 5000),
+    ([("start", 0), ("pause", 2000)], State.PAUSED, ["timer.started", "timer.paused"], 8000),
+    ([("start", 0), ("pause", 2000), ("resume", 4000)], State.RUNNING,
+     ["timer.started", "timer.paused", "timer.resumed"], 7000),
+    ([("start", 0), ("reset", 3000)], State.IDLE, ["timer.started", "timer.reset"], 10000),
+    ([("start", 0), ("adjust", 1000, 30)], State.RUNNING, ["timer.started", "timer.adjusted"],
+     35000),
+    ([("adjust", 0, -4)], State.IDLE, ["timer.adjusted"], 6000),
+    # A pause after the deadline finds the timer completed: the completion fires, then 422.
+])
+def test_countdown_transitions(steps, state, events, remaining_at_5s):
+    timer, names = run(countdown(), *steps)
+    assert timer.state == state
+    assert names == events
+    assert T.progress(timer, T0 + 5000).remaining_ms == remaining_at_5s
+    assert timer.version == 1 + len(steps)
+
+
+@pytest.mark.parametrize(("steps", "command", "message"), [
+    ([], "pause", "cannot pause a timer that is idle"),
+    ([], "resume", "cannot resume a timer that is idle"),
+    ([("start", 0)], "start", "cannot start a timer that is running"),
+    ([("start", 0), ("pause", 1)], "pause", "cannot pause a timer that is paused"),
+])
+def test_transitions_that_are_not_allowed(steps, command, message):
+    timer, _ = run(countdown(), *steps)
+    with pytest.raises(TimerError, match=message):
+        T.apply(timer, command, T0 + 10)
+
+
+def test_a_command_after_the_deadline_first_fires_the_completion():
+    timer, _ = run(countdown(10), ("start", 0))
+    with pytest.raises(TimerError, match="cannot pause a timer that is completed; reset it"):
+        T.apply(timer, "pause", T0 + 12_000)
+    reset = T.apply(timer, "reset", T0 + 12_000)
+    assert [e.name for e in reset.events] == ["timer.completed", "timer.reset"]
+    assert reset.events[0].at_ms == T0 + 10_000
+    assert reset.events[0].data["late_ms"] == 2000
+
+
+def test_completion_is_stamped_with_its_deadline_and_lateness():
+    timer, _ = run(countdown(10), ("start", 0), ("pause", 4000), ("resume", 6000))
+    assert T.next_deadline(timer) == T0 + 12_000
+    assert T.advance(timer, T0 + 11_999) is None
+    change = T.advance(timer, T0 + 12_500)
+    assert change is not None and change.timer is not None
+    [event] = change.events
+    assert (event.name, event.at_ms) == ("timer.completed", T0 + 12_000)
+    assert event.data == {"state": "completed", "duration": 10, "remaining": 0,
+                          "actual_duration": 10, "started_at": T.iso(T0),
+                          "completed_at": T.iso(T0 + 12_000), "late_ms": 500}
+    assert change.timer.state == State.COMPLETED
+    assert T.next_deadline(change.timer) is None
+    assert T.progress(change.timer, T0 + 99_000).remaining_ms == 0
+
+
+def test_interval_fires_each_round_end_then_both_completions():
+    timer, _ = run(interval(work=2, rest=1, rounds=3), ("start", 0))
+    seen = []
+    for now in range(0, 10_000, 250):
+        change = T.advance(timer, T0 + now)
+        if change:
+            assert change.timer is not None
+            timer = change.timer
+            seen += [(e.name, e.at_ms - T0, e.data.get("round")) for e in change.events]
+    assert seen == [("interval.round_end", 3000, 1), ("interval.round_end", 6000, 2),
+                    ("interval.round_end", 9000, 3), ("interval.completed", 9000, 3),
+                    ("timer.completed", 9000, 3)]
+
+
+@pytest.mark.parametrize(("at_ms", "round_", "phase", "remaining"), [
+    (0, 1, "work", 9000), (1999, 1, "work", 7001), (2000, 1, "rest", 7000),
+    (3000, 2, "work", 6000), (5500, 2, "rest", 3500), (8999, 3, "rest", 1),
+])
+def test_interval_round_and_phase(at_ms, round_, phase, remaining):
+    timer, _ = run(interval(), ("start", 0))
+    p = T.progress(timer, T0 + at_ms)
+    assert (p.round, p.phase, p.remaining_ms) == (round_, phase, remaining)
+
+
+def test_a_long_outage_fires_every_missed_round_once_with_its_lateness():
+    timer, _ = run(interval(work=2, rest=1, rounds=3), ("start", 0))
+    change = T.advance(timer, T0 + 60_000)
+    assert change is not None
+    assert [(e.name, e.data["late_ms"]) for e in change.events] == [
+        ("interval.round_end", 57_000), ("interval.round_end", 54_000),
+        ("interval.round_end", 51_000), ("interval.completed", 51_000),
+        ("timer.completed", 51_000)]
+    assert change.timer is not None and T.advance(change.timer, T0 + 61_000) is None
+
+
+def test_adding_time_to_an_interval_never_rewinds_into_a_finished_round():
+    timer, _ = run(interval(work=2, rest=1, rounds=3), ("start", 0))
+    timer = T.advance(timer, T0 + 3500).timer  # round 1 ended at 3 s
+    assert timer is not None
+    timer, names = run(timer, ("adjust", 3500, 60))
+    assert names == ["timer.adjusted"]
+    assert T.progress(timer, T0 + 3500).round == 2  # rewound only to the start of round 2
+    assert T.next_deadline(timer) == T0 + 6500
+
+
+def test_removing_time_across_a_round_end_fires_it_at_once():
+    timer, _ = run(interval(work=2, rest=1, rounds=3), ("start", 0))
+    timer, names = run(timer, ("adjust", 1000, -2))
+    assert names == ["timer.adjusted", "interval.round_end"]
+    assert timer.rounds_done == 1
+
+
+def test_event_timer_runs_from_creation_to_its_target():
+    change = T.create("tmr_e", "acct_a", {"type": "event",
+                                          "target_date": T.iso(T0 + 90_000_000),
+                                          "timezone": "Asia/Tokyo"}, T0)
+    assert [e.name for e in change.events] == ["timer.started"]
+    timer = change.timer
+    assert timer is not None and timer.state == State.RUNNING
+    assert T.progress(timer, T0 + 1000).remaining_ms == 89_999_000
+    assert T.next_deadline(timer) == T0 + 90_000_000
+    with pytest.raises(TimerError, match="cannot be paused"):
+        T.apply(timer, "pause", T0 + 1000)
+    with pytest.raises(TimerError, match="change target_date instead"):
+        T.apply(timer, "adjust", T0 + 1000, seconds=10)
+
+
+@pytest.mark.parametrize(("fields", "param", "message"), [
+    ({"type": "countdown", "duration": -1}, "duration", "between 1 and"),
+    ({"type": "countdown", "duration": 0}, "duration", "between 1 and"),
+    ({"type": "countdown"}, "duration", "duration is required"),
+    ({"type": "stopwatch"}, "type", "type must be one of countdown, event, interval"),
+    ({"type": "event", "target_date": "2020-01-01T00:00:00Z"}, "target_date", "in the future"),
+    ({"type": "event", "target_date": "2030-01-01T00:00:00"}, "target_date", "offset"),
+    ({"type": "event", "target_date": "next tuesday"}, "target_date", "ISO 8601"),
+    ({"type": "event", "target_date": "2030-01-01T00:00:00Z", "timezone": "Mars/Olympus"},
+     "timezone", "IANA time zone"),
+    ({"type": "interval", "rounds": 0}, "rounds", "between 1 and 1000"),
+    ({"type": "interval", "rest": -1}, "rest", "between 0 and"),
+    ({"type": "countdown", "duration": 5, "rounds": 3}, "rounds", "applies to interval"),
+    ({"type": "countdown", "duration": 5, "title": "x" * 201}, "title", "at most 200"),
+    ({"type": "countdown", "duration": 5, "webhook_events": ["timer.exploded"]},
+     "webhook_events", "may name"),
+])
+def test_invalid_fields_name_the_field_and_what_is_allowed(fields, param, message):
+    with pytest.raises(TimerError, match=message) as caught:
+        T.create("tmr_x", "acct_a", fields, T0)
+    assert caught.value.param == param
+
+
+def test_declarative_state_targets():
+    timer = countdown()
+    assert T.command_for_state(timer, "running", T0) == "start"
+    assert T.command_for_state(timer, "idle", T0) is None
+    with pytest.raises(TimerError, match="cannot go from idle to paused"):
+        T.command_for_state(timer, "paused", T0)
+    with pytest.raises(TimerError, match="state must be one of"):
+        T.command_for_state(timer, "stopped", T0)
+
+
+def test_storage_round_trip_is_exact():
+    timer, _ = run(countdown(10, webhook_events=["timer.completed"], title="Fête 🎉"),
+                   ("start", 0), ("adjust", 10, 5))
+    assert T.load(T.dump(timer)) == timer
+
+
+# -- properties -------------------------------------------------------------------------------
+
+commands = st.lists(st.tuples(st.sampled_from(T.COMMANDS),
+                              st.integers(min_value=0, max_value=20_000),
+                              st.integers(min_value=-120, max_value=120)), max_size=25)
+kinds = st.sampled_from([{"type": "countdown", "duration": 30},
+                         {"type": "interval", "work": 3, "rest": 2, "rounds": 4},
+                         {"type": "interval", "work": 1, "rest": 0, "rounds": 2}])
+
+
+@settings(max_examples=400, deadline=None)
+@given(kind=kinds, script=commands)
+def test_invariants_hold_under_any_command_sequence(kind, script):
+    timer = T.create("tmr_p", "acct_p", kind, T0).timer
+    assert timer is not None
+    now = T0
+    run_ms = 0  # running time measured independently, segment by segment
+    running_since: int | None = None
+    for command, gap, delta in script:
+        later = now + gap
+        # Whatever the scheduler would fire before `later` is fired first, as in production.
+        due = T.next_deadline(timer)
+        while due is not None and due <= later:
+            change = T.advance(timer, due)
+            assert change is not None and change.timer is not None
+            assert change.timer.version == timer.version + 1
+            timer = change.timer
+            if running_since is not None and timer.state != State.RUNNING:
+                run_ms += due - running_since
+                running_since = None
+            due = T.next_deadline(timer)
+        now = later
+        before = timer
+        try:
+            change = T.apply(timer, command, now, seconds=delta)
+        except TimerError:
+            continue
+        assert change.timer is not None
+        timer = change.timer
+        assert timer.version == before.version + 1
+        if before.state == State.COMPLETED:
+            assert command == "reset" and timer.state == State.IDLE
+        if running_since is not None and timer.state != State.RUNNING:
+            run_ms += now - running_since
+            running_since = None
+        if timer.state == State.IDLE:
+            run_ms, running_since = 0, None
+        elif timer.state == State.RUNNING and running_since is None:
+            running_since = now
+        for probe in (now, now + 1, now + 5000):
+            p = T.progress(timer, probe)
+            assert 0 <= p.remaining_ms <= p.total_ms
+            if timer.state == State.COMPLETED:
+                assert p.remaining_ms == 0
+        if timer.state in (State.PAUSED, State.IDLE):
+            assert T.progress(timer, now).elapsed_ms == run_ms
+
+
+@settings(max_examples=200, deadline=None)
+@given(kind=kinds, script=commands)
+def test_completed_is_final_until_reset(kind, script):
+    timer = T.create("tmr_p", "acct_p", kind, T0).timer
+    assert timer is not None
+    timer, _ = run(timer, ("start", 0))
+    change = T.advance(timer, T0 + 10**7)
+    assert change is not None and change.timer is not None
+    done = change.timer
+    for command, gap, delta in script:
+        if command == "reset":
+            continue
+        with pytest.raises(TimerError):
+            T.apply(done, command, T0 + 10**7 + gap, seconds=delta)
+    assert T.advance(done, T0 + 10**8) is None

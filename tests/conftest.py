@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from server.engines import create_engine
+from tests.servers import RedisServer
 
 #: Engines the contract suite runs on.
-ENGINES = ["sqlite"]
+ENGINES = ["sqlite", "redis"]
 
 
 @pytest.fixture
@@ -19,8 +22,20 @@ def sqlite_url(directory: object) -> str:
     return f"sqlite:///{directory}/castimer.db"
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session, on a free port; tests that share it flush it first."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=ENGINES)
 def engine_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    if request.param == "redis":
+        redis = request.getfixturevalue("redis_server")
+        redis.flush()
+        return str(redis.url)
     return sqlite_url(tmp_path)
 
 

@@ -7,9 +7,12 @@ engine never interprets a timer. Local fan-out to sockets is the hub's job, not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+log = logging.getLogger("castimer.engines")
 
 #: Channel on which every commit that sets a deadline publishes it (ASCII epoch ms), so
 #: schedulers in every process wake early for a deadline sooner than the one they sleep on.
@@ -131,6 +134,16 @@ class RateStatus:
 Receiver = Callable[[bytes], None]
 
 
+def deliver(receivers: Iterable[Receiver], message: bytes) -> None:
+    """Hand `message` to each receiver; one that raises is logged and does not stop the rest
+    (nor fail the commit that published)."""
+    for receiver in tuple(receivers):
+        try:
+            receiver(message)
+        except Exception:
+            log.exception("a pub/sub receiver failed")
+
+
 @runtime_checkable
 class Engine(Protocol):
     """Storage and transport for Castimer. All methods are coroutines safe to call from one
@@ -222,6 +235,8 @@ class Engine(Protocol):
 
     async def subscribe(self, channel: str, receiver: Receiver) -> None:
         """Call `receiver(message)` on the event loop for each message on `channel`, in
-        publish order, until unsubscribed. Receivers must not block."""
+        publish order, until unsubscribed. Receivers must not block. If the transport was
+        interrupted and restored, every receiver is called once with an empty message:
+        messages may have been missed, so reload what you hold."""
 
     async def unsubscribe(self, channel: str, receiver: Receiver) -> None: ...

@@ -31,6 +31,7 @@ from .base import (
     RateStatus,
     Receiver,
     VersionConflict,
+    deliver,
     timer_channel,
 )
 
@@ -256,8 +257,7 @@ class SQLiteEngine:
     # -- pub/sub ------------------------------------------------------------------------------
 
     async def publish(self, channel: str, message: bytes) -> None:
-        for receiver in tuple(self._receivers.get(channel, ())):
-            receiver(message)
+        deliver(self._receivers.get(channel, ()), message)
 
     async def subscribe(self, channel: str, receiver: Receiver) -> None:
         self._receivers[channel].append(receiver)

@@ -1,0 +1,352 @@
+"""The Redis engine: any number of processes and hosts share timers, deadlines, the event log,
+the outbox and rate-limit budgets, and hear each other's commits by pub/sub.
+
+Timers are hashes, deadlines and the outbox sorted sets scored in epoch ms, the event log a
+capped stream per account (and per timer), and `lua/commit.lua` does the compare-and-set commit
+in one script. Key names live in `redis_keys`. Durability is Redis's: `appendonly yes` with
+`appendfsync always` loses nothing; `everysec` can lose about a second of commits on a crash.
+
+Failure: commands fail fast (1 s socket timeout by default; `?socket_timeout=` in the URL
+changes it) and raise `EngineUnavailable`, which the API turns into 503. The subscriber
+reconnects with backoff, resubscribes every channel, and then calls each receiver with an empty
+message: "you may have missed messages; reload".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import redis_keys as keys
+from .base import (
+    DEADLINES_CHANNEL,
+    OUTBOX_CHANNEL,
+    Account,
+    ApiKey,
+    Commit,
+    EngineUnavailable,
+    EventRecord,
+    RateLimit,
+    RateStatus,
+    Receiver,
+    VersionConflict,
+    deliver,
+    timer_channel,
+)
+
+log = logging.getLogger("castimer.engines.redis")
+
+_LUA = Path(__file__).parent / "lua"
+_STREAM_ID = re.compile(r"\d+-\d+")
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@contextlib.contextmanager
+def _guard() -> Iterator[None]:
+    """Redis unreachable → EngineUnavailable (503), never a hang or a 500."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise EngineUnavailable(f"redis: {exc}") from exc
+
+
+class RedisEngine:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        options: dict[str, Any] = {}
+        if "socket_timeout=" not in url:
+            options["socket_timeout"] = 1.0
+        if "socket_connect_timeout=" not in url:
+            options["socket_connect_timeout"] = 1.0
+        # One retry, only for a dropped connection (a pooled socket that outlived a Redis
+        # restart): re-sending a commit is safe, the version check refuses a second run.
+        # Timeouts are not retried, so a request fails within the timeout, not a multiple.
+        self._client = aioredis.Redis.from_url(
+            url, retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry_on_timeout=False, health_check_interval=10, **options)
+        self._commit_script = self._client.register_script((_LUA / "commit.lua").read_text())
+        self._gcra_script = self._client.register_script((_LUA / "gcra.lua").read_text())
+        self._receivers: dict[str, list[Receiver]] = defaultdict(list)
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        # Redis channel → futures resolved when the server confirms the subscription.
+        self._confirming: dict[bytes, list[asyncio.Future[None]]] = defaultdict(list)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Start the subscriber. If Redis is down now, the engine still opens: commands raise
+        `EngineUnavailable` (readyz says so) and the subscriber keeps trying."""
+        if self._listener is None:
+            with contextlib.suppress(*_UNAVAILABLE, RedisError):
+                await self._connect_pubsub()
+            self._listener = asyncio.create_task(self._listen(), name="castimer-redis-pubsub")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        await self._drop_pubsub()
+        self._receivers.clear()
+        await self._client.aclose()
+
+    async def ping(self) -> None:
+        with _guard():
+            await self._client.ping()
+
+    # -- accounts and keys --------------------------------------------------------------------
+
+    async def add_account(self, account: Account) -> None:
+        with _guard():
+            if not await self._client.hsetnx(keys.ACCOUNT_NAMES, account.name, account.id):
+                raise ValueError(f"an account named {account.name!r} exists already")
+            await self._client.hset(keys.ACCOUNTS, account.id, orjson.dumps(account))
+
+    async def get_account(self, account_id: str) -> Account | None:
+        with _guard():
+            raw = await self._client.hget(keys.ACCOUNTS, account_id)
+        return Account(**orjson.loads(raw)) if raw else None
+
+    async def find_account(self, name: str) -> Account | None:
+        with _guard():
+            account_id = await self._client.hget(keys.ACCOUNT_NAMES, name)
+        return await self.get_account(account_id.decode()) if account_id else None
+
+    async def count_accounts(self) -> int:
+        with _guard():
+            return int(await self._client.hlen(keys.ACCOUNTS))
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        with _guard():
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.API_KEYS, key.key_hash, orjson.dumps(key))
+                pipe.hset(keys.API_KEY_IDS, key.id, key.key_hash)
+                await pipe.execute()
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        with _guard():
+            raw = await self._client.hget(keys.API_KEYS, key_hash)
+            if raw is None:
+                return None
+            key = ApiKey(**orjson.loads(raw))
+            return await self._with_use(key)
+
+    async def _with_use(self, key: ApiKey) -> ApiKey:
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.API_KEY_REVOKED, key.id)
+            pipe.hget(keys.API_KEY_USED, key.id)
+            revoked, used = await pipe.execute()
+        return ApiKey(key.id, key.account_id, key.prefix, key.key_hash, key.created_at_ms,
+                      int(used) if used else None, int(revoked) if revoked else None)
+
+    async def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        with _guard():
+            found = [ApiKey(**orjson.loads(raw))
+                     for raw in (await self._client.hgetall(keys.API_KEYS)).values()]
+            found = [k for k in found if account_id is None or k.account_id == account_id]
+            found.sort(key=lambda k: (k.created_at_ms, k.id))
+            return [await self._with_use(k) for k in found]
+
+    async def revoke_api_key(self, key_id: str, now_ms: int) -> bool:
+        with _guard():
+            if not await self._client.hexists(keys.API_KEY_IDS, key_id):
+                return False
+            return bool(await self._client.hsetnx(keys.API_KEY_REVOKED, key_id, now_ms))
+
+    async def touch_api_key(self, key_id: str, now_ms: int) -> None:
+        with _guard():
+            await self._client.hset(keys.API_KEY_USED, key_id, now_ms)
+
+    # -- timers -------------------------------------------------------------------------------
+
+    async def get_timer(self, timer_id: str) -> bytes | None:
+        with _guard():
+            raw: bytes | None = await self._client.hget(keys.timer(timer_id), "body")
+        return raw
+
+    async def list_timers(self, account_id: str, cursor: str | None,
+                          limit: int) -> tuple[list[bytes], str | None]:
+        if cursor is not None and not re.fullmatch(r"\d{15}:tmr_\w+", cursor):
+            raise ValueError("cursor is not one this API returned")
+        with _guard():
+            members = await self._client.zrangebylex(
+                keys.account_timers(account_id), f"({cursor}" if cursor else "-", "+",
+                start=0, num=limit + 1)
+            page = [m.decode() for m in members[:limit]]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for member in page:
+                    pipe.hget(keys.timer(member.split(":", 1)[1]), "body")
+                bodies = await pipe.execute()
+        following = page[-1] if len(members) > limit else None
+        return [b for b in bodies if b is not None], following
+
+    async def commit(self, commit: Commit) -> None:
+        member = _index_member(commit.created_at_ms, commit.timer_id)
+        script_keys = [keys.timer(commit.timer_id), keys.DEADLINES,
+                       keys.account_timers(commit.account_id),
+                       keys.account_events(commit.account_id), keys.timer_events(commit.timer_id),
+                       keys.OUTBOX, *(keys.delivery(d.id) for d in commit.deliveries)]
+        args: list[Any] = [
+            commit.expected_version, commit.version, commit.timer or b"", member,
+            commit.timer_id, "" if commit.deadline_ms is None else commit.deadline_ms,
+            keys.EVENT_LOG_CAP, commit.message, keys.channel(timer_channel(commit.timer_id)),
+            keys.channel(DEADLINES_CHANNEL), keys.channel(OUTBOX_CHANNEL), len(commit.events)]
+        for event in commit.events:
+            args += [event.id, event.body]
+        args.append(len(commit.deliveries))
+        for d in commit.deliveries:
+            args += [d.id, d.account_id, d.event_id, d.url, d.body, d.due_ms]
+        with _guard():
+            ok, version = await self._commit_script(keys=script_keys, args=args)
+        if not ok:
+            raise VersionConflict(int(version))
+
+    async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
+        with _guard():
+            found = await self._client.zrangebyscore(keys.DEADLINES, "-inf", now_ms, start=0,
+                                                     num=limit, withscores=True)
+        return [(member.decode(), int(score)) for member, score in found]
+
+    async def next_deadline(self) -> int | None:
+        with _guard():
+            found = await self._client.zrange(keys.DEADLINES, 0, 0, withscores=True)
+        return int(found[0][1]) if found else None
+
+    # -- event log ----------------------------------------------------------------------------
+
+    async def list_events(self, account_id: str, cursor: str | None, limit: int,
+                          timer_id: str | None = None) -> tuple[list[EventRecord], str | None]:
+        if cursor is not None and not _STREAM_ID.fullmatch(cursor):
+            raise ValueError("cursor is not one this API returned")
+        stream = keys.account_events(account_id) if timer_id is None else \
+            keys.timer_events(timer_id)
+        with _guard():
+            entries = await self._client.xrange(stream, f"({cursor}" if cursor else "-", "+",
+                                                count=limit + 1)
+        page = [(entry_id.decode(), fields) for entry_id, fields in entries[:limit]]
+        records = [EventRecord(f[b"id"].decode(), account_id, f[b"timer"].decode(), f[b"body"])
+                   for _, f in page]
+        if timer_id is not None:  # a timer's stream is shared by no one else, but be exact
+            records = [r for r in records if orjson.loads(r.body)["timer_id"] == timer_id]
+        return records, (page[-1][0] if len(entries) > limit else None)
+
+    # -- rate limits --------------------------------------------------------------------------
+
+    async def hit_rate_limit(self, account_id: str, rate: RateLimit,
+                             now_ms: int) -> RateStatus:
+        with _guard():
+            answer = await self._gcra_script(
+                keys=[keys.rate(account_id)],
+                args=[rate.per_minute, "" if rate.per_day is None else rate.per_day, now_ms])
+        allowed, limit, remaining, reset, window, retry, used = (int(x) for x in answer)
+        return RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
+
+    # -- pub/sub ------------------------------------------------------------------------------
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        with _guard():
+            await self._client.publish(keys.channel(channel), message)
+
+    async def subscribe(self, channel: str, receiver: Receiver) -> None:
+        first = channel not in self._receivers
+        self._receivers[channel].append(receiver)
+        if not first or self._pubsub is None:
+            return  # already subscribed, or the listener will subscribe when it reconnects
+        confirmed = asyncio.get_running_loop().create_future()
+        name = keys.channel(channel).encode()
+        self._confirming[name].append(confirmed)
+        try:
+            await self._pubsub.subscribe(name)
+            # Return only once Redis has confirmed: a publish after this reaches `receiver`.
+            await asyncio.wait_for(confirmed, timeout=2.0)
+        except (*_UNAVAILABLE, TimeoutError):
+            await self._drop_pubsub()  # the listener reconnects and subscribes everything
+        finally:
+            with contextlib.suppress(ValueError):
+                self._confirming[name].remove(confirmed)
+            if not self._confirming[name]:
+                del self._confirming[name]
+
+    async def unsubscribe(self, channel: str, receiver: Receiver) -> None:
+        receivers = self._receivers.get(channel)
+        if not receivers or receiver not in receivers:
+            return
+        receivers.remove(receiver)
+        if not receivers:
+            del self._receivers[channel]
+            if self._pubsub is not None:
+                with contextlib.suppress(*_UNAVAILABLE):
+                    await self._pubsub.unsubscribe(keys.channel(channel))
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+
+    async def _connect_pubsub(self) -> None:
+        pubsub = self._client.pubsub()
+        try:
+            await pubsub.subscribe(keys.IDLE_CHANNEL, *(keys.channel(c) for c in self._receivers))
+            # Read the confirmations now, so the channels are live when this returns.
+            for _ in range(1 + len(self._receivers)):
+                await pubsub.get_message(timeout=1.0)
+        except BaseException:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+            raise
+        self._pubsub = pubsub
+
+    async def _listen(self) -> None:
+        """The one subscriber connection of this process: read, dispatch, and on failure
+        reconnect with backoff, resubscribe, and tell every receiver it may have missed some."""
+        backoff, missed = 0.05, False
+        prefix = len(keys.PREFIX)
+        while True:
+            try:
+                if self._pubsub is None:
+                    await self._connect_pubsub()
+                    if missed:
+                        log.warning("redis pub/sub reconnected; receivers reload")
+                        for receivers in list(self._receivers.values()):
+                            deliver(receivers, b"")
+                    backoff, missed = 0.05, False
+                message = await self._pubsub.get_message(timeout=1.0)
+                if message is None:
+                    continue
+                if message["type"] == "message":
+                    channel = message["channel"].decode()[prefix:]
+                    deliver(self._receivers.get(channel, ()), message["data"])
+                elif message["type"] == "subscribe":
+                    for confirmed in self._confirming.get(message["channel"], ()):
+                        if not confirmed.done():
+                            confirmed.set_result(None)
+            except asyncio.CancelledError:
+                raise
+            except (*_UNAVAILABLE, RedisError) as exc:
+                if not missed:
+                    log.warning("redis pub/sub lost (%s); reconnecting", exc)
+                missed = True
+                await self._drop_pubsub()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+
+def _index_member(created_at_ms: int, timer_id: str) -> str:
+    return f"{created_at_ms:015d}:{timer_id}"

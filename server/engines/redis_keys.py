@@ -1,0 +1,67 @@
+"""Every Redis key and channel name Castimer uses, in one place.
+
+Every key carries the hash tag `{0}`, so all keys a script touches live in one Redis Cluster
+slot and the scripts run unchanged on a cluster; spreading timers over several tags is a change
+here, not a rewrite."""
+
+TAG = "{0}"
+PREFIX = f"castimer:{TAG}:"
+
+#: timer id → hash {version, body}
+def timer(timer_id: str) -> str:
+    return f"{PREFIX}timer:{timer_id}"
+
+
+#: sorted set: member = timer id, score = deadline (epoch ms)
+DEADLINES = f"{PREFIX}deadlines"
+#: sorted set: member = delivery id, score = due time (epoch ms)
+OUTBOX = f"{PREFIX}outbox"
+#: hash: account id → account JSON
+ACCOUNTS = f"{PREFIX}accounts"
+#: hash: account name → account id (names are unique)
+ACCOUNT_NAMES = f"{PREFIX}account-names"
+#: hash: key digest → key JSON (immutable); use and revocation live beside it
+API_KEYS = f"{PREFIX}api-keys"
+#: hash: key id → key digest
+API_KEY_IDS = f"{PREFIX}api-key-ids"
+#: hash: key id → revoked-at ms (HSETNX makes revocation atomic)
+API_KEY_REVOKED = f"{PREFIX}api-key-revoked"
+#: hash: key id → last-use ms
+API_KEY_USED = f"{PREFIX}api-key-used"
+#: how many entries an account's (and a timer's) event stream keeps, at least
+EVENT_LOG_CAP = 100_000
+
+
+def account_timers(account_id: str) -> str:
+    """Sorted set, all scores 0, members `created_ms(15 digits):timer_id`: lexical order is
+    creation order, and a member is a cursor."""
+    return f"{PREFIX}account-timers:{account_id}"
+
+
+def account_events(account_id: str) -> str:
+    """Stream: the account's event log; entry ids are the cursors."""
+    return f"{PREFIX}events:{account_id}"
+
+
+def timer_events(timer_id: str) -> str:
+    """Stream: one timer's events, with the same entry ids as in the account's stream."""
+    return f"{PREFIX}timer-events:{timer_id}"
+
+
+def delivery(delivery_id: str) -> str:
+    return f"{PREFIX}delivery:{delivery_id}"
+
+
+def rate(account_id: str) -> str:
+    """Hash {tat, day, count}: the account's rate-limit state."""
+    return f"{PREFIX}rate:{account_id}"
+
+
+def channel(name: str) -> str:
+    """The Redis pub/sub channel behind an engine channel name."""
+    return f"{PREFIX}{name}"
+
+
+#: Subscribed by every process from the start, never published: keeps the subscriber
+#: connection open before any real channel is.
+IDLE_CHANNEL = channel("idle")

@@ -18,6 +18,7 @@ def _engine_url(args: argparse.Namespace) -> str:
     settings are read, so uvicorn's workers see it too."""
     if args.engine:
         os.environ["CASTIMER_ENGINE"] = args.engine
+        return str(args.engine)
     from . import settings
 
     return settings.ENGINE

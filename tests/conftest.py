@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,18 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
         redis.flush()
         return str(redis.url)
     return sqlite_url(tmp_path)
+
+
+@pytest.fixture(params=ENGINES)
+def private_engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An engine no other server of the session uses: for tests in which "the server is down"
+    must mean that no process serves the store (a redis-server of the test's own)."""
+    if request.param == "redis":
+        server = RedisServer(tmp_path).start()
+        yield server.url
+        server.stop()
+    else:
+        yield sqlite_url(tmp_path)
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 
 from tests.api.test_lifecycle import events_of, wait_for_state
-from tests.conftest import sqlite_url
 from tests.servers import Server, client, make_key
 
 
-def test_sigkill_mid_countdown_then_restart(tmp_path):
-    url = sqlite_url(tmp_path)
+def test_sigkill_mid_countdown_then_restart(tmp_path, private_engine_url):
+    url = private_engine_url
     first = Server(url, tmp_path).start()
     key = make_key(url)
     try:

@@ -51,7 +51,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(401, "authentication_error", str(exc))
     if isinstance(exc, EngineUnavailable):
         return ApiError(503, "service_unavailable",
-                        "the timer store is unreachable right now; retry shortly")
+                        "the timer store is unreachable right now; retry shortly (send "
+                        "expected_version to make a retried change safe)")
     return None
 
 

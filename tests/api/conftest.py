@@ -1,4 +1,4 @@
-"""A real server shared by the API tests (SQLite engine in a temporary directory)."""
+"""A real server shared by the API tests, once on each engine."""
 
 from __future__ import annotations
 
@@ -7,14 +7,20 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import sqlite_url
+from tests.conftest import ENGINES, sqlite_url
 from tests.servers import Server, client, make_key
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="session", params=ENGINES)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("api-server")
-    running = Server(sqlite_url(workdir), workdir).start()
+    url = sqlite_url(workdir)
+    if request.param == "redis":
+        # The session's redis-server; tests make their own accounts, so a flush by another
+        # test costs this server nothing it still needs.
+        url = request.getfixturevalue("redis_server").url
+    running = Server(url, workdir).start()
     yield running
     running.stop()
 

@@ -1,0 +1,187 @@
+"""Many processes on one Redis: every deadline fires exactly once whoever fires it, a killed
+process's work is taken over, and a Redis outage is a prompt 503 that heals by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+
+from server import commit
+from server.clock import now_ms
+from server.engines import create_engine
+from tests.servers import RedisServer, Server, client, make_key
+
+
+@pytest.fixture
+def redis(tmp_path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def two_servers(redis, tmp_path) -> Iterator[tuple[Server, Server]]:
+    first = Server(redis.url, tmp_path).start()
+    second = Server(redis.url, tmp_path).start()
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+def start_countdowns(url: str, count: int, due_at_ms: int) -> list[str]:
+    """`count` running countdowns of one account that all reach zero at `due_at_ms`,
+    made through the commit path."""
+
+    async def make() -> list[str]:
+        engine = create_engine(url)
+        await engine.open()
+        made = []
+        try:
+            for n in range(count):
+                started = due_at_ms - 3000 - n  # spread by a ms each, all due at due_at_ms - n
+                timer = await commit.create(engine, "acct_load",
+                                            {"type": "countdown", "duration": 3},
+                                            clock=lambda s=started: s)
+                await commit.command(engine, "acct_load", timer.id, "start",
+                                     clock=lambda s=started: s)
+                made.append(timer.id)
+        finally:
+            await engine.close()
+        return made
+
+    return asyncio.run(make())
+
+
+def completions(url: str, account_id: str = "acct_load") -> collections.Counter[str]:
+    async def read() -> collections.Counter[str]:
+        engine = create_engine(url)
+        await engine.open()
+        fired: collections.Counter[str] = collections.Counter()
+        cursor = None
+        try:
+            while True:
+                page, cursor = await engine.list_events(account_id, cursor, 500)
+                for record in page:
+                    body = orjson.loads(record.body)
+                    if body["event"] == "timer.completed":
+                        fired[body["timer_id"]] += 1
+                if cursor is None:
+                    return fired
+        finally:
+            await engine.close()
+
+    return asyncio.run(read())
+
+
+def wait_for_completions(url: str, expected: int, within: float) -> collections.Counter[str]:
+    deadline = time.monotonic() + within
+    while True:
+        fired = completions(url)
+        if sum(fired.values()) >= expected or time.monotonic() > deadline:
+            return fired
+        time.sleep(0.25)
+
+
+def test_two_processes_fire_500_deadlines_in_one_window_exactly_once(redis, two_servers):
+    due = now_ms() + 4000
+    made = start_countdowns(redis.url, 500, due)  # due within (due - 500 ms, due]
+    time.sleep(max(0, (due - now_ms()) / 1000))
+    fired = wait_for_completions(redis.url, 500, within=20)
+    time.sleep(1.0)  # any double firing would have happened by now
+    fired = completions(redis.url)
+    assert set(fired) == set(made)
+    assert set(fired.values()) == {1}
+
+
+def test_sigkill_one_of_two_processes_while_1000_deadlines_are_due(redis, two_servers):
+    doomed, survivor = two_servers
+    due = now_ms() + 6000
+    made = start_countdowns(redis.url, 1000, due)
+    time.sleep(max(0, (due - now_ms()) / 1000) + 0.15)  # both are firing now
+    doomed.kill()
+    fired = wait_for_completions(redis.url, 1000, within=30)
+    time.sleep(1.0)
+    fired = completions(redis.url)
+    assert survivor.process is not None and survivor.process.poll() is None
+    assert set(fired) == set(made)
+    assert set(fired.values()) == {1}
+
+
+def test_a_change_on_one_process_is_visible_on_the_other_at_once(redis, two_servers):
+    key = make_key(redis.url)
+    first, second = two_servers
+    with client(first, key) as on_a, client(second, key) as on_b:
+        timer = on_a.post("/timers", json={"type": "countdown", "duration": 60}).json()
+        changed = on_a.patch(f"/timers/{timer['id']}/state", json={"state": "running"}).json()
+        seen = on_b.get(f"/timers/{timer['id']}").json()
+        assert (seen["state"], seen["version"]) == ("running", changed["version"])
+        paused = on_b.patch(f"/timers/{timer['id']}/state", json={"state": "paused"}).json()
+        assert on_a.get(f"/timers/{timer['id']}").json()["version"] == paused["version"]
+
+
+def timed(call) -> tuple[httpx.Response, float]:
+    began = time.monotonic()
+    response = call()
+    return response, time.monotonic() - began
+
+
+@pytest.mark.parametrize("outage", ["killed", "frozen"])
+def test_redis_outage_answers_503_promptly_and_heals_without_restart(redis, tmp_path, outage):
+    server = Server(redis.url, tmp_path).start()
+    key = make_key(redis.url)
+    try:
+        with client(server, key) as api:
+            long = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
+            short = api.post("/timers", json={"type": "countdown", "duration": 2}).json()
+            for timer in (long, short):
+                api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})
+            if outage == "killed":
+                redis.kill()  # the append-only file has every acknowledged write
+            else:
+                os.kill(redis.process.pid, signal.SIGSTOP)  # up but silent: the nasty case
+            began = time.monotonic()
+            answers = []
+            while time.monotonic() - began < 5:
+                answers.append(timed(lambda: api.get(f"/timers/{long['id']}")))
+                answers.append(timed(lambda: api.patch(f"/timers/{long['id']}/state",
+                                                       json={"state": "paused"})))
+            ready = httpx.get(f"{server.base}/readyz", timeout=10)
+            assert ready.status_code == 503
+            assert httpx.get(f"{server.base}/healthz").status_code == 200
+            if outage == "killed":
+                redis.start()
+            else:
+                os.kill(redis.process.pid, signal.SIGCONT)
+            for response, took in answers:
+                assert response.status_code == 503, response.text
+                assert response.json()["error"]["type"] == "service_unavailable"
+                assert took < 2.0
+            recovered = None
+            for _ in range(100):
+                recovered = api.get(f"/timers/{long['id']}")
+                if recovered.status_code == 200:
+                    break
+                time.sleep(0.1)
+            assert recovered is not None and recovered.status_code == 200
+            assert recovered.json()["state"] == "running"
+            assert recovered.json()["version"] == long["version"] + 1  # the pauses never landed
+            # `short` came due during the outage: it fires once after Redis returns.
+            deadline = time.monotonic() + 10
+            while api.get(f"/timers/{short['id']}").json()["state"] != "completed":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            time.sleep(0.5)
+            log = api.get("/events", params={"timer_id": short["id"]}).json()["data"]
+            assert [e["event"] for e in log] == ["timer.started", "timer.completed"]
+            assert api.patch(f"/timers/{long['id']}/state",
+                             json={"state": "paused"}).json()["state"] == "paused"
+    finally:
+        server.stop()

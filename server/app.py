@@ -11,17 +11,20 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import settings
+from . import settings, ws
 from .api import account, errors, openapi
 from .api import timers as timer_routes
 from .api.responses import json_response
 from .engines import create_engine
 from .engines.base import EngineUnavailable
+from .hub import Hub
 from .scheduler import Scheduler
+from .ticker import Ticker
 
 log = logging.getLogger("castimer")
 
@@ -31,13 +34,20 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     engine = create_engine(settings.ENGINE)
     await engine.open()
     scheduler = Scheduler(engine, poll_s=settings.SCHEDULER_POLL)
-    task = asyncio.create_task(scheduler.run(), name="castimer-scheduler")
+    hub = Hub(engine, stall_timeout=settings.WS_STALL_TIMEOUT)
+    ticker = Ticker(hub)
+    app.state.hub = hub  # for operators' tooling and tests that look inside a live server
+    tasks = [asyncio.create_task(scheduler.run(), name="castimer-scheduler"),
+             asyncio.create_task(ticker.run(), name="castimer-ticker"),
+             asyncio.create_task(hub.watch_stalls(), name="castimer-stalls")]
     try:
-        yield {"engine": engine, "scheduler": scheduler}
+        yield {"engine": engine, "scheduler": scheduler, "hub": hub}
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await engine.close()
 
 
@@ -62,7 +72,10 @@ app = Starlette(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Mount("/api/v1", routes=api_routes),
+        WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
+        WebSocketRoute("/ws/control/{timer_id}", ws.control),
     ],
+    middleware=[Middleware(ws.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,
                         Exception: errors.on_exception},
     lifespan=lifespan,

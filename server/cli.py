@@ -62,8 +62,13 @@ def serve(args: argparse.Namespace) -> int:
     if key:
         print("Castimer: a development account was created. Its API key, shown only now:\n\n"
               f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1\n", flush=True)
+    from . import settings
+
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, ws_per_message_deflate=False, log_level=args.log_level)
+                proxy_headers=True, log_level=args.log_level, ws="websockets-sansio",
+                ws_per_message_deflate=False, ws_max_size=settings.WS_MAX_MESSAGE,
+                ws_ping_interval=settings.WS_PING_INTERVAL,
+                ws_ping_timeout=settings.WS_PING_TIMEOUT)
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from . import ids, timer_json, timers
+from . import ids, timers
 from .clock import now_ms as wall_clock
 from .engines.base import Commit, DeliveryRecord, Engine, EventRecord, VersionConflict
 from .timers import Change, Timer
@@ -57,14 +57,10 @@ def build(change: Change, now_ms: int) -> Commit:
             deliveries.append(DeliveryRecord(
                 ids.delivery_id(), shown.account_id, shown.id, event_id, shown.webhook_url,
                 event_body(event.name, event_id, event.at_ms, shown, event.data), now_ms))
-    names = [e.name for e in change.events]
-    if after is None:
-        message = orjson.dumps({"type": "deleted", "timer_id": shown.id, "v": version,
-                                "events": names, "server_time": now_ms})
-    else:
-        message = orjson.dumps({"type": "state", "events": names, "v": version,
-                                "timer": timer_json.public(after, now_ms),
-                                "server_time": now_ms})
+    # The state channel carries the committed timer itself (servers only: hubs build what
+    # viewers see from it, at each tick's own instant).
+    message = orjson.dumps({"timer_id": shown.id, "v": version, "server_time": now_ms,
+                            "events": [e.name for e in change.events], "timer": after})
     return Commit(timer_id=shown.id, account_id=shown.account_id,
                   expected_version=change.before.version, version=version,
                   timer=timers.dump(after) if after is not None else None,
@@ -151,6 +147,15 @@ async def edit(engine: Engine, account_id: str, timer_id: str, fields: dict[str,
     timer, _ = await change_timer(engine, timer_id, account_id,
                                   lambda t, now: timers.edit(t, fields, now),
                                   expected_version=expected_version, clock=clock)
+    assert timer is not None
+    return timer
+
+
+async def rotate_control_token(engine: Engine, account_id: str, timer_id: str, *,
+                               clock: Callable[[], int] = wall_clock) -> Timer:
+    timer, _ = await change_timer(
+        engine, timer_id, account_id,
+        lambda t, now: timers.rotate_control_token(t, ids.control_token(), now), clock=clock)
     assert timer is not None
     return timer
 

@@ -132,7 +132,10 @@ def dump(timer: Timer) -> bytes:
 
 
 def load(raw: bytes | str) -> Timer:
-    fields = orjson.loads(raw)
+    return from_dict(orjson.loads(raw))
+
+
+def from_dict(fields: dict[str, Any]) -> Timer:
     if fields.get("webhook_events") is not None:
         fields["webhook_events"] = tuple(fields["webhook_events"])
     return Timer(**fields)
@@ -347,6 +350,12 @@ def edit(t: Timer, fields: dict[str, Any], now_ms: int) -> Change:
         shift = timer.target_ms - (t.target_ms or 0)  # type: ignore[operator]
         events = (_event(ADJUSTED, timer, now_ms, seconds=round(shift / 1000)),)
     return Change(t, timer, events)
+
+
+def rotate_control_token(t: Timer, token: str, now_ms: int) -> Change:
+    """A new control token; presenters holding the old one lose control."""
+    return Change(t, replace(t, control_token=token, version=t.version + 1,
+                             updated_at_ms=now_ms), ())
 
 
 def delete(t: Timer, now_ms: int) -> Change:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from server.engines import create_engine
-from tests.servers import RedisServer
+from tests.servers import RedisServer, Server, client, make_key
 
 #: Engines the contract suite runs on.
 ENGINES = ["sqlite", "redis"]
@@ -60,3 +61,30 @@ async def engine(engine_url: str):
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real server per engine, shared by the session; tests make their own accounts."""
+    workdir = tmp_path_factory.mktemp("api-server")
+    url = sqlite_url(workdir)
+    if request.param == "redis":
+        # The session's redis-server; tests make their own accounts, so a flush by another
+        # test costs this server nothing it still needs.
+        url = request.getfixturevalue("redis_server").url
+    running = Server(url, workdir).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def key(server: Server) -> str:
+    """A fresh enterprise account per test, so event logs and budgets do not mix."""
+    return make_key(server.engine_url)
+
+
+@pytest.fixture
+def api(server: Server, key: str) -> Iterator[httpx.Client]:
+    with client(server, key) as http:
+        yield http

@@ -193,6 +193,11 @@ DOCUMENT: dict[str, Any] = {
             "post": _op("Add or remove time", _ok("The timer", _TIMER),
                         _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422)),
         },
+        "/timers/{timer_id}/control-token/rotate": {
+            "parameters": [_TIMER_ID],
+            "post": _op("Replace the control token (urls.control); presenters holding the old "
+                        "one are disconnected", _ok("The timer", _TIMER), codes=(404,)),
+        },
         "/events": {
             "get": _op("The account's event log, oldest first",
                        _ok("A page of events", _ref("EventPage")),

@@ -115,6 +115,13 @@ async def adjust_timer(request: Request) -> Response:
 
 
 @authenticated
+async def rotate_control_token(request: Request) -> Response:
+    timer = await commit.rotate_control_token(request.state.engine, request.state.account.id,
+                                              request.path_params["timer_id"])
+    return _show(request, timer)
+
+
+@authenticated
 async def delete_timer(request: Request) -> Response:
     expected = request.query_params.get("expected_version")
     if expected is not None and not expected.isdigit():
@@ -134,4 +141,5 @@ routes = [
     Route("/timers/{timer_id}", delete_timer, methods=["DELETE"]),
     Route("/timers/{timer_id}/state", change_state, methods=["PATCH"]),
     Route("/timers/{timer_id}/adjust", adjust_timer, methods=["POST"]),
+    Route("/timers/{timer_id}/control-token/rotate", rotate_control_token, methods=["POST"]),
 ]

@@ -1,0 +1,268 @@
+"""Per-process fan-out: timer id → local sockets.
+
+A room per timer with local viewers. The hub subscribes to the timer's state channel (through
+the engine, so it works on every engine) when the first viewer arrives and unsubscribes when the
+last leaves, and keeps the latest committed timer. Every message after the snapshot carries the
+full public state, so each socket needs a mailbox of one slot: a newer message replaces an unsent
+older one (conflation). A slow socket never grows a buffer and never delays the others.
+
+`broadcast` is a plain function in the manner of `websockets.broadcast`: it serialises once and
+drops the same string into every mailbox without awaiting any socket. Each socket has one
+long-lived writer task that sends what its mailbox holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+
+from . import timer_json, timers
+from .clock import now_ms as wall_clock
+from .engines.base import Engine, timer_channel
+from .timers import Timer
+
+log = logging.getLogger("castimer.hub")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+#: Close codes the hub uses (docs/websockets.md lists them all).
+CLOSE_DELETED = 4410
+CLOSE_UNAUTHORIZED = 4401
+
+
+class Viewer:
+    """One socket's outbound side: a one-slot mailbox for state, a short queue for replies
+    that must not be conflated away (pongs, acks), and the writer that drains both."""
+
+    __slots__ = ("_abort", "_latest", "_ready", "_replies", "_send", "closing", "sending_since",
+                 "token", "writer")
+
+    def __init__(self, send: Send, abort: Callable[[], None] | None = None) -> None:
+        self._send = send
+        self._abort = abort
+        self._latest: str | None = None
+        self._replies: collections.deque[str] = collections.deque(maxlen=32)
+        self._ready = asyncio.Event()
+        self.closing: tuple[int, str] | None = None
+        self.sending_since = 0.0  # loop time a send started; 0 while not sending
+        self.writer: asyncio.Task[None] | None = None
+        self.token: str | None = None  # a presenter's control token, closed when it rotates
+
+    def offer(self, text: str) -> None:
+        """Replace whatever state message is waiting with `text`; never blocks."""
+        self._latest = text
+        self._ready.set()
+
+    def reply(self, text: str) -> None:
+        """Queue a reply (bounded: a client that floods pings loses the oldest replies)."""
+        self._replies.append(text)
+        self._ready.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after what is queued; the writer sends the close frame."""
+        self.closing = (code, reason)
+        self._ready.set()
+
+    def abort(self) -> None:
+        """Drop the connection without a goodbye: for a client that stopped reading."""
+        if self.writer is not None:
+            self.writer.cancel()
+        if self._abort is not None:
+            self._abort()
+
+    def start(self) -> None:
+        self.writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        send, ready = self._send, self._ready
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                while self._replies or self._latest is not None:
+                    if self._replies:
+                        text = self._replies.popleft()
+                    else:
+                        text, self._latest = self._latest, None  # type: ignore[assignment]
+                    self.sending_since = loop.time()
+                    await send({"type": "websocket.send", "text": text})
+                    self.sending_since = 0.0
+                if self.closing is not None:
+                    code, reason = self.closing
+                    await send({"type": "websocket.close", "code": code, "reason": reason})
+                    return
+        except (OSError, RuntimeError, asyncio.CancelledError):
+            return  # the client went away (uvicorn raises ClientDisconnected, an OSError)
+        except Exception:
+            log.exception("viewer writer failed")
+
+
+def broadcast(viewers: Iterable[Viewer], message: dict[str, Any]) -> None:
+    """Serialise `message` once and put it in every viewer's mailbox. Never awaits: a viewer
+    that is slow to read is conflated, not waited for."""
+    text = orjson.dumps(message).decode()
+    for viewer in viewers:
+        viewer.offer(text)
+
+
+def state_message(timer: Timer, events: list[str], now: int) -> dict[str, Any]:
+    return {"type": "state", "event": events[-1] if events else None, "events": events,
+            "v": timer.version, "server_time": now, "timer": timer_json.public(timer, now)}
+
+
+def snapshot_message(timer: Timer, now: int) -> dict[str, Any]:
+    return {"type": "snapshot", "v": timer.version, "server_time": now,
+            "timer": timer_json.public(timer, now)}
+
+
+class Room:
+    """The viewers of one timer in this process and the latest committed state."""
+
+    __slots__ = ("loaded", "timer", "timer_id", "viewers")
+
+    def __init__(self, timer_id: str) -> None:
+        self.timer_id = timer_id
+        self.timer: Timer | None = None
+        self.viewers: set[Viewer] = set()
+        self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class Hub:
+    def __init__(self, engine: Engine, clock: Callable[[], int] = wall_clock,
+                 stall_timeout: float = 30.0) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.stall_timeout = stall_timeout
+        self.rooms: dict[str, Room] = {}
+        self._receivers: dict[str, Callable[[bytes], None]] = {}
+        self._on_state: list[Callable[[Room], None]] = []
+        self._reloads: set[asyncio.Task[None]] = set()
+        self.connections_by_ip: collections.Counter[str] = collections.Counter()
+
+    def on_state(self, callback: Callable[[Room], None]) -> None:
+        """Call `callback(room)` whenever a room's committed state changes (the ticker)."""
+        self._on_state.append(callback)
+
+    # -- membership ---------------------------------------------------------------------------
+
+    async def join(self, timer_id: str, viewer: Viewer) -> Room | None:
+        """Add `viewer` to the timer's room, subscribing and loading on the first one.
+        None if there is no such timer."""
+        room = self.rooms.get(timer_id)
+        if room is None:
+            room = self.rooms[timer_id] = Room(timer_id)
+            try:
+                # Subscribe first, then load: a commit in between is in the load or arrives
+                # as a message (and older versions are ignored).
+                receiver = self._receivers[timer_id] = self._receiver_for(timer_id)
+                await self.engine.subscribe(timer_channel(timer_id), receiver)
+                raw = await self.engine.get_timer(timer_id)
+                if raw is not None and (room.timer is None
+                                        or timers.load(raw).version > room.timer.version):
+                    room.timer = timers.load(raw)
+                room.loaded.set_result(None)
+                for callback in self._on_state:
+                    callback(room)
+            except BaseException as exc:
+                room.loaded.set_exception(exc)
+                await self._close_room(room)
+                raise
+        else:
+            await asyncio.shield(room.loaded)
+        if room.timer is None:
+            if not room.viewers:
+                await self._close_room(room)
+            return None
+        room.viewers.add(viewer)
+        return room
+
+    async def leave(self, timer_id: str, viewer: Viewer) -> None:
+        room = self.rooms.get(timer_id)
+        if room is None:
+            return
+        room.viewers.discard(viewer)
+        if not room.viewers and room.loaded.done():
+            await self._close_room(room)
+
+    async def _close_room(self, room: Room) -> None:
+        if self.rooms.get(room.timer_id) is room:
+            del self.rooms[room.timer_id]
+        receiver = self._receivers.pop(room.timer_id, None)
+        if receiver is not None:
+            with contextlib.suppress(Exception):
+                await self.engine.unsubscribe(timer_channel(room.timer_id), receiver)
+
+    # -- committed state ----------------------------------------------------------------------
+
+    def _receiver_for(self, timer_id: str) -> Callable[[bytes], None]:
+        def receive(message: bytes) -> None:
+            room = self.rooms.get(timer_id)
+            if room is None:
+                return
+            if not message:  # the engine may have missed messages: reload
+                task = asyncio.create_task(self._reload(room))
+                self._reloads.add(task)
+                task.add_done_callback(self._reloads.discard)
+                return
+            self._apply(room, orjson.loads(message))
+
+        return receive
+
+    def _apply(self, room: Room, message: dict[str, Any]) -> None:
+        if room.timer is not None and message["v"] <= room.timer.version:
+            return  # older than what we hold (a load raced the message)
+        now = self.clock()
+        if message["timer"] is None:
+            room.timer = None
+            broadcast(room.viewers, {"type": "deleted", "timer_id": room.timer_id,
+                                     "v": message["v"], "server_time": now})
+            for viewer in room.viewers:
+                viewer.close(CLOSE_DELETED, "the timer was deleted")
+            return
+        room.timer = timers.from_dict(message["timer"])
+        broadcast(room.viewers, state_message(room.timer, message["events"], now))
+        token = room.timer.control_token.encode()
+        for viewer in room.viewers:
+            if viewer.token is not None and not hmac.compare_digest(viewer.token.encode(), token):
+                viewer.close(CLOSE_UNAUTHORIZED, "the control token was rotated")
+        for callback in self._on_state:
+            callback(room)
+
+    async def _reload(self, room: Room) -> None:
+        try:
+            raw = await self.engine.get_timer(room.timer_id)
+        except Exception as exc:
+            log.warning("could not reload %s: %s", room.timer_id, exc)
+            return
+        held = room.timer.version if room.timer else 0
+        if raw is None:
+            self._apply(room, {"v": held + 1, "timer": None, "events": []})
+        elif timers.load(raw).version > held:
+            fields = orjson.loads(raw)
+            self._apply(room, {"v": fields["version"], "timer": fields, "events": []})
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    async def watch_stalls(self, every: float = 1.0) -> None:
+        """Close sockets whose send has been stuck longer than the stall timeout: a client
+        that stopped reading. Its mailbox never held more than one message meanwhile."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every)
+            limit = loop.time() - self.stall_timeout
+            for room in list(self.rooms.values()):
+                for viewer in list(room.viewers):
+                    if 0 < viewer.sending_since < limit:
+                        log.info("closing a stalled viewer of %s", room.timer_id)
+                        viewer.abort()
+
+    def viewer_count(self) -> int:
+        return sum(len(room.viewers) for room in self.rooms.values())

@@ -1,0 +1,86 @@
+"""Turns committed state into whole-second ticks for this process's sockets.
+
+Redis carries transitions, not seconds: every process derives the same ticks from the same
+committed timer. A tick goes out at each instant the timer's remaining time is a whole number of
+seconds, so its `server_time` is that instant and `remaining_ms` a multiple of 1000. Tick times
+are absolute (computed from the committed anchor, not from the previous tick), so they never
+drift, however late one wake-up is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from . import timer_json, timers
+from .clock import now_ms as wall_clock
+from .hub import Hub, Room, broadcast
+from .timers import Timer
+
+
+def next_tick(timer: Timer, after_ms: int) -> int | None:
+    """The first instant > `after_ms` at which the running timer has a whole number (≥ 1) of
+    seconds left, or None."""
+    if timer.state != timers.State.RUNNING:
+        return None
+    remaining = timers.progress(timer, after_ms).remaining_ms
+    step = remaining % 1000 or 1000
+    if remaining - step < 1000:
+        return None
+    return after_ms + step
+
+
+def tick_message(timer: Timer, at_ms: int) -> dict[str, Any]:
+    public = timer_json.public(timer, at_ms)
+    return {"type": "tick", "v": timer.version, "server_time": at_ms,
+            "remaining_ms": public["remaining_ms"], "elapsed_ms": public["elapsed_ms"],
+            "round": public["round"], "phase": public["phase"], "state": public["state"],
+            "timer": public}
+
+
+class Ticker:
+    def __init__(self, hub: Hub, clock: Callable[[], int] = wall_clock) -> None:
+        self.hub = hub
+        self.clock = clock
+        self._heap: list[tuple[int, str, int]] = []  # (tick ms, timer id, version)
+        self._wake = asyncio.Event()
+        hub.on_state(self.track)
+
+    def track(self, room: Room) -> None:
+        """(Re)schedule a room's ticks after its state changed or it was first loaded."""
+        if room.timer is None:
+            return
+        at = next_tick(room.timer, self.clock())
+        if at is not None:
+            heapq.heappush(self._heap, (at, room.timer_id, room.timer.version))
+            if self._heap[0][0] == at:
+                self._wake.set()
+
+    async def run(self) -> None:
+        heap = self._heap
+        while True:
+            if not heap:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            delay = (heap[0][0] - self.clock()) / 1000
+            if delay > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+                continue
+            now = self.clock()
+            while heap and heap[0][0] <= now:
+                at, timer_id, version = heapq.heappop(heap)
+                room = self.hub.rooms.get(timer_id)
+                if room is None or room.timer is None or room.timer.version != version:
+                    continue  # left, deleted, or superseded by a newer state
+                if now - at < 1000:  # a wake-up later than a whole second sends no stale tick
+                    broadcast(room.viewers, tick_message(room.timer, at))
+                following = next_tick(room.timer, max(at, now))
+                if following is not None:
+                    heapq.heappush(heap, (following, timer_id, version))

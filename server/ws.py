@@ -1,0 +1,290 @@
+"""Websocket endpoints: `/ws/timers/{id}` for viewers, `/ws/control/{id}` for presenters.
+
+Viewers need only the unguessable timer id. Presenters also send a control token (or an API key
+of the timer's account) in their first message — never in the URL, where logs would keep it —
+and, from a browser, must come from this server's own Origin. Both get the same stream (snapshot,
+ticks, state); presenters may also send commands, which go through the one commit path.
+Close codes are listed in docs/websockets.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from starlette.websockets import WebSocket
+
+from . import accounts, commit, settings, timers
+from .accounts import AuthError
+from .clock import now_ms
+from .engines.base import EngineUnavailable, VersionConflict
+from .hub import Hub, Room, Viewer, snapshot_message
+
+#: Where the app keeps the server's own ASGI `send` for websocket scopes (see `KeepRawSend`).
+RAW_SEND = "castimer.raw_send"
+
+CLOSE_UNSUPPORTED = 1003  # binary frames
+CLOSE_INVALID = 1007  # not a JSON object
+CLOSE_POLICY = 1008  # too many messages, too many connections
+CLOSE_TOO_BIG = 1009
+CLOSE_UNAVAILABLE = 1011  # the store is unreachable
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_AUTH_TIMEOUT = 4408
+
+
+class KeepRawSend:
+    """ASGI middleware: remember the server's `send` for websockets. ASGI has no way to abort
+    a connection, but uvicorn's protocol object (the `send` method's owner) holds the transport,
+    and dropping a client that stopped reading needs `transport.abort()`; a plain close would
+    wait for its full buffer to drain, forever. Sending through it also skips wrapper layers on
+    the hottest path. Under another server the endpoint falls back to Starlette's send."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)
+
+
+class Close(Exception):
+    """End the session with this close code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class _Bucket:
+    """Inbound message budget: `rate` per second on average, `burst` at once."""
+
+    __slots__ = ("burst", "level", "rate", "stamp")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst, self.level, self.stamp = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.level = min(self.burst, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.level < 1:
+            return False
+        self.level -= 1
+        return True
+
+
+def _origin_allowed(websocket: WebSocket) -> bool:
+    """Browsers always send Origin on websockets; scripts and devices usually send none, and
+    cannot be tricked into carrying someone's session, so a missing Origin is allowed."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    netloc = urlsplit(origin).netloc.lower()
+    allowed = {websocket.headers.get("host", "").lower()}
+    if settings.PUBLIC_URL:
+        allowed.add(urlsplit(settings.PUBLIC_URL).netloc.lower())
+    return bool(netloc) and netloc in allowed
+
+
+async def viewer(websocket: WebSocket) -> None:
+    await _session(websocket, presenter=False)
+
+
+async def control(websocket: WebSocket) -> None:
+    await _session(websocket, presenter=True)
+
+
+async def _session(websocket: WebSocket, presenter: bool) -> None:
+    hub: Hub = websocket.state.hub
+    ip = websocket.client.host if websocket.client else "unknown"
+    await websocket.accept()
+    if presenter and not _origin_allowed(websocket):
+        await websocket.close(CLOSE_FORBIDDEN_ORIGIN, "this Origin may not control timers")
+        return
+    if hub.connections_by_ip[ip] >= settings.WS_MAX_CONNECTIONS_PER_IP:
+        await websocket.close(CLOSE_POLICY, "too many connections from this address")
+        return
+    hub.connections_by_ip[ip] += 1
+    try:
+        await _serve(websocket, hub, presenter)
+    except Close as close:
+        await _close_quietly(websocket, close.code, close.reason)
+    except EngineUnavailable:
+        await _close_quietly(websocket, CLOSE_UNAVAILABLE, "the timer store is unreachable; "
+                                                           "reconnect shortly")
+    finally:
+        hub.connections_by_ip[ip] -= 1
+        if hub.connections_by_ip[ip] <= 0:
+            del hub.connections_by_ip[ip]
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await websocket.close(code, reason)
+    except (OSError, RuntimeError):
+        pass  # already gone
+
+
+async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
+    timer_id = websocket.path_params["timer_id"]
+    credential = await _authenticate(websocket, hub, timer_id) if presenter else None
+    raw_send = websocket.scope.get(RAW_SEND) or websocket.send
+    transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
+    viewer = Viewer(raw_send, transport.abort if transport is not None else None)
+    if credential and credential.startswith("ctl_"):
+        viewer.token = credential
+    room = await hub.join(timer_id, viewer)
+    if room is None or room.timer is None:
+        raise Close(CLOSE_NOT_FOUND, "no such timer")
+    try:
+        snapshot = orjson.dumps(snapshot_message(room.timer, now_ms())).decode()
+        await raw_send({"type": "websocket.send", "text": snapshot})
+        viewer.start()
+        await _read(websocket, hub, room, viewer, credential)
+    except Close as close:
+        viewer.close(close.code, close.reason)
+    finally:
+        await hub.leave(timer_id, viewer)
+        if viewer.writer is not None:
+            try:  # let the writer send what is queued and the close frame, but not forever
+                await asyncio.wait_for(asyncio.shield(viewer.writer), timeout=2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                viewer.abort()
+
+
+async def _receive_json(websocket: WebSocket, bucket: _Bucket | None) -> dict[str, Any] | None:
+    """The next inbound message as a JSON object; None when the client has gone."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    text = message.get("text")
+    if text is None:
+        raise Close(CLOSE_UNSUPPORTED, "send JSON text frames, not binary")
+    if len(text) > settings.WS_MAX_MESSAGE:
+        raise Close(CLOSE_TOO_BIG, f"frames must be at most {settings.WS_MAX_MESSAGE} bytes")
+    if bucket is not None and not bucket.take():
+        raise Close(CLOSE_POLICY, f"too many messages: at most "
+                                  f"{settings.WS_MESSAGES_PER_SECOND:g} per second")
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise Close(CLOSE_INVALID, "frames must be JSON objects") from None
+    if not isinstance(data, dict):
+        raise Close(CLOSE_INVALID, "frames must be JSON objects")
+    return data
+
+
+async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
+    """The presenter's first message: {"type": "auth", "token": "ctl_…"} or
+    {"type": "auth", "api_key": "ck_live_…"}. Returns the credential that was accepted."""
+    try:
+        first = await asyncio.wait_for(_receive_json(websocket, None),
+                                       timeout=settings.WS_AUTH_TIMEOUT)
+    except TimeoutError:
+        raise Close(CLOSE_AUTH_TIMEOUT, "authenticate with the first message") from None
+    if first is None:
+        raise Close(1000, "")
+    if first.get("type") != "auth":
+        raise Close(CLOSE_UNAUTHORIZED, 'the first message must be {"type": "auth", '
+                                        '"token": "ctl_…"}')
+    raw = await hub.engine.get_timer(timer_id)
+    if raw is None:
+        raise Close(CLOSE_NOT_FOUND, "no such timer")
+    timer = timers.load(raw)
+    token, api_key = first.get("token"), first.get("api_key")
+    if isinstance(token, str) and timer.control_token and hmac.compare_digest(
+            token.encode(), timer.control_token.encode()):
+        return token
+    if isinstance(api_key, str):
+        try:
+            account, _ = await accounts.authenticate(hub.engine, f"Bearer {api_key}", now_ms())
+        except AuthError:
+            account = None
+        if account is not None and account.id == timer.account_id:
+            return api_key
+    raise Close(CLOSE_UNAUTHORIZED, "invalid control token or API key for this timer")
+
+
+async def _read(websocket: WebSocket, hub: Hub, room: Room, viewer: Viewer,
+                credential: str | None) -> None:
+    bucket = _Bucket(settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGE_BURST)
+    while True:
+        data = await _receive_json(websocket, bucket)
+        if data is None:
+            return
+        kind = data.get("type")
+        if kind == "ping":
+            sent = data.get("t")
+            if not isinstance(sent, int | float) or isinstance(sent, bool):
+                raise Close(CLOSE_INVALID, 'ping takes {"type": "ping", "t": <client ms>}')
+            viewer.reply(orjson.dumps({"type": "pong", "t": sent,
+                                       "server_time": now_ms()}).decode())
+        elif kind == "command" and credential is not None:
+            await _command(hub, room, viewer, credential, data)
+        else:
+            raise Close(CLOSE_BAD_MESSAGE, f"unknown message type {kind!r}")
+
+
+def _command_error(data: dict[str, Any]) -> str | None:
+    if data.get("command") not in timers.COMMANDS:
+        return f"command must be one of {', '.join(timers.COMMANDS)}"
+    for name in ("seconds", "expected_version"):
+        value = data.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return f"{name} must be an integer"
+    req = data.get("req")
+    if (req is not None and not isinstance(req, str | int)) or len(str(req)) > 64:
+        return "req must be a string or integer of at most 64 characters"
+    return None
+
+
+async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
+                   data: dict[str, Any]) -> None:
+    """Run one presenter command through the commit path; acknowledge it either way."""
+    req = data.get("req")
+    current = room.timer.version if room.timer else 0
+    if credential.startswith(accounts.KEY_PREFIX):
+        try:
+            await accounts.authenticate(hub.engine, f"Bearer {credential}", now_ms())
+        except AuthError as exc:
+            raise Close(CLOSE_UNAUTHORIZED, str(exc)) from None
+    problem = _command_error(data)
+    if problem is not None:
+        error: dict[str, Any] = {"type": "invalid_request", "message": problem,
+                                 "param": "command"}
+        _ack(viewer, req, False, current, error)
+        return
+    try:
+        timer = await commit.command(hub.engine, room.timer.account_id if room.timer else None,
+                                     room.timer_id, data["command"],
+                                     seconds=data.get("seconds") or 0,
+                                     expected_version=data.get("expected_version"))
+    except timers.TimerError as exc:
+        _ack(viewer, req, False, current, {"type": "validation_error", "message": exc.message,
+                                           "param": exc.param})
+    except VersionConflict as exc:
+        _ack(viewer, req, False, exc.current, {
+            "type": "version_conflict", "param": "expected_version",
+            "message": f"the timer is at version {exc.current}"})
+    except commit.TimerNotFound:
+        raise Close(CLOSE_NOT_FOUND, "no such timer") from None
+    except EngineUnavailable:
+        _ack(viewer, req, False, current, {"type": "service_unavailable",
+                                           "message": "the timer store is unreachable"})
+    else:
+        _ack(viewer, req, True, timer.version, None)
+
+
+def _ack(viewer: Viewer, req: Any, ok: bool, version: int, error: dict[str, Any] | None) -> None:
+    ack: dict[str, Any] = {"type": "ack", "req": req, "ok": ok, "v": version}
+    if error is not None:
+        ack["error"] = error
+    viewer.reply(orjson.dumps(ack).decode())

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 from typing import Any
 
 from . import __version__
+from .engines.base import EngineUnavailable
 
 
 def _engine_url(args: argparse.Namespace) -> str:
@@ -102,12 +104,17 @@ def keys(args: argparse.Namespace) -> int:
     url = _engine_url(args)
     if args.keys_command == "create":
         try:
-            accounts.check_plan(args.plan)
+            accounts.check_plan(args.plan or "free")
         except ValueError as exc:
             return _fail(str(exc))
 
         async def create(engine: Any) -> str:
-            return (await accounts.key_for(engine, args.account, args.plan, now_ms()))[1]
+            existing = await engine.find_account(args.account)
+            if existing is not None and args.plan is not None and existing.plan != args.plan:
+                raise ValueError(f"account {args.account!r} is on the {existing.plan} plan; "
+                                 "--plan applies only to new accounts")
+            return (await accounts.key_for(engine, args.account, args.plan or "free",
+                                           now_ms()))[1]
 
         print(asyncio.run(_with_engine(url, create)), flush=True)
         return 0
@@ -163,7 +170,7 @@ def parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="print a new key alone on stdout")
     create.add_argument("--account", default="default",
                         help="account name; created if missing (default: default)")
-    create.add_argument("--plan", default="free", help="free, pro or enterprise (new accounts)")
+    create.add_argument("--plan", help="free (default), pro or enterprise; for new accounts")
     create.add_argument("--engine", help=engine_help)
     listing = key_commands.add_parser("list", help="list keys by prefix")
     listing.add_argument("--engine", help=engine_help)
@@ -182,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ValueError as exc:  # a bad engine URL and the like: a message, not a traceback
         return _fail(str(exc))
+    except (EngineUnavailable, sqlite3.Error, OSError) as exc:
+        return _fail(f"the engine cannot be reached: {exc}")
 
 
 if __name__ == "__main__":

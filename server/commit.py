@@ -61,7 +61,7 @@ def build(change: Change, now_ms: int) -> Commit:
     # viewers see from it, at each tick's own instant).
     message = orjson.dumps({"timer_id": shown.id, "v": version, "server_time": now_ms,
                             "events": [e.name for e in change.events], "timer": after})
-    return Commit(timer_id=shown.id, account_id=shown.account_id,
+    return Commit(id=ids.new_id("cmt_"), timer_id=shown.id, account_id=shown.account_id,
                   expected_version=change.before.version, version=version,
                   timer=timers.dump(after) if after is not None else None,
                   created_at_ms=shown.created_at_ms,

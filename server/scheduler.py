@@ -44,6 +44,10 @@ class Scheduler:
                 except EngineUnavailable as exc:
                     log.warning("scheduler: engine unavailable (%s); retrying", exc)
                     delay = self.poll_s
+                except Exception:
+                    # A bug or an error reply must not stop deadlines for good: log, go on.
+                    log.exception("scheduler: unexpected error; retrying")
+                    delay = self.poll_s
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)

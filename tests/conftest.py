@@ -54,6 +54,16 @@ def private_engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
+async def private_engine(private_engine_url: str):
+    store = create_engine(private_engine_url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
 async def engine(engine_url: str):
     store = create_engine(engine_url)
     await store.open()

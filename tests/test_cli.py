@@ -48,6 +48,9 @@ def test_keys_create_prints_the_key_alone_and_list_shows_only_prefixes(tmp_path)
     assert "acme" in listing.stdout and "pro" in listing.stdout and "live" in listing.stdout
     second = castimer("keys", "create", "--account", "acme", "--engine", url).stdout.strip()
     assert second != key
+    other_plan = castimer("keys", "create", "--account", "acme", "--plan", "enterprise",
+                          "--engine", url)
+    assert other_plan.returncode == 2 and "on the pro plan" in other_plan.stderr
     revoked = castimer("keys", "revoke", key[:16], "--engine", url)
     assert revoked.returncode == 0 and key[:16] in revoked.stdout
     assert "revoked" in castimer("keys", "list", "--engine", url).stdout
@@ -61,6 +64,8 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path):
         (("keys", "create", "--plan", "platinum", "--engine", url), "plan must be one of"),
         (("keys", "list", "--engine", "postgres://x"), "engine URL must start with sqlite://"),
         (("serve", "--workers", "2", "--engine", url), "use a redis:// engine"),
+        (("keys", "list", "--engine", "redis://127.0.0.1:1/0"), "cannot be reached"),
+        (("keys", "list", "--engine", "sqlite:////nonexistent/dir/x.db"), "cannot be reached"),
     ]:
         done = castimer(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
@@ -132,6 +137,7 @@ def test_openapi_document_is_valid_and_describes_every_route(tmp_path):
     [mount] = [r for r in app.routes if isinstance(r, Mount)]
     served = {(route.path, method.lower()) for route in mount.routes
               for method in route.methods or () if method != "HEAD"}
+    served |= {("/healthz", "get"), ("/readyz", "get")}
     documented = {(path, method)
                   for path, ops in document["paths"].items() for method in ops
                   if method != "parameters"}

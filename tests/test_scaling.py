@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime as dt
 import os
 import signal
 import time
@@ -36,9 +37,9 @@ def two_servers(redis, tmp_path) -> Iterator[tuple[Server, Server]]:
     second.stop()
 
 
-def start_countdowns(url: str, count: int, due_at_ms: int) -> list[str]:
-    """`count` running countdowns of one account that all reach zero at `due_at_ms`,
-    made through the commit path."""
+def start_countdowns(url: str, count: int, first_due_ms: int, spacing_ms: float) -> list[str]:
+    """`count` running countdowns of one account, made through the commit path, reaching zero
+    from `first_due_ms` on, one every `spacing_ms`."""
 
     async def make() -> list[str]:
         engine = create_engine(url)
@@ -46,7 +47,7 @@ def start_countdowns(url: str, count: int, due_at_ms: int) -> list[str]:
         made = []
         try:
             for n in range(count):
-                started = due_at_ms - 3000 - n  # spread by a ms each, all due at due_at_ms - n
+                started = first_due_ms + round(n * spacing_ms) - 3000
                 timer = await commit.create(engine, "acct_load",
                                             {"type": "countdown", "duration": 3},
                                             clock=lambda s=started: s)
@@ -60,25 +61,33 @@ def start_countdowns(url: str, count: int, due_at_ms: int) -> list[str]:
     return asyncio.run(make())
 
 
-def completions(url: str, account_id: str = "acct_load") -> collections.Counter[str]:
-    async def read() -> collections.Counter[str]:
+def completion_events(url: str, account_id: str = "acct_load") -> list[dict]:
+    async def read() -> list[dict]:
         engine = create_engine(url)
         await engine.open()
-        fired: collections.Counter[str] = collections.Counter()
+        found: list[dict] = []
         cursor = None
         try:
             while True:
                 page, cursor = await engine.list_events(account_id, cursor, 500)
-                for record in page:
-                    body = orjson.loads(record.body)
-                    if body["event"] == "timer.completed":
-                        fired[body["timer_id"]] += 1
+                found += [body for body in map(orjson.loads, (r.body for r in page))
+                          if body["event"] == "timer.completed"]
                 if cursor is None:
-                    return fired
+                    return found
         finally:
             await engine.close()
 
     return asyncio.run(read())
+
+
+def completions(url: str) -> collections.Counter[str]:
+    return collections.Counter(e["timer_id"] for e in completion_events(url))
+
+
+def committed_at_ms(event: dict) -> float:
+    """When the completion was committed: its deadline plus its lateness."""
+    deadline = dt.datetime.fromisoformat(event["timestamp"]).timestamp() * 1000
+    return deadline + event["data"]["late_ms"]
 
 
 def wait_for_completions(url: str, expected: int, within: float) -> collections.Counter[str]:
@@ -92,7 +101,7 @@ def wait_for_completions(url: str, expected: int, within: float) -> collections.
 
 def test_two_processes_fire_500_deadlines_in_one_window_exactly_once(redis, two_servers):
     due = now_ms() + 4000
-    made = start_countdowns(redis.url, 500, due)  # due within (due - 500 ms, due]
+    made = start_countdowns(redis.url, 500, due, spacing_ms=4)  # all within 2 s
     time.sleep(max(0, (due - now_ms()) / 1000))
     fired = wait_for_completions(redis.url, 500, within=20)
     time.sleep(1.0)  # any double firing would have happened by now
@@ -104,15 +113,20 @@ def test_two_processes_fire_500_deadlines_in_one_window_exactly_once(redis, two_
 def test_sigkill_one_of_two_processes_while_1000_deadlines_are_due(redis, two_servers):
     doomed, survivor = two_servers
     due = now_ms() + 6000
-    made = start_countdowns(redis.url, 1000, due)
-    time.sleep(max(0, (due - now_ms()) / 1000) + 0.15)  # both are firing now
+    made = start_countdowns(redis.url, 1000, due, spacing_ms=2)  # due over 2 s
+    time.sleep(max(0, (due - now_ms()) / 1000) + 1.0)  # both have been firing for 1 s
     doomed.kill()
-    fired = wait_for_completions(redis.url, 1000, within=30)
+    killed_at = now_ms()
+    wait_for_completions(redis.url, 1000, within=30)
     time.sleep(1.0)
-    fired = completions(redis.url)
+    events = completion_events(redis.url)
+    fired = collections.Counter(e["timer_id"] for e in events)
     assert survivor.process is not None and survivor.process.poll() is None
     assert set(fired) == set(made)
     assert set(fired.values()) == {1}
+    # The survivor carried on alone: some fired before the kill, hundreds after it.
+    after_kill = sum(committed_at_ms(e) > killed_at for e in events)
+    assert 300 <= after_kill < 1000
 
 
 def test_a_change_on_one_process_is_visible_on_the_other_at_once(redis, two_servers):

@@ -71,7 +71,9 @@ async def test_two_schedulers_racing_over_one_store_fire_each_deadline_once(engi
         await second.close()
 
 
-async def test_a_commit_with_a_sooner_deadline_wakes_the_sleeping_scheduler(engine):
+async def test_a_commit_with_a_sooner_deadline_wakes_the_sleeping_scheduler(private_engine):
+    # A store no other server uses: this scheduler alone may fire the deadline.
+    engine = private_engine
     scheduler = Scheduler(engine, poll_s=30)  # without the wake-up it would sleep 30 s
     task = asyncio.create_task(scheduler.run())
     try:
@@ -82,6 +84,7 @@ async def test_a_commit_with_a_sooner_deadline_wakes_the_sleeping_scheduler(engi
             if scheduler.fired:
                 break
             await asyncio.sleep(0.01)
+        assert scheduler.fired == 1
         stored = timers.load(await engine.get_timer(timer.id))
         assert stored.state == "completed"
         [event] = await completions(engine)
@@ -105,3 +108,38 @@ async def test_interval_rounds_fire_in_order_through_the_scheduler(engine):
     names = [orjson.loads(e.body)["event"] for e in page]
     assert names == ["timer.started", "interval.round_end", "interval.round_end",
                      "interval.round_end", "interval.completed", "timer.completed"]
+
+
+async def test_an_unexpected_error_does_not_stop_the_scheduler(private_engine):
+    """A bug or an odd error reply once must not end deadline firing for the process. The
+    fault is injected around a real engine: no real store fails on cue with an arbitrary error."""
+
+    class FailsOnce:
+        def __init__(self, inner):
+            self.inner, self.failed = inner, False
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        async def due_timers(self, now_ms, limit):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("injected fault")
+            return await self.inner.due_timers(now_ms, limit)
+
+    engine = private_engine
+    flaky = FailsOnce(engine)
+    timer = await commit.create(engine, "acct_1", {"type": "countdown", "duration": 1})
+    await commit.command(engine, "acct_1", timer.id, "start")
+    scheduler = Scheduler(flaky, poll_s=0.2)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        for _ in range(300):
+            if scheduler.fired:
+                break
+            await asyncio.sleep(0.01)
+        assert flaky.failed and scheduler.fired == 1
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -63,20 +63,37 @@ def _ok(description: str, schema_: dict[str, Any] | None = None,
     return {status: answer}
 
 
+_RATE_HEADERS = {
+    name: {"description": description, "schema": {"type": "string"}}
+    for name, description in [
+        ("RateLimit-Policy", "The plan's budgets: '30;w=60, 1000;w=86400'"),
+        ("RateLimit", "limit, remaining and reset (seconds) of the tighter budget"),
+        ("X-RateLimit-Limit", "Requests allowed in the tighter budget"),
+        ("X-RateLimit-Remaining", "Requests left in it"),
+        ("X-RateLimit-Reset", "When it is whole again (epoch seconds)")]}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     meaning = {400: "Malformed JSON, a wrong type or an unknown field",
                401: "Missing, malformed, invalid or revoked API key",
                404: "No such timer in this account", 409: "expected_version does not match",
                422: "A value or transition that is not allowed",
+               413: "The body is larger than 64 KiB",
                429: "Rate limit reached (see Retry-After)",
                503: "The timer store is unreachable"}
-    return {str(c): {"description": meaning[c], "content": {"application/json": {
-        "schema": _ref("Error")}}} for c in (400, 401, *codes, 429, 503)}
+    answers = {str(c): {"description": meaning[c], "content": {"application/json": {
+        "schema": _ref("Error")}}} for c in (400, 401, *codes, 413, 429, 503)}
+    answers["429"]["headers"] = {**_RATE_HEADERS, "Retry-After": {
+        "description": "Seconds until a request would be allowed",
+        "schema": {"type": "integer"}}}
+    return answers
 
 
 def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
         parameters: list[dict[str, Any]] | None = None, codes: tuple[int, ...] = ()
         ) -> dict[str, Any]:
+    for answer in responses.values():
+        answer["headers"] = _RATE_HEADERS
     op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_errors(*codes)}}
     if body:
         op["requestBody"] = body
@@ -206,6 +223,13 @@ DOCUMENT: dict[str, Any] = {
         },
         "/account": {"get": _op("The account: plan, limits, usage", _ok("The account",
                                                                         _ref("Account")))},
+        "/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
+                             "servers": [{"url": "/"}],
+                             "responses": _ok("Alive", {"type": "object"})}},
+        "/readyz": {"get": {"summary": "Readiness: the timer store answers", "security": [],
+                            "servers": [{"url": "/"}],
+                            "responses": {**_ok("Ready", {"type": "object"}),
+                                          "503": {"description": "The store is unreachable"}}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": _ok("OpenAPI 3.1 document",
                                                    {"type": "object"})}},

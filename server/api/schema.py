@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import orjson
@@ -51,6 +52,11 @@ def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> d
         kind = spec[name].rstrip("?")
         if value is None and spec[name].endswith("?"):
             continue
+        if kind == "integer" and isinstance(value, float) and value.is_integer():
+            # orjson reads integers beyond 64 bits as floats: a whole number, out of range.
+            raise invalid(f"{name} is out of range: {value:.0f}", name)
+        if kind == "integer" and _is(kind, value) and not -(2**63) <= value < 2**63:
+            raise invalid(f"{name} is out of range: {value}", name)
         if not _is(kind, value):
             nullable = " or null" if spec[name].endswith("?") else ""
             raise bad_request(f"{name} must be {_TYPE_NAMES[kind]}{nullable}, got "
@@ -82,10 +88,9 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"{name} must be an integer, got {raw!r}", name) from None
+    if not re.fullmatch(r"-?[0-9]{1,30}", raw):
+        raise bad_request(f"{name} must be an integer, got {raw!r}", name)
+    value = int(raw)
     if not low <= value <= high:
         raise invalid(f"{name} must be between {low} and {high}, got {value}", name)
     return value

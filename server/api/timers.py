@@ -14,7 +14,7 @@ from ..timers import load
 from ..webhooks.urls import check_url
 from . import schema
 from .auth import authenticated
-from .errors import bad_request
+from .errors import bad_request, invalid
 from .responses import json_response
 
 TIMER_FIELDS: schema.Spec = {
@@ -97,8 +97,10 @@ async def change_state(request: Request) -> Response:
         timer = await commit.set_state(engine, account_id, timer_id, fields["state"],
                                        expected_version=expected)
     else:
-        if fields["action"] == "adjust":
-            raise bad_request("adjust takes seconds: POST /api/v1/timers/{id}/adjust", "action")
+        if fields["action"] not in ("start", "pause", "resume", "reset"):
+            raise invalid("action must be one of start, pause, resume, reset (adjust is "
+                          "POST /api/v1/timers/{id}/adjust with seconds); got "
+                          f"{fields['action']!r}", "action")
         timer = await commit.command(engine, account_id, timer_id, fields["action"],
                                      expected_version=expected)
     return _show(request, timer)
@@ -123,13 +125,11 @@ async def rotate_control_token(request: Request) -> Response:
 
 @authenticated
 async def delete_timer(request: Request) -> Response:
-    expected = request.query_params.get("expected_version")
-    if expected is not None and not expected.isdigit():
-        raise bad_request(f"expected_version must be an integer, got {expected!r}",
-                          "expected_version")
+    expected = None
+    if "expected_version" in request.query_params:
+        expected = schema.query_int(request, "expected_version", 0, -(2**63), 2**63 - 1)
     await commit.delete(request.state.engine, request.state.account.id,
-                        request.path_params["timer_id"],
-                        expected_version=int(expected) if expected is not None else None)
+                        request.path_params["timer_id"], expected_version=expected)
     return Response(status_code=204)
 
 

@@ -94,6 +94,9 @@ class DeliveryRecord:
 class Commit:
     """One change of one timer, applied by `Engine.commit` as a single atomic unit."""
 
+    #: Unique per commit: lets an engine recognise its own commit sent twice (a reply lost
+    #: on the way back) and report success instead of a conflict.
+    id: str
     timer_id: str
     account_id: str
     #: The version the change was computed from; 0 means the timer must not exist yet.
@@ -203,7 +206,9 @@ class Engine(Protocol):
         outbox; otherwise write nothing and raise `VersionConflict` with the stored version.
         Once durable, publish `message` on the timer's channel, the deadline on
         DEADLINES_CHANNEL when one is set, and on OUTBOX_CHANNEL when deliveries were added.
-        Two commits from the same version race: exactly one succeeds."""
+        Two commits from the same version race: exactly one succeeds. Committing the same
+        `Commit` (same id) again after it was applied succeeds and writes nothing, so a commit
+        whose reply was lost may be re-sent."""
 
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         """Up to `limit` (timer id, deadline) pairs with deadline ≤ now, earliest first. Does

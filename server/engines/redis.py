@@ -27,8 +27,14 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import (
+    BusyLoadingError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import redis_keys as keys
@@ -51,17 +57,26 @@ from .base import (
 log = logging.getLogger("castimer.engines.redis")
 
 _LUA = Path(__file__).parent / "lua"
-_STREAM_ID = re.compile(r"\d+-\d+")
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+_STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, BusyLoadingError,
+                ReadOnlyError, OutOfMemoryError)
+#: Error replies that mean "not now" (persistence failing, busy script, failover, cluster
+#: down) rather than a bug: they are 503s, like an unreachable server.
+_UNAVAILABLE_REPLIES = ("MISCONF", "BUSY", "LOADING", "READONLY", "OOM", "TRYAGAIN",
+                        "CLUSTERDOWN", "MASTERDOWN", "NOREPLICAS")
 
 
 @contextlib.contextmanager
 def _guard() -> Iterator[None]:
-    """Redis unreachable → EngineUnavailable (503), never a hang or a 500."""
+    """Redis unreachable or refusing writes → EngineUnavailable (503), never a hang or a 500."""
     try:
         yield
     except _UNAVAILABLE as exc:
         raise EngineUnavailable(f"redis: {exc}") from exc
+    except ResponseError as exc:
+        if str(exc).startswith(_UNAVAILABLE_REPLIES):
+            raise EngineUnavailable(f"redis: {exc}") from exc
+        raise
 
 
 class RedisEngine:
@@ -83,8 +98,10 @@ class RedisEngine:
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
-        # Redis channel → futures resolved when the server confirms the subscription.
-        self._confirming: dict[bytes, list[asyncio.Future[None]]] = defaultdict(list)
+        # Redis channel → future resolved when the server confirms the subscription.
+        self._confirming: dict[bytes, asyncio.Future[None]] = {}
+        # Redis channels confirmed on the current subscriber connection.
+        self._live: set[bytes] = set()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -182,7 +199,7 @@ class RedisEngine:
 
     async def list_timers(self, account_id: str, cursor: str | None,
                           limit: int) -> tuple[list[bytes], str | None]:
-        if cursor is not None and not re.fullmatch(r"\d{15}:tmr_\w+", cursor):
+        if cursor is not None and not re.fullmatch(r"[0-9]{15}:tmr_[0-9A-Za-z]+", cursor):
             raise ValueError("cursor is not one this API returned")
         with _guard():
             members = await self._client.zrangebylex(
@@ -200,13 +217,16 @@ class RedisEngine:
         member = _index_member(commit.created_at_ms, commit.timer_id)
         script_keys = [keys.timer(commit.timer_id), keys.DEADLINES,
                        keys.account_timers(commit.account_id),
-                       keys.account_events(commit.account_id), keys.timer_events(commit.timer_id),
-                       keys.OUTBOX, *(keys.delivery(d.id) for d in commit.deliveries)]
+                       keys.account_events(commit.account_id),
+                       keys.timer_events(commit.account_id, commit.timer_id), keys.OUTBOX,
+                       keys.last_commit(commit.timer_id),
+                       *(keys.delivery(d.id) for d in commit.deliveries)]
         args: list[Any] = [
             commit.expected_version, commit.version, commit.timer or b"", member,
             commit.timer_id, "" if commit.deadline_ms is None else commit.deadline_ms,
             keys.EVENT_LOG_CAP, commit.message, keys.channel(timer_channel(commit.timer_id)),
-            keys.channel(DEADLINES_CHANNEL), keys.channel(OUTBOX_CHANNEL), len(commit.events)]
+            keys.channel(DEADLINES_CHANNEL), keys.channel(OUTBOX_CHANNEL), commit.id,
+            len(commit.events)]
         for event in commit.events:
             args += [event.id, event.body]
         args.append(len(commit.deliveries))
@@ -232,18 +252,17 @@ class RedisEngine:
 
     async def list_events(self, account_id: str, cursor: str | None, limit: int,
                           timer_id: str | None = None) -> tuple[list[EventRecord], str | None]:
-        if cursor is not None and not _STREAM_ID.fullmatch(cursor):
+        if cursor is not None and (not _STREAM_ID.fullmatch(cursor) or any(
+                int(part) >= 2**64 - 1 for part in cursor.split("-"))):
             raise ValueError("cursor is not one this API returned")
         stream = keys.account_events(account_id) if timer_id is None else \
-            keys.timer_events(timer_id)
+            keys.timer_events(account_id, timer_id)
         with _guard():
             entries = await self._client.xrange(stream, f"({cursor}" if cursor else "-", "+",
                                                 count=limit + 1)
         page = [(entry_id.decode(), fields) for entry_id, fields in entries[:limit]]
         records = [EventRecord(f[b"id"].decode(), account_id, f[b"timer"].decode(), f[b"body"])
                    for _, f in page]
-        if timer_id is not None:  # a timer's stream is shared by no one else, but be exact
-            records = [r for r in records if orjson.loads(r.body)["timer_id"] == timer_id]
         return records, (page[-1][0] if len(entries) > limit else None)
 
     # -- rate limits --------------------------------------------------------------------------
@@ -264,24 +283,25 @@ class RedisEngine:
             await self._client.publish(keys.channel(channel), message)
 
     async def subscribe(self, channel: str, receiver: Receiver) -> None:
-        first = channel not in self._receivers
         self._receivers[channel].append(receiver)
-        if not first or self._pubsub is None:
-            return  # already subscribed, or the listener will subscribe when it reconnects
-        confirmed = asyncio.get_running_loop().create_future()
         name = keys.channel(channel).encode()
-        self._confirming[name].append(confirmed)
+        confirmed = self._confirming.get(name)
+        if confirmed is None:
+            if self._pubsub is None or name in self._live:
+                return  # live already, or the listener subscribes it when it reconnects
+            confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
+            try:
+                await self._pubsub.subscribe(name)
+            except _UNAVAILABLE:
+                self._confirming.pop(name, None)
+                await self._drop_pubsub()  # the listener reconnects and subscribes everything
+                return
         try:
-            await self._pubsub.subscribe(name)
             # Return only once Redis has confirmed: a publish after this reaches `receiver`.
-            await asyncio.wait_for(confirmed, timeout=2.0)
-        except (*_UNAVAILABLE, TimeoutError):
-            await self._drop_pubsub()  # the listener reconnects and subscribes everything
-        finally:
-            with contextlib.suppress(ValueError):
-                self._confirming[name].remove(confirmed)
-            if not self._confirming[name]:
-                del self._confirming[name]
+            await asyncio.wait_for(asyncio.shield(confirmed), timeout=2.0)
+        except TimeoutError:
+            self._confirming.pop(name, None)
+            await self._drop_pubsub()
 
     async def unsubscribe(self, channel: str, receiver: Receiver) -> None:
         receivers = self._receivers.get(channel)
@@ -290,28 +310,44 @@ class RedisEngine:
         receivers.remove(receiver)
         if not receivers:
             del self._receivers[channel]
+            self._live.discard(keys.channel(channel).encode())
             if self._pubsub is not None:
                 with contextlib.suppress(*_UNAVAILABLE):
                     await self._pubsub.unsubscribe(keys.channel(channel))
 
     async def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
+        self._live = set()
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
 
     async def _connect_pubsub(self) -> None:
+        """A new subscriber connection with every channel that has receivers, confirmed. A
+        channel that gains receivers while this runs is caught by the loop's second look."""
         pubsub = self._client.pubsub()
+        live: set[bytes] = set()
         try:
-            await pubsub.subscribe(keys.IDLE_CHANNEL, *(keys.channel(c) for c in self._receivers))
-            # Read the confirmations now, so the channels are live when this returns.
-            for _ in range(1 + len(self._receivers)):
-                await pubsub.get_message(timeout=1.0)
+            wanted = {keys.IDLE_CHANNEL.encode()}
+            while wanted - live:
+                await pubsub.subscribe(*(wanted - live))
+                for _ in range(len(wanted - live)):
+                    reply = await pubsub.get_message(timeout=1.0)
+                    if reply is None:
+                        raise RedisTimeoutError("no subscription confirmation")
+                    if reply["type"] == "subscribe":
+                        live.add(reply["channel"])
+                wanted = {keys.IDLE_CHANNEL.encode(),
+                          *(keys.channel(c).encode() for c in self._receivers)}
         except BaseException:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
             raise
-        self._pubsub = pubsub
+        self._pubsub, self._live = pubsub, live
+        for name in [n for n in self._confirming if n in live]:
+            confirmed = self._confirming.pop(name)
+            if not confirmed.done():
+                confirmed.set_result(None)
 
     async def _listen(self) -> None:
         """The one subscriber connection of this process: read, dispatch, and on failure
@@ -334,9 +370,12 @@ class RedisEngine:
                     channel = message["channel"].decode()[prefix:]
                     deliver(self._receivers.get(channel, ()), message["data"])
                 elif message["type"] == "subscribe":
-                    for confirmed in self._confirming.get(message["channel"], ()):
-                        if not confirmed.done():
-                            confirmed.set_result(None)
+                    self._live.add(message["channel"])
+                    confirmed = self._confirming.pop(message["channel"], None)
+                    if confirmed is not None and not confirmed.done():
+                        confirmed.set_result(None)
+                elif message["type"] == "unsubscribe":
+                    self._live.discard(message["channel"])
             except asyncio.CancelledError:
                 raise
             except (*_UNAVAILABLE, RedisError) as exc:

@@ -43,9 +43,16 @@ def account_events(account_id: str) -> str:
     return f"{PREFIX}events:{account_id}"
 
 
-def timer_events(timer_id: str) -> str:
-    """Stream: one timer's events, with the same entry ids as in the account's stream."""
-    return f"{PREFIX}timer-events:{timer_id}"
+def timer_events(account_id: str, timer_id: str) -> str:
+    """Stream: one timer's events, with the same entry ids as in the account's stream. The
+    account is part of the name: timer ids are public, event logs are not."""
+    return f"{PREFIX}timer-events:{account_id}:{timer_id}"
+
+
+def last_commit(timer_id: str) -> str:
+    """String: the id of the timer's latest commit (kept a day after a deletion too), so a
+    re-sent commit is recognised as already applied."""
+    return f"{PREFIX}last-commit:{timer_id}"
 
 
 def delivery(delivery_id: str) -> str:

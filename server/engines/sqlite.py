@@ -12,6 +12,7 @@ commit exactly-once, and schedulers poll instead of being woken.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS timers (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL, version INTEGER NOT NULL,
     created_at_ms INTEGER NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS timers_by_account ON timers (account_id, created_at_ms, id);
+CREATE TABLE IF NOT EXISTS timer_commits (
+    timer_id TEXT PRIMARY KEY, commit_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deadlines (timer_id TEXT PRIMARY KEY, due_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS deadlines_by_due ON deadlines (due_ms);
 CREATE TABLE IF NOT EXISTS events (
@@ -202,6 +205,11 @@ class SQLiteEngine:
                                  (commit.timer_id,)).fetchone()
                 current = row[0] if row else 0
                 if current != commit.expected_version:
+                    last = db.execute("SELECT commit_id FROM timer_commits WHERE timer_id = ?",
+                                      (commit.timer_id,)).fetchone()
+                    if last and last[0] == commit.id:
+                        db.execute("ROLLBACK")
+                        return  # this very commit, applied before: nothing to do
                     raise VersionConflict(current)
                 _write_commit(db, commit)
             except BaseException:
@@ -271,6 +279,8 @@ class SQLiteEngine:
 
 
 def _write_commit(db: sqlite3.Connection, commit: Commit) -> None:
+    db.execute("INSERT INTO timer_commits VALUES (?, ?) ON CONFLICT (timer_id) "
+               "DO UPDATE SET commit_id = excluded.commit_id", (commit.timer_id, commit.id))
     if commit.timer is None:
         db.execute("DELETE FROM timers WHERE id = ?", (commit.timer_id,))
     else:
@@ -298,14 +308,17 @@ def _row(record: Any) -> tuple[Any, ...]:
     return tuple(getattr(record, name) for name in record.__slots__)
 
 
+_MAX_INT = 2**63 - 1  # SQLite's INTEGER
+
+
 def _split_cursor(cursor: str) -> tuple[int, str]:
     created, _, after_id = cursor.partition(":")
-    if not created.isdigit() or not after_id:
+    if not after_id:
         raise ValueError("cursor is not one this API returned")
-    return int(created), after_id
+    return _int_cursor(created), after_id
 
 
 def _int_cursor(cursor: str) -> int:
-    if not cursor.isdigit():
+    if not re.fullmatch(r"[0-9]{1,19}", cursor) or int(cursor) > _MAX_INT:
         raise ValueError("cursor is not one this API returned")
     return int(cursor)

@@ -65,14 +65,18 @@ def test_missing_malformed_invalid_and_revoked_keys_are_401(server, api, key):
 
 def test_unknown_ids_and_other_accounts_timers_are_404(server, api, timer):
     error_of(api.get("/timers/tmr_doesnotexist"), 404, "not_found", "id", "no timer")
+    api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})  # it has events now
     with client(server, make_key(server.engine_url)) as stranger:
         for response in (stranger.get(f"/timers/{timer['id']}"),
                          stranger.patch(f"/timers/{timer['id']}/state",
-                                        json={"state": "running"}),
+                                        json={"state": "paused"}),
+                         stranger.post(f"/timers/{timer['id']}/adjust", json={"seconds": 5}),
                          stranger.delete(f"/timers/{timer['id']}")):
             error_of(response, 404, "not_found", "id")
-        assert timer["id"] not in stranger.get("/events").text
-    assert api.get(f"/timers/{timer['id']}").json()["state"] == "idle"
+        assert stranger.get("/events").json()["data"] == []
+        assert stranger.get("/events", params={"timer_id": timer["id"]}).json()["data"] == []
+    assert api.get(f"/timers/{timer['id']}").json()["state"] == "running"
+    assert len(api.get("/events", params={"timer_id": timer["id"]}).json()["data"]) == 1
     error_of(api.get("/nowhere"), 404, "not_found", None, "no such endpoint")
 
 
@@ -95,7 +99,16 @@ def test_a_stale_expected_version_is_409_and_changes_nothing(api, timer):
     ({"type": "hourglass"}, "type", "type must be one of countdown, event, interval"),
     ({"type": "countdown", "duration": 5, "webhook_url": "http://example.com/hook"},
      "webhook_url", "https"),
-    ({"type": "countdown", "duration": 5, "webhook_url": "not a url"}, "webhook_url", "https"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "not a url"}, "webhook_url",
+     "spaces or control characters"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "ftp://example.com/x"}, "webhook_url",
+     "https"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "https://exa\nmple.com/x"},
+     "webhook_url", "control characters"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "https://\u0000/x"}, "webhook_url",
+     "control characters"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "https://user:pw@example.com/x"},
+     "webhook_url", "user:password"),
 ])
 def test_invalid_values_are_422(api, body, param, says):
     error_of(api.post("/timers", json=body), 422, "validation_error", param, says)
@@ -117,6 +130,35 @@ def test_invalid_transitions_are_422(api, timer):
     error_of(api.get("/timers?limit=0"), 422, "validation_error", "limit", "between 1 and 100")
     error_of(api.get("/timers?limit=ten"), 400, "invalid_request", "limit", "integer")
     error_of(api.get("/timers?cursor=%%%"), 400, "invalid_request", "cursor")
+    assert api.get(f"/timers/{timer['id']}").json()["version"] == 1
+
+
+@pytest.mark.parametrize("cursor", ["99999999999999999999999:x", "99999999999999999999999",
+                                    "18446744073709551615-18446744073709551615",
+                                    "99999999999999999999999-0", "²", "-1", "1:", ":"])
+def test_forged_cursors_are_400_not_500(api, cursor):
+    import base64
+
+    forged = base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
+    for path in ("/timers", "/events"):
+        error_of(api.get(path, params={"cursor": forged}), 400, "invalid_request", "cursor",
+                 "cursor is not one this API returned")
+
+
+def test_odd_numbers_get_clear_answers(api, timer):
+    error_of(api.post("/timers", content=b'{"type": "countdown", "duration": 1'
+                      + b"0" * 30 + b"}"), 422, "validation_error", "duration", "out of range")
+    error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "\u00b2"}), 400,
+             "invalid_request", "expected_version", "integer")
+    error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "²"}), 400,
+             "invalid_request", "expected_version", "integer")
+    error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "-1"}), 409,
+             "version_conflict", "expected_version")
+    error_of(api.patch(f"/timers/{timer['id']}/state", json={"action": "adjust"}), 422,
+             "validation_error", "action", "start, pause, resume, reset")
+    error_of(api.patch(f"/timers/{timer['id']}/state",
+                       json={"state": "running", "expected_version": 2**70}), 422,
+             "validation_error", "expected_version", "out of range")
     assert api.get(f"/timers/{timer['id']}").json()["version"] == 1
 
 

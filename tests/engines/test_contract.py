@@ -32,7 +32,8 @@ def a_commit(timer_id: str, expected: int, *, account_id: str = "acct_1",
     version = expected + 1
     body = orjson.dumps({"id": timer_id, "v": version})
     return Commit(
-        timer_id=timer_id, account_id=account_id, expected_version=expected, version=version,
+        id=ids.new_id("cmt_"), timer_id=timer_id, account_id=account_id,
+        expected_version=expected, version=version,
         timer=None if delete else body, created_at_ms=created, deadline_ms=deadline,
         events=[EventRecord(ids.event_id(), account_id, timer_id,
                             orjson.dumps({"timer_id": timer_id, "v": version, "n": n}))
@@ -65,6 +66,20 @@ async def test_a_stale_commit_writes_nothing_and_reports_the_stored_version(engi
     assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 1
     assert await engine.due_timers(T0 + 10, 10) == [("tmr_1", T0)]
     assert len((await engine.list_events("acct_1", None, 10))[0]) == 1
+
+
+async def test_a_commit_sent_again_after_it_was_applied_succeeds_without_writing(engine):
+    first = a_commit("tmr_1", 0, events=2, deadline=T0, deliveries=1)
+    await engine.commit(first)
+    await engine.commit(first)  # as after a reply lost on the way back
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 2
+    second = a_commit("tmr_1", 1, delete=True)
+    await engine.commit(second)
+    await engine.commit(second)
+    assert await engine.get_timer("tmr_1") is None
+    with pytest.raises(VersionConflict):  # a different commit from a stale version still fails
+        await engine.commit(a_commit("tmr_1", 1))
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 3
 
 
 async def test_creating_a_timer_that_exists_is_a_conflict(engine):
@@ -131,6 +146,8 @@ async def test_events_page_by_cursor_and_filter_by_timer(engine):
     assert end is None and len(first) + len(rest) == 5
     only_a, _ = await engine.list_events("acct_1", None, 10, timer_id="tmr_a")
     assert [e.timer_id for e in only_a] == ["tmr_a", "tmr_a"]
+    # Timer ids are public (widget URLs); another account's filter by them finds nothing.
+    assert await engine.list_events("acct_2", None, 10, timer_id="tmr_a") == ([], None)
     with pytest.raises(ValueError, match="cursor"):
         await engine.list_events("acct_1", "not-a-cursor", 10)
 

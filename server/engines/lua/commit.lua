@@ -2,21 +2,26 @@
 --
 -- KEYS[1] timer hash            KEYS[2] deadlines zset      KEYS[3] account timers zset
 -- KEYS[4] account event stream  KEYS[5] timer event stream  KEYS[6] outbox zset
--- KEYS[7..] one hash per delivery
+-- KEYS[7] last commit id of the timer   KEYS[8..] one hash per delivery
 -- ARGV[1] expected version (0: must not exist)   ARGV[2] new version
 -- ARGV[3] timer body ('' deletes the timer)      ARGV[4] account index member
 -- ARGV[5] timer id                               ARGV[6] deadline ms ('' clears it)
 -- ARGV[7] event stream cap                       ARGV[8] message for the timer channel
 -- ARGV[9] timer channel   ARGV[10] deadlines channel   ARGV[11] outbox channel
--- ARGV[12] event count n, then n × (event id, body),
+-- ARGV[12] commit id
+-- ARGV[13] event count n, then n × (event id, body),
 -- then the delivery count m, then m × (id, account id, event id, url, body, due ms)
 -- Returns {1, new version} or {0, stored version}.
 
 local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if stored ~= tonumber(ARGV[1]) then
+  if redis.call('GET', KEYS[7]) == ARGV[12] then
+    return {1, tonumber(ARGV[2])}  -- this very commit, re-sent after a lost reply
+  end
   return {0, stored}
 end
 local timer_id = ARGV[5]
+redis.call('SET', KEYS[7], ARGV[12], 'PX', 86400000)
 
 if ARGV[3] == '' then
   redis.call('DEL', KEYS[1])
@@ -32,7 +37,7 @@ else
   redis.call('ZADD', KEYS[2], ARGV[6], timer_id)
 end
 
-local i = 12
+local i = 13
 local events = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, events do
@@ -47,7 +52,7 @@ end
 local deliveries = tonumber(ARGV[i])
 i = i + 1
 for d = 1, deliveries do
-  redis.call('HSET', KEYS[6 + d], 'id', ARGV[i], 'account_id', ARGV[i + 1],
+  redis.call('HSET', KEYS[7 + d], 'id', ARGV[i], 'account_id', ARGV[i + 1],
              'timer_id', timer_id, 'event_id', ARGV[i + 2], 'url', ARGV[i + 3],
              'body', ARGV[i + 4], 'due_ms', ARGV[i + 5], 'status', 'pending', 'attempts', 0)
   redis.call('ZADD', KEYS[6], ARGV[i + 5], ARGV[i])

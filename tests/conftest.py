@@ -95,6 +95,12 @@ def key(server: Server) -> str:
 
 
 @pytest.fixture
+def stranger_key(server: Server) -> str:
+    """A key of another account than `key`'s."""
+    return make_key(server.engine_url)
+
+
+@pytest.fixture
 def api(server: Server, key: str) -> Iterator[httpx.Client]:
     with client(server, key) as http:
         yield http

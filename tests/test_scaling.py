@@ -199,3 +199,29 @@ def test_redis_outage_answers_503_promptly_and_heals_without_restart(redis, tmp_
                              json={"state": "paused"}).json()["state"] == "paused"
     finally:
         server.stop()
+
+
+def test_a_viewer_on_one_process_sees_a_command_sent_to_the_other(redis, two_servers):
+    from tests.ws.helpers import presenter, receive, until, viewer
+
+    first, second = two_servers
+    key = make_key(redis.url)
+    with client(first, key) as api:
+        timer = api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+    token = timer["urls"]["control"].split("#token=", 1)[1]
+
+    async def scenario() -> None:
+        async with await viewer(first, timer["id"]) as watching, \
+                await presenter(second, timer["id"], {"token": token}) as controlling:
+            await receive(watching)
+            await receive(controlling)
+            await controlling.send(orjson.dumps({"type": "command", "req": 1,
+                                                 "command": "start"}).decode())
+            ack = await until(controlling, "ack")
+            seen = await until(watching, "state", timeout=2)
+            assert (seen["event"], seen["v"]) == ("timer.started", ack["v"])
+            assert seen["_received"] - seen["server_time"] < 200
+            tick = await until(watching, "tick", timeout=2)  # process A ticks it too
+            assert tick["remaining_ms"] % 1000 == 0 and tick["v"] == ack["v"]
+
+    asyncio.run(scenario())

@@ -39,9 +39,15 @@ CLOSE_UNAUTHORIZED = 4401
 
 class Viewer:
     """One socket's outbound side: a one-slot mailbox for state, a short queue for replies
-    that must not be conflated away (pongs, acks), and the writer that drains both."""
+    that must not be conflated away (pongs, acks), and a writer only while the socket is slow.
 
-    __slots__ = ("_abort", "_latest", "_ready", "_replies", "_send", "closing", "sending_since",
+    Writing is synchronous while the socket can take data, as `websockets.broadcast` writes to
+    each transport: the ASGI server's `send` coroutine is stepped once and, with uvicorn, it
+    completes without suspending. Only when it does suspend (the client's buffers are full) does
+    the viewer get a task that finishes that send and then drains the mailbox, which meanwhile
+    holds just the newest message. No task switch per socket per tick on the common path."""
+
+    __slots__ = ("_abort", "_latest", "_replies", "_send", "closed", "closing", "sending_since",
                  "token", "writer")
 
     def __init__(self, send: Send, abort: Callable[[], None] | None = None) -> None:
@@ -49,60 +55,110 @@ class Viewer:
         self._abort = abort
         self._latest: str | None = None
         self._replies: collections.deque[str] = collections.deque(maxlen=32)
-        self._ready = asyncio.Event()
         self.closing: tuple[int, str] | None = None
-        self.sending_since = 0.0  # loop time a send started; 0 while not sending
-        self.writer: asyncio.Task[None] | None = None
+        self.closed = False
+        self.sending_since = 0.0  # loop time the pending send started; 0 while none is
+        self.writer: asyncio.Task[None] | None = None  # exists only while a send is pending
         self.token: str | None = None  # a presenter's control token, closed when it rotates
 
     def offer(self, text: str) -> None:
-        """Replace whatever state message is waiting with `text`; never blocks."""
-        self._latest = text
-        self._ready.set()
+        """Send `text` now if the socket can take it, else let it replace the waiting state
+        message. Never blocks, never awaits."""
+        if self.writer is not None or self.closing is not None:
+            self._latest = text
+        elif not self.closed:
+            self._write({"type": "websocket.send", "text": text})
 
     def reply(self, text: str) -> None:
-        """Queue a reply (bounded: a client that floods pings loses the oldest replies)."""
-        self._replies.append(text)
-        self._ready.set()
+        """Like `offer`, but queued (bounded: a client that floods pings loses old replies)."""
+        if self.writer is not None or self.closing is not None:
+            self._replies.append(text)
+        elif not self.closed:
+            self._write({"type": "websocket.send", "text": text})
 
     def close(self, code: int, reason: str) -> None:
-        """Close after what is queued; the writer sends the close frame."""
+        """Close after what is queued."""
+        if self.closing is not None or self.closed:
+            return
         self.closing = (code, reason)
-        self._ready.set()
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._drain())
 
     def abort(self) -> None:
         """Drop the connection without a goodbye: for a client that stopped reading."""
+        self.closed = True
         if self.writer is not None:
             self.writer.cancel()
         if self._abort is not None:
             self._abort()
 
-    def start(self) -> None:
-        self.writer = asyncio.create_task(self._write())
-
-    async def _write(self) -> None:
-        loop = asyncio.get_running_loop()
-        send, ready = self._send, self._ready
+    async def drained(self, patience: float) -> None:
+        """Wait until what is queued (and the close frame) went out; abort if it cannot."""
+        if self.writer is None:
+            return
         try:
-            while True:
-                await ready.wait()
-                ready.clear()
-                while self._replies or self._latest is not None:
-                    if self._replies:
-                        text = self._replies.popleft()
-                    else:
-                        text, self._latest = self._latest, None  # type: ignore[assignment]
-                    self.sending_since = loop.time()
-                    await send({"type": "websocket.send", "text": text})
-                    self.sending_since = 0.0
-                if self.closing is not None:
-                    code, reason = self.closing
-                    await send({"type": "websocket.close", "code": code, "reason": reason})
-                    return
-        except (OSError, RuntimeError, asyncio.CancelledError):
-            return  # the client went away (uvicorn raises ClientDisconnected, an OSError)
+            await asyncio.wait_for(asyncio.shield(self.writer), patience)
+        except (TimeoutError, asyncio.CancelledError):
+            self.abort()
+
+    def _write(self, message: dict[str, Any]) -> None:
+        step = self._send(message)
+        try:
+            waiting = step.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return  # written: the common case
         except Exception:
+            self.closed = True  # the client went away (uvicorn raises ClientDisconnected)
+            return
+        self.sending_since = asyncio.get_running_loop().time()
+        self.writer = asyncio.create_task(self._drain(step, waiting))
+
+    async def _drain(self, step: Any = None, waiting: Any = None) -> None:
+        try:
+            if step is not None:
+                await _finish(step, waiting)
+            while self._replies or self._latest is not None:
+                if self._replies:
+                    text = self._replies.popleft()
+                else:
+                    text, self._latest = self._latest, None  # type: ignore[assignment]
+                self.sending_since = asyncio.get_running_loop().time()
+                await self._send({"type": "websocket.send", "text": text})
+            self.sending_since = 0.0
+            if self.closing is not None:
+                code, reason = self.closing
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                self.closed = True
+        except (OSError, RuntimeError, asyncio.CancelledError):
+            self.closed = True
+        except Exception:
+            self.closed = True
             log.exception("viewer writer failed")
+        finally:
+            self.writer = None
+
+
+async def _finish(step: Any, waiting: Any) -> None:
+    """Carry on a coroutine that was stepped by hand and suspended on `waiting`, as a task
+    would: wait until what it yielded is done, then resume it, until it returns."""
+    while True:
+        if isinstance(waiting, asyncio.Future):
+            await asyncio.wait((waiting,))
+            try:
+                if waiting.cancelled():
+                    waiting = step.throw(asyncio.CancelledError())
+                elif waiting.exception() is not None:
+                    waiting = step.throw(waiting.exception())
+                else:
+                    waiting = step.send(None)
+            except StopIteration:
+                return
+        else:  # a bare yield (asyncio.sleep(0)): give the loop one turn
+            await asyncio.sleep(0)
+            try:
+                waiting = step.send(None)
+            except StopIteration:
+                return
 
 
 def broadcast(viewers: Iterable[Viewer], message: dict[str, Any]) -> None:

@@ -145,19 +145,14 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
     if room is None or room.timer is None:
         raise Close(CLOSE_NOT_FOUND, "no such timer")
     try:
-        snapshot = orjson.dumps(snapshot_message(room.timer, now_ms())).decode()
-        await raw_send({"type": "websocket.send", "text": snapshot})
-        viewer.start()
+        viewer.reply(orjson.dumps(snapshot_message(room.timer, now_ms())).decode())
         await _read(websocket, hub, room, viewer, credential)
     except Close as close:
         viewer.close(close.code, close.reason)
     finally:
         await hub.leave(timer_id, viewer)
-        if viewer.writer is not None:
-            try:  # let the writer send what is queued and the close frame, but not forever
-                await asyncio.wait_for(asyncio.shield(viewer.writer), timeout=2.0)
-            except (TimeoutError, asyncio.CancelledError):
-                viewer.abort()
+        # Let what is queued and the close frame go out, but not forever.
+        await viewer.drained(patience=2.0)
 
 
 async def _receive_json(websocket: WebSocket, bucket: _Bucket | None) -> dict[str, Any] | None:

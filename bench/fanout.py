@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: Start the timers at even offsets through a second (as timers started by people are), or
+#: all at once so every tick of every timer falls on the same instant (the worst case).
+SPREAD = os.environ.get("FANOUT_PHASES", "spread") == "spread"
 
 
 def free_port() -> int:
@@ -104,13 +107,20 @@ def baseline_ticks(rooms: dict[str, set], send) -> None:
     from server.ticker import next_tick, tick_message
 
     async def run() -> None:
-        states = {timer_id: sample_timer(timer_id, 86_400) for timer_id in rooms}
+        states = {}
+        for timer_id in rooms:
+            states[timer_id] = sample_timer(timer_id, 86_400)
+            if SPREAD:  # start the timers at even offsets through the second
+                await asyncio.sleep(1 / len(rooms))
         while True:
-            upcoming = min(next_tick(t, int(time.time() * 1000)) or 0 for t in states.values())
+            now = int(time.time() * 1000)
+            due = {timer_id: next_tick(timer, now) or 0 for timer_id, timer in states.items()}
+            upcoming = min(due.values())
             await asyncio.sleep(max(0, upcoming / 1000 - time.time()))
             for timer_id, timer in states.items():
-                text = orjson.dumps(tick_message(timer, upcoming)).decode()
-                await send(rooms[timer_id], text)
+                if due[timer_id] == upcoming:
+                    text = orjson.dumps(tick_message(timer, upcoming)).decode()
+                    await send(rooms[timer_id], text)
 
     return run()
 
@@ -235,7 +245,7 @@ class _LeanViewer(asyncio.Protocol):
             if buffer[0] & 0x0F == 1 and buffer.startswith(b'"type":"tick"', header + 1):
                 at = buffer.find(b'"server_time":', header)
                 stop = buffer.find(b",", at)
-                self.record(now * 1000 - int(buffer[at + 14:stop]))
+                self.record(int(buffer[at + 14:stop]), now * 1000)
             del buffer[:header + length]
 
 
@@ -247,9 +257,9 @@ def run_clients(port: int, timer_ids: list[str], count: int, start: float, stop:
     lateness = array("f")
     connected = 0
 
-    def record(late_ms: float) -> None:
-        if start <= time.time() < stop:
-            lateness.append(late_ms)
+    def record(boundary_ms: int, received_ms: float) -> None:
+        if start * 1000 <= boundary_ms < stop * 1000:  # ticks of the window, however late
+            lateness.append(received_ms - boundary_ms)
 
     async def viewer(n: int, gate: asyncio.Semaphore) -> None:
         nonlocal connected
@@ -272,7 +282,7 @@ def run_clients(port: int, timer_ids: list[str], count: int, start: float, stop:
     async def main() -> None:
         gate = asyncio.Semaphore(100)
         await asyncio.gather(*(viewer(n, gate) for n in range(count)), return_exceptions=True)
-        await asyncio.sleep(max(0, stop - time.time()) + 0.5)
+        await asyncio.sleep(max(0, stop - time.time()) + 2.0)  # the last ticks arrive late
 
     raise_fd_limit()
     pin(client_cpus())
@@ -322,6 +332,8 @@ def start_target(name: str, port: int, timers: int, workdir: Path,
                                               "duration": seconds + 600}).json()
             api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})
             ids.append(timer["id"])
+            if SPREAD:
+                time.sleep(1 / timers)
     return process, ids
 
 
@@ -394,12 +406,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--targets", default="castimer,baseline,naive")
+    parser.add_argument("--phases", choices=["spread", "aligned"], default="spread",
+                        help="timers started at even offsets through a second (as people "
+                             "start them), or all at once: every tick on one instant")
     args = parser.parse_args()
+    os.environ["FANOUT_PHASES"] = args.phases  # the target servers read it too
+    global SPREAD
+    SPREAD = args.phases == "spread"
     raise_fd_limit()
     rows = []
     for name in args.targets.split(","):
         print(f"… {name}: {args.viewers} viewers over {args.timers} timers for "
-              f"{args.seconds} s", flush=True)
+              f"{args.seconds} s, phases {args.phases}", flush=True)
         rows.append(measure(name, args))
         print(json.dumps(rows[-1]), flush=True)
     base = next((r for r in rows if r["target"] == "baseline"), None)

@@ -7,8 +7,9 @@ full public state, so each socket needs a mailbox of one slot: a newer message r
 older one (conflation). A slow socket never grows a buffer and never delays the others.
 
 `broadcast` is a plain function in the manner of `websockets.broadcast`: it serialises once and
-drops the same string into every mailbox without awaiting any socket. Each socket has one
-long-lived writer task that sends what its mailbox holds.
+hands the same string to every viewer without awaiting any socket: a socket that can take data
+writes it at once, a blocked one keeps it in its one-slot mailbox for its writer task, which
+exists only while that socket is blocked.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ class Viewer:
             self.sending_since = 0.0
             if self.closing is not None:
                 code, reason = self.closing
+                # A close frame can block like any send: the stall watchdog must see it.
+                self.sending_since = asyncio.get_running_loop().time()
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                self.sending_since = 0.0
                 self.closed = True
         except (OSError, RuntimeError, asyncio.CancelledError):
             self.closed = True
@@ -140,7 +144,15 @@ class Viewer:
 
 async def _finish(step: Any, waiting: Any) -> None:
     """Carry on a coroutine that was stepped by hand and suspended on `waiting`, as a task
-    would: wait until what it yielded is done, then resume it, until it returns."""
+    would: wait until what it yielded is done, then resume it, until it returns. If this is
+    cancelled, the coroutine is closed, so nothing it waits on is left behind."""
+    try:
+        await _resume(step, waiting)
+    finally:
+        step.close()  # a no-op once it has returned
+
+
+async def _resume(step: Any, waiting: Any) -> None:
     while True:
         if isinstance(waiting, asyncio.Future):
             await asyncio.wait((waiting,))
@@ -182,10 +194,11 @@ def snapshot_message(timer: Timer, now: int) -> dict[str, Any]:
 class Room:
     """The viewers of one timer in this process and the latest committed state."""
 
-    __slots__ = ("loaded", "timer", "timer_id", "viewers")
+    __slots__ = ("loaded", "tick_token", "timer", "timer_id", "viewers")
 
     def __init__(self, timer_id: str) -> None:
         self.timer_id = timer_id
+        self.tick_token: object | None = None  # the ticker's current schedule of this room
         self.timer: Timer | None = None
         self.viewers: set[Viewer] = set()
         self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -229,6 +242,7 @@ class Hub:
                     callback(room)
             except BaseException as exc:
                 room.loaded.set_exception(exc)
+                room.loaded.exception()  # retrieved: viewers joining meanwhile re-raise it
                 await self._close_room(room)
                 raise
         else:

@@ -44,19 +44,28 @@ class Ticker:
     def __init__(self, hub: Hub, clock: Callable[[], int] = wall_clock) -> None:
         self.hub = hub
         self.clock = clock
-        self._heap: list[tuple[int, str, int]] = []  # (tick ms, timer id, version)
+        # (tick ms, sequence, room, schedule token): an entry is live only while its room is
+        # still the timer's room and has not been rescheduled since (a viewer that leaves and
+        # rejoins within a second gets a new room; a new commit gets a new token).
+        self._heap: list[tuple[int, int, Room, object]] = []
+        self._sequence = 0
         self._wake = asyncio.Event()
         hub.on_state(self.track)
 
     def track(self, room: Room) -> None:
         """(Re)schedule a room's ticks after its state changed or it was first loaded."""
+        room.tick_token = token = object()  # every earlier entry of this room is now dead
         if room.timer is None:
             return
         at = next_tick(room.timer, self.clock())
         if at is not None:
-            heapq.heappush(self._heap, (at, room.timer_id, room.timer.version))
-            if self._heap[0][0] == at:
-                self._wake.set()
+            self._push(at, room, token)
+
+    def _push(self, at: int, room: Room, token: object) -> None:
+        self._sequence += 1
+        heapq.heappush(self._heap, (at, self._sequence, room, token))
+        if self._heap[0][0] == at:
+            self._wake.set()
 
     async def run(self) -> None:
         heap = self._heap
@@ -75,12 +84,13 @@ class Ticker:
                 continue
             now = self.clock()
             while heap and heap[0][0] <= now:
-                at, timer_id, version = heapq.heappop(heap)
-                room = self.hub.rooms.get(timer_id)
-                if room is None or room.timer is None or room.timer.version != version:
-                    continue  # left, deleted, or superseded by a newer state
+                at, _, room, token = heapq.heappop(heap)
+                if (room.tick_token is not token or room.timer is None
+                        or self.hub.rooms.get(room.timer_id) is not room):
+                    continue  # left, deleted, or rescheduled by a newer state
                 if now - at < 1000:  # a wake-up later than a whole second sends no stale tick
                     broadcast(room.viewers, tick_message(room.timer, at))
                 following = next_tick(room.timer, max(at, now))
                 if following is not None:
-                    heapq.heappush(heap, (following, timer_id, version))
+                    self._sequence += 1
+                    heapq.heappush(heap, (following, self._sequence, room, token))

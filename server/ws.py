@@ -94,6 +94,11 @@ def _origin_allowed(websocket: WebSocket) -> bool:
     return bool(netloc) and netloc in allowed
 
 
+def _token_matches(token: str, timer: timers.Timer) -> bool:
+    return bool(timer.control_token) and hmac.compare_digest(token.encode(),
+                                                             timer.control_token.encode())
+
+
 async def viewer(websocket: WebSocket) -> None:
     await _session(websocket, presenter=False)
 
@@ -144,6 +149,9 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
     room = await hub.join(timer_id, viewer)
     if room is None or room.timer is None:
         raise Close(CLOSE_NOT_FOUND, "no such timer")
+    if viewer.token is not None and not _token_matches(viewer.token, room.timer):
+        await hub.leave(timer_id, viewer)  # rotated between authentication and joining
+        raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
     try:
         viewer.reply(orjson.dumps(snapshot_message(room.timer, now_ms())).decode())
         await _read(websocket, hub, room, viewer, credential)
@@ -163,7 +171,7 @@ async def _receive_json(websocket: WebSocket, bucket: _Bucket | None) -> dict[st
     text = message.get("text")
     if text is None:
         raise Close(CLOSE_UNSUPPORTED, "send JSON text frames, not binary")
-    if len(text) > settings.WS_MAX_MESSAGE:
+    if len(text) > settings.WS_MAX_MESSAGE and len(text.encode()) > settings.WS_MAX_MESSAGE:
         raise Close(CLOSE_TOO_BIG, f"frames must be at most {settings.WS_MAX_MESSAGE} bytes")
     if bucket is not None and not bucket.take():
         raise Close(CLOSE_POLICY, f"too many messages: at most "
@@ -195,8 +203,7 @@ async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
         raise Close(CLOSE_NOT_FOUND, "no such timer")
     timer = timers.load(raw)
     token, api_key = first.get("token"), first.get("api_key")
-    if isinstance(token, str) and timer.control_token and hmac.compare_digest(
-            token.encode(), timer.control_token.encode()):
+    if isinstance(token, str) and _token_matches(token, timer):
         return token
     if isinstance(api_key, str):
         try:
@@ -211,7 +218,7 @@ async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
 async def _read(websocket: WebSocket, hub: Hub, room: Room, viewer: Viewer,
                 credential: str | None) -> None:
     bucket = _Bucket(settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGE_BURST)
-    while True:
+    while viewer.closing is None and not viewer.closed:
         data = await _receive_json(websocket, bucket)
         if data is None:
             return
@@ -246,11 +253,27 @@ async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
     """Run one presenter command through the commit path; acknowledge it either way."""
     req = data.get("req")
     current = room.timer.version if room.timer else 0
+    if room.timer is None:
+        raise Close(CLOSE_NOT_FOUND, "no such timer")
     if credential.startswith(accounts.KEY_PREFIX):
         try:
             await accounts.authenticate(hub.engine, f"Bearer {credential}", now_ms())
         except AuthError as exc:
             raise Close(CLOSE_UNAUTHORIZED, str(exc)) from None
+    elif not _token_matches(credential, room.timer):
+        raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
+    # Commands cost the timer's account like API requests: a presenter link is no way
+    # around the plan's limits.
+    account = await hub.engine.get_account(room.timer.account_id)
+    if account is not None:
+        status = await hub.engine.hit_rate_limit(account.id, accounts.PLANS[account.plan],
+                                                 now_ms())
+        if not status.allowed:
+            _ack(viewer, req, False, current, {
+                "type": "rate_limited", "param": None, "retry_after": status.retry_after_s,
+                "message": f"rate limit of the {account.plan} plan reached; retry in "
+                           f"{status.retry_after_s} s"})
+            return
     problem = _command_error(data)
     if problem is not None:
         error: dict[str, Any] = {"type": "invalid_request", "message": problem,

@@ -102,6 +102,7 @@ class RedisEngine:
         self._confirming: dict[bytes, asyncio.Future[None]] = {}
         # Redis channels confirmed on the current subscriber connection.
         self._live: set[bytes] = set()
+        self._stale = False  # set by subscribe() when the subscriber connection failed it
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -292,16 +293,22 @@ class RedisEngine:
             confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
             try:
                 await self._pubsub.subscribe(name)
-            except _UNAVAILABLE:
+            except _UNAVAILABLE as exc:
                 self._confirming.pop(name, None)
-                await self._drop_pubsub()  # the listener reconnects and subscribes everything
-                return
+                self._reconnect()
+                raise EngineUnavailable(f"redis: cannot subscribe: {exc}") from exc
         try:
             # Return only once Redis has confirmed: a publish after this reaches `receiver`.
             await asyncio.wait_for(asyncio.shield(confirmed), timeout=2.0)
         except TimeoutError:
             self._confirming.pop(name, None)
-            await self._drop_pubsub()
+            self._reconnect()
+            raise EngineUnavailable("redis: subscription not confirmed") from None
+
+    def _reconnect(self) -> None:
+        """Ask the listener for a new subscriber connection (it alone closes the old one);
+        every receiver then reloads, since messages may have been missed meanwhile."""
+        self._stale = True
 
     async def unsubscribe(self, channel: str, receiver: Receiver) -> None:
         receivers = self._receivers.get(channel)
@@ -356,6 +363,9 @@ class RedisEngine:
         prefix = len(keys.PREFIX)
         while True:
             try:
+                if self._stale:
+                    self._stale, missed = False, True
+                    await self._drop_pubsub()
                 if self._pubsub is None:
                     await self._connect_pubsub()
                     if missed:
@@ -378,7 +388,7 @@ class RedisEngine:
                     self._live.discard(message["channel"])
             except asyncio.CancelledError:
                 raise
-            except (*_UNAVAILABLE, RedisError) as exc:
+            except Exception as exc:  # whatever broke, the process must keep hearing commits
                 if not missed:
                     log.warning("redis pub/sub lost (%s); reconnecting", exc)
                 missed = True

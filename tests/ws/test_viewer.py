@@ -106,3 +106,21 @@ async def test_unknown_timer_and_bad_frames_close_with_a_reason(server, api):
             assert closed.value.rcvd.code == code, (frame, closed.value.rcvd)
             assert says in closed.value.rcvd.reason or code == 1009
     assert api.get(f"/timers/{timer['id']}").json()["state"] == "idle"
+
+
+async def test_a_viewer_that_reconnects_within_a_second_gets_each_tick_once(server, api):
+    timer = api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+    api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})
+    for _ in range(5):  # leave and rejoin, each time between two ticks
+        async with await viewer(server, timer["id"]) as socket:
+            await receive(socket)
+        await asyncio.sleep(0.05)
+    async with await viewer(server, timer["id"]) as socket:
+        await receive(socket)
+        seen = [(await until(socket, "tick", timeout=2))["server_time"] for _ in range(3)]
+        with pytest.raises(TimeoutError):  # nothing more until the next boundary
+            extra = await until(socket, "tick", timeout=max(0.05, (seen[-1] + 950) / 1000
+                                                            - time.time()))
+            seen.append(extra["server_time"])
+    assert len(set(seen)) == len(seen) == 3
+    assert [b - a for a, b in itertools.pairwise(seen)] == [1000, 1000]

@@ -99,8 +99,13 @@ class Viewer:
             return
         try:
             await asyncio.wait_for(asyncio.shield(self.writer), patience)
-        except (TimeoutError, asyncio.CancelledError):
+        except TimeoutError:
             self.abort()
+        except asyncio.CancelledError:
+            self.abort()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the session itself is being cancelled (shutdown): let it end
 
     def _write(self, message: dict[str, Any]) -> None:
         step = self._send(message)

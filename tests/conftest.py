@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,24 +54,26 @@ def private_engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield sqlite_url(tmp_path)
 
 
-@pytest.fixture
-async def private_engine(private_engine_url: str):
-    store = create_engine(private_engine_url)
+@contextlib.asynccontextmanager
+async def opened(url: str):
+    store = create_engine(url)
     await store.open()
     try:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def private_engine(private_engine_url: str):
+    async with opened(private_engine_url) as store:
+        yield store
 
 
 @pytest.fixture
 async def engine(engine_url: str):
-    store = create_engine(engine_url)
-    await store.open()
-    try:
+    async with opened(engine_url) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture(scope="session", params=ENGINES)

@@ -54,6 +54,15 @@ async def live_server(tmp_path, monkeypatch, ping: float) -> AsyncIterator[tuple
         await task
 
 
+async def countdown(address: str, key: str, running: bool) -> dict:
+    async with httpx.AsyncClient(base_url=f"http://{address}/api/v1",
+                                 headers={"Authorization": f"Bearer {key}"}) as api:
+        timer = (await api.post("/timers", json={"type": "countdown", "duration": 60})).json()
+        if running:
+            await api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})
+    return dict(timer)
+
+
 def stalled_client(address: str, path: str) -> socket.socket:
     """Open a websocket by hand with a tiny receive buffer, then never read again."""
     host, port = address.split(":")
@@ -73,11 +82,7 @@ def stalled_client(address: str, path: str) -> socket.socket:
 
 async def test_a_viewer_that_never_reads_delays_no_one_and_is_dropped(tmp_path, monkeypatch):
     async with live_server(tmp_path, monkeypatch, ping=60) as (address, key):
-        async with httpx.AsyncClient(base_url=f"http://{address}/api/v1",
-                                     headers={"Authorization": f"Bearer {key}"}) as api:
-            timer = (await api.post("/timers", json={"type": "countdown",
-                                                     "duration": 60})).json()
-            await api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})
+        timer = await countdown(address, key, running=True)
         hub = app.state.hub
         # In a thread: the server answering the handshake runs on this loop.
         slow = await asyncio.to_thread(stalled_client, address, f"/ws/timers/{timer['id']}")
@@ -133,10 +138,7 @@ async def test_a_viewer_that_never_reads_delays_no_one_and_is_dropped(tmp_path, 
 
 async def test_an_idle_client_that_never_answers_pings_is_closed(tmp_path, monkeypatch):
     async with live_server(tmp_path, monkeypatch, ping=0.5) as (address, key):
-        async with httpx.AsyncClient(base_url=f"http://{address}/api/v1",
-                                     headers={"Authorization": f"Bearer {key}"}) as api:
-            timer = (await api.post("/timers", json={"type": "countdown",
-                                                     "duration": 60})).json()
+        timer = await countdown(address, key, running=False)
         hub = app.state.hub
         silent = await asyncio.to_thread(stalled_client, address, f"/ws/timers/{timer['id']}")
         began = time.monotonic()

@@ -199,10 +199,13 @@ def snapshot_message(timer: Timer, now: int) -> dict[str, Any]:
 class Room:
     """The viewers of one timer in this process and the latest committed state."""
 
-    __slots__ = ("loaded", "tick_token", "timer", "timer_id", "viewers")
+    __slots__ = ("loaded", "tick_token", "timer", "timer_id", "version", "viewers")
 
     def __init__(self, timer_id: str) -> None:
         self.timer_id = timer_id
+        # The newest version seen, deletions included: a load that answers after a newer
+        # message (even a deletion) must not bring an older state back.
+        self.version = 0
         self.tick_token: object | None = None  # the ticker's current schedule of this room
         self.timer: Timer | None = None
         self.viewers: set[Viewer] = set()
@@ -239,9 +242,9 @@ class Hub:
                 receiver = self._receivers[timer_id] = self._receiver_for(timer_id)
                 await self.engine.subscribe(timer_channel(timer_id), receiver)
                 raw = await self.engine.get_timer(timer_id)
-                if raw is not None and (room.timer is None
-                                        or timers.load(raw).version > room.timer.version):
-                    room.timer = timers.load(raw)
+                loaded = timers.load(raw) if raw is not None else None
+                if loaded is not None and loaded.version > room.version:
+                    room.timer, room.version = loaded, loaded.version
                 room.loaded.set_result(None)
                 for callback in self._on_state:
                     callback(room)
@@ -292,8 +295,9 @@ class Hub:
         return receive
 
     def _apply(self, room: Room, message: dict[str, Any]) -> None:
-        if room.timer is not None and message["v"] <= room.timer.version:
+        if message["v"] <= room.version:
             return  # older than what we hold (a load raced the message)
+        room.version = message["v"]
         now = self.clock()
         if message["timer"] is None:
             room.timer = None
@@ -317,9 +321,10 @@ class Hub:
         except Exception as exc:
             log.warning("could not reload %s: %s", room.timer_id, exc)
             return
-        held = room.timer.version if room.timer else 0
+        held = room.version
         if raw is None:
-            self._apply(room, {"v": held + 1, "timer": None, "events": []})
+            if room.timer is not None:
+                self._apply(room, {"v": held + 1, "timer": None, "events": []})
         elif timers.load(raw).version > held:
             fields = orjson.loads(raw)
             self._apply(room, {"v": fields["version"], "timer": fields, "events": []})

@@ -75,7 +75,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """The scheduler (and, with webhooks, the dispatcher) without HTTP."""
+    """The scheduler without HTTP: fires deadlines beside or instead of `serve`."""
     import logging
 
     from .scheduler import Scheduler
@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
                      choices=["critical", "error", "warning", "info", "debug"])
     run.set_defaults(handler=serve)
 
-    background = commands.add_parser("worker", help="scheduler and webhook dispatcher only")
+    background = commands.add_parser("worker", help="the scheduler, without HTTP")
     background.add_argument("--engine", help=engine_help)
     background.add_argument("--log-level", default="info",
                             choices=["critical", "error", "warning", "info", "debug"])

@@ -32,7 +32,7 @@ WS_MAX_MESSAGE: int = config("CASTIMER_WS_MAX_MESSAGE", cast=int, default=4096)
 WS_MESSAGES_PER_SECOND: float = config("CASTIMER_WS_MESSAGES_PER_SECOND", cast=float,
                                        default=10.0)
 WS_MESSAGE_BURST: int = config("CASTIMER_WS_MESSAGE_BURST", cast=int, default=20)
-#: Protocol pings: sent after this many idle seconds; no pong within the timeout closes.
+#: Protocol pings: one every this many seconds; no pong within the timeout closes.
 WS_PING_INTERVAL: float = config("CASTIMER_WS_PING_INTERVAL", cast=float, default=20.0)
 WS_PING_TIMEOUT: float = config("CASTIMER_WS_PING_TIMEOUT", cast=float, default=20.0)
 #: A socket whose send is stuck this long (the client stopped reading) is dropped.

@@ -295,7 +295,7 @@ async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
     except commit.TimerNotFound:
         raise Close(CLOSE_NOT_FOUND, "no such timer") from None
     except EngineUnavailable:
-        _ack(viewer, req, False, current, {"type": "service_unavailable",
+        _ack(viewer, req, False, current, {"type": "service_unavailable", "param": None,
                                            "message": "the timer store is unreachable"})
     else:
         _ack(viewer, req, True, timer.version, None)

@@ -343,6 +343,3 @@ class Hub:
                     if 0 < viewer.sending_since < limit:
                         log.info("closing a stalled viewer of %s", room.timer_id)
                         viewer.abort()
-
-    def viewer_count(self) -> int:
-        return sum(len(room.viewers) for room in self.rooms.values())

@@ -4,10 +4,16 @@ which is the dispatcher's part."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 from ..timers import TimerError
 
@@ -80,3 +86,78 @@ def check_url(url: str, allow_private: bool) -> str:
         raise TimerError("webhook_url must not carry user:password@; put a token in the path "
                          "or verify the signature instead", "webhook_url")
     return url
+
+
+# -- at connect time ---------------------------------------------------------------------------
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[Address]]]
+
+
+class UnsafeTarget(Exception):
+    """The webhook's host resolves to an address that is not public."""
+
+
+async def resolve(host: str, port: int) -> list[Address]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself, refuses the connection if any resolved address is not public,
+    and connects to an address it checked, never to a name resolved again later, so DNS
+    rebinding cannot slip a private address between the check and the connection. TLS still
+    verifies and sends SNI for the original host name (httpcore takes those from the URL)."""
+
+    def __init__(self, allow_private: bool, resolver: Resolver = resolve) -> None:
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int,
+                          timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's name
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        addresses = [literal] if (literal := literal_address(host)) else \
+            await self.resolver(host, port)
+        if not self.allow_private:
+            unsafe = [str(a) for a in addresses if not is_public(a)]
+            if unsafe:
+                raise UnsafeTarget(f"{host} resolves to a private or reserved address "
+                                   f"({', '.join(unsafe)}); webhooks go to public hosts only")
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(str(address), port, timeout=timeout,
+                                                     local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def connect_unix_socket(self, path: str,
+                                  timeout: float | None = None,  # noqa: ASYNC109 -- as above
+                                  socket_options: Iterable[Any] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise UnsafeTarget("webhooks never go to unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guarded_transport(allow_private: bool, limits: httpx.Limits | None = None,
+                      resolver: Resolver = resolve) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection passes `GuardedBackend`; environment proxies
+    are ignored (a proxy would connect on our behalf, unchecked)."""
+    limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    # httpx has no parameter for httpcore's network backend; its pool is rebuilt with the
+    # same settings and ours (the one place this module reaches inside httpx).
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(allow_private, resolver))
+    return transport

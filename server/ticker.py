@@ -92,5 +92,4 @@ class Ticker:
                     broadcast(room.viewers, tick_message(room.timer, at))
                 following = next_tick(room.timer, max(at, now))
                 if following is not None:
-                    self._sequence += 1
-                    heapq.heappush(heap, (following, self._sequence, room, token))
+                    self._push(following, room, token)

@@ -90,6 +90,67 @@ class DeliveryRecord:
     due_ms: int
 
 
+#: Where a delivery stands: `pending` (an attempt is due at `due_ms`, or in flight), then one of
+#: `succeeded`, `failed` (the schedule ran out) or `cancelled` (the receiver answered 410).
+PENDING, SUCCEEDED, FAILED, CANCELLED = "pending", "succeeded", "failed", "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery as stored, with where it stands."""
+
+    id: str
+    account_id: str
+    timer_id: str
+    event_id: str
+    url: str
+    body: bytes
+    status: str
+    #: When the next attempt is due (while pending); while an attempt is in flight, when its
+    #: lease runs out and another dispatcher may take it over.
+    due_ms: int
+    created_at_ms: int
+    #: Attempts made in all, and since the delivery was last (re)started: the retry schedule
+    #: counts the latter, so a manual retry gets the whole schedule again.
+    attempts: int = 0
+    run_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST of a delivery and what came of it."""
+
+    number: int
+    at_ms: int
+    duration_ms: int
+    status_code: int | None  # None: no HTTP answer (refused, timed out, unsafe target)
+    response: str  # the first 2 KiB of the response body
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a dispatcher holds until its lease runs out, with the account that signs it."""
+
+    delivery: Delivery
+    account: Account
+    claim: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a dispatcher reports for one claimed delivery after an attempt."""
+
+    delivery_id: str
+    claim: str
+    attempt: Attempt
+    #: The delivery's new status, and for `pending` when the next attempt is due.
+    status: str
+    due_ms: int | None = None
+    #: The receiver answered 410 Gone: cancel the timer's other pending deliveries to the URL.
+    gone: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Commit:
     """One change of one timer, applied by `Engine.commit` as a single atomic unit."""
@@ -224,6 +285,52 @@ class Engine(Protocol):
                           timer_id: str | None = None) -> tuple[list[EventRecord], str | None]:
         """An account's events in commit order (oldest first), optionally of one timer, at
         most `limit` after `cursor`; returns the page and the next cursor (None at the end)."""
+
+    # -- webhook deliveries -------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: Sequence[DeliveryRecord], now_ms: int) -> None:
+        """Add deliveries to the outbox outside a timer commit (the send-test action), due at
+        their `due_ms`; publish on OUTBOX_CHANNEL once durable."""
+
+    async def claim_deliveries(self, now_ms: int, limit: int,
+                               lease_ms: int) -> list[ClaimedDelivery]:
+        """Atomically for every process: take up to `limit` pending deliveries due by `now_ms`,
+        earliest first (in the order they were written when equally due), and lease them to
+        the caller until `now_ms + lease_ms`, after which they are due again (a dispatcher that
+        died is replaced). At most one delivery per timer is taken, and none of a timer that has
+        one in flight (leased, lease not run out): each timer's deliveries go out one at a time,
+        in order. Each comes with its account (for the signing secrets) and a claim token."""
+
+    async def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
+        """Record each outcome's attempt and release its timer. The new status and due time are
+        applied only while the claim is still the delivery's (a lease that ran out may have
+        been taken over); a success is applied in any case, and is final. A `gone` outcome also
+        cancels the timer's other pending deliveries to the same URL. Publishes on
+        OUTBOX_CHANNEL, since the timers released may have deliveries waiting."""
+
+    async def next_delivery_ms(self) -> int | None:
+        """When the earliest pending delivery is due (or its lease runs out), or None."""
+
+    async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
+        """A delivery with its attempts, oldest first; None if there is no such delivery."""
+
+    async def list_deliveries(self, account_id: str, timer_id: str, cursor: str | None,
+                              limit: int) -> tuple[list[Delivery], str | None]:
+        """One timer's deliveries of this account, newest first, at most `limit` after `cursor`;
+        returns the page and the next cursor (None at the end). Deliveries outlive their
+        timer."""
+
+    async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
+        """Start a finished delivery (succeeded, failed or cancelled) again: pending, due now,
+        with the whole retry schedule ahead; publish on OUTBOX_CHANNEL. A delivery that is
+        pending already is returned unchanged; None if there is no such delivery."""
+
+    # -- account secrets ----------------------------------------------------------------------
+
+    async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
+                                    overlap_ms: int) -> Account | None:
+        """Make `secret` the account's signing secret; the old one becomes the previous secret,
+        valid until `now_ms + overlap_ms`. Atomic; None if there is no such account."""
 
     # -- rate limits --------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +33,26 @@ from redis.exceptions import (
     ReadOnlyError,
     RedisError,
     ResponseError,
+    WatchError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .. import ids
 from . import redis_keys as keys
 from .base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
     Account,
     ApiKey,
+    Attempt,
+    ClaimedDelivery,
     Commit,
+    Delivery,
+    DeliveryRecord,
     EngineUnavailable,
     EventRecord,
+    Outcome,
     RateLimit,
     RateStatus,
     Receiver,
@@ -95,6 +102,8 @@ class RedisEngine:
             retry_on_timeout=False, health_check_interval=10, **options)
         self._commit_script = self._client.register_script((_LUA / "commit.lua").read_text())
         self._gcra_script = self._client.register_script((_LUA / "gcra.lua").read_text())
+        self._scripts = {name: self._client.register_script((_LUA / f"{name}.lua").read_text())
+                         for name in ("add_deliveries", "claim", "finish", "retry")}
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -220,7 +229,8 @@ class RedisEngine:
                        keys.account_timers(commit.account_id),
                        keys.account_events(commit.account_id),
                        keys.timer_events(commit.account_id, commit.timer_id), keys.OUTBOX,
-                       keys.last_commit(commit.timer_id),
+                       keys.last_commit(commit.timer_id), keys.DELIVERY_SEQ,
+                       keys.timer_deliveries(commit.account_id, commit.timer_id),
                        *(keys.delivery(d.id) for d in commit.deliveries)]
         args: list[Any] = [
             commit.expected_version, commit.version, commit.timer or b"", member,
@@ -265,6 +275,102 @@ class RedisEngine:
         records = [EventRecord(f[b"id"].decode(), account_id, f[b"timer"].decode(), f[b"body"])
                    for _, f in page]
         return records, (page[-1][0] if len(entries) > limit else None)
+
+    # -- webhook deliveries -------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: Sequence[DeliveryRecord], now_ms: int) -> None:
+        script_keys = [keys.OUTBOX, keys.DELIVERY_SEQ]
+        args: list[Any] = [keys.channel(OUTBOX_CHANNEL)]
+        for d in deliveries:
+            script_keys += [keys.timer_deliveries(d.account_id, d.timer_id), keys.delivery(d.id)]
+            args += [d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms]
+        with _guard():
+            await self._scripts["add_deliveries"](keys=script_keys, args=args)
+
+    async def claim_deliveries(self, now_ms: int, limit: int,
+                               lease_ms: int) -> list[ClaimedDelivery]:
+        token = ids.new_id("clm_")
+        with _guard():
+            taken = await self._scripts["claim"](
+                keys=[keys.OUTBOX, keys.ACCOUNTS], args=[now_ms, limit, lease_ms, token,
+                                                         keys.PREFIX])
+        claimed = []
+        for account, *flat in taken:
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            claimed.append(ClaimedDelivery(_delivery(fields), Account(**orjson.loads(account)),
+                                           token))
+        return claimed
+
+    async def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
+        args: list[Any] = [keys.PREFIX, keys.channel(OUTBOX_CHANNEL)]
+        for o in outcomes:
+            args += [o.delivery_id, o.claim, orjson.dumps(o.attempt), o.status,
+                     "" if o.due_ms is None else o.due_ms, "1" if o.gone else "0"]
+        with _guard():
+            await self._scripts["finish"](keys=[keys.OUTBOX], args=args)
+
+    async def next_delivery_ms(self) -> int | None:
+        with _guard():
+            found = await self._client.zrange(keys.OUTBOX, 0, 0, withscores=True)
+        return int(found[0][1]) if found else None
+
+    async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
+        with _guard():
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.delivery(delivery_id))
+                pipe.lrange(keys.delivery_attempts(delivery_id), 0, -1)
+                fields, attempts = await pipe.execute()
+        if not fields:
+            return None
+        return _delivery(fields), [Attempt(**orjson.loads(a)) for a in attempts]
+
+    async def list_deliveries(self, account_id: str, timer_id: str, cursor: str | None,
+                              limit: int) -> tuple[list[Delivery], str | None]:
+        if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):
+            raise ValueError("cursor is not one this API returned")
+        with _guard():
+            found = await self._client.zrevrangebyscore(
+                keys.timer_deliveries(account_id, timer_id), f"({cursor}" if cursor else "+inf",
+                "-inf", start=0, num=limit + 1, withscores=True)
+            page = found[:limit]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for member, _ in page:
+                    pipe.hgetall(keys.delivery(member.decode()))
+                rows = await pipe.execute()
+        following = str(int(page[-1][1])) if len(found) > limit else None
+        return [_delivery(row) for row in rows if row], following
+
+    async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
+        with _guard():
+            started = await self._scripts["retry"](
+                keys=[keys.OUTBOX, keys.delivery(delivery_id)],
+                args=[now_ms, keys.channel(OUTBOX_CHANNEL)])
+        if started < 0:
+            return None
+        found = await self.get_delivery(delivery_id)
+        return found[0] if found else None
+
+    # -- account secrets ----------------------------------------------------------------------
+
+    async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
+                                    overlap_ms: int) -> Account | None:
+        with _guard():
+            async with self._client.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(keys.ACCOUNTS)
+                        raw = await pipe.hget(keys.ACCOUNTS, account_id)
+                        if raw is None:
+                            return None
+                        old = Account(**orjson.loads(raw))
+                        account = Account(old.id, old.name, old.plan, old.created_at_ms, secret,
+                                          old.webhook_secret, now_ms + overlap_ms)
+                        pipe.multi()
+                        pipe.hset(keys.ACCOUNTS, account_id, orjson.dumps(account))
+                        await pipe.execute()
+                        return account
+                    except WatchError:
+                        continue
 
     # -- rate limits --------------------------------------------------------------------------
 
@@ -395,6 +501,16 @@ class RedisEngine:
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+
+_DELIVERY_INTS = ("due_ms", "created_at_ms", "attempts", "run_attempts")
+
+
+def _delivery(fields: dict[bytes, bytes]) -> Delivery:
+    text = {k.decode(): v for k, v in fields.items()}
+    return Delivery(**{name: text[name].decode() for name in (
+        "id", "account_id", "timer_id", "event_id", "url", "status")},
+        body=text["body"], **{name: int(text[name]) for name in _DELIVERY_INTS})
 
 
 def _index_member(created_at_ms: int, timer_id: str) -> str:

@@ -56,7 +56,28 @@ def last_commit(timer_id: str) -> str:
 
 
 def delivery(delivery_id: str) -> str:
+    """Hash: one delivery's fields (as `base.Delivery`), its `seq` and, while leased, `claim`.
+    The Lua scripts build this name (and the three below) from PREFIX themselves."""
     return f"{PREFIX}delivery:{delivery_id}"
+
+
+def delivery_attempts(delivery_id: str) -> str:
+    """List: the delivery's attempts as JSON, oldest first."""
+    return f"{PREFIX}delivery-attempts:{delivery_id}"
+
+
+def timer_deliveries(account_id: str, timer_id: str) -> str:
+    """Sorted set: a timer's delivery ids scored by their sequence number (newest last)."""
+    return f"{PREFIX}timer-deliveries:{account_id}:{timer_id}"
+
+
+def delivery_inflight(timer_id: str) -> str:
+    """String "claim token|lease end ms": the timer's delivery in flight (one at a time)."""
+    return f"{PREFIX}delivery-inflight:{timer_id}"
+
+
+#: counter: orders deliveries as they are written
+DELIVERY_SEQ = f"{PREFIX}delivery-seq"
 
 
 def rate(account_id: str) -> str:

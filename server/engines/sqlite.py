@@ -15,19 +15,26 @@ import asyncio
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .. import ids
 from . import _gcra
 from .base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
+    SUCCEEDED,
     Account,
     ApiKey,
+    Attempt,
+    ClaimedDelivery,
     Commit,
+    Delivery,
+    DeliveryRecord,
     EngineUnavailable,
     EventRecord,
+    Outcome,
     RateLimit,
     RateStatus,
     Receiver,
@@ -67,7 +74,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
     attempts INTEGER NOT NULL DEFAULT 0, lease_until_ms INTEGER);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, due_ms);
 CREATE INDEX IF NOT EXISTS deliveries_by_timer ON deliveries (timer_id);
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    delivery_id TEXT NOT NULL, number INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL, status_code INTEGER, response TEXT NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS attempts_by_delivery ON delivery_attempts (delivery_id, number);
 """
+
+#: Columns the deliveries table gained with the dispatcher; stores made before it get them.
+_DELIVERY_COLUMNS = {"created_at_ms": "INTEGER NOT NULL DEFAULT 0",
+                     "run_attempts": "INTEGER NOT NULL DEFAULT 0", "claim": "TEXT"}
+_DELIVERY = ("id, account_id, timer_id, event_id, url, body, status, due_ms, created_at_ms, "
+             "attempts, run_attempts")
 
 
 def _path(url: str) -> str:
@@ -109,6 +126,7 @@ class SQLiteEngine:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             db.executescript(_SCHEMA)
+            _add_missing_columns(db)
             self._db = db
 
         await asyncio.get_running_loop().run_in_executor(self._thread, connect)
@@ -251,6 +269,125 @@ class SQLiteEngine:
         following = str(page[-1][0]) if len(rows) > limit else None
         return [EventRecord(r[1], r[2], r[3], bytes(r[4])) for r in page], following
 
+    # -- webhook deliveries -------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: Sequence[DeliveryRecord], now_ms: int) -> None:
+        await self._run(lambda db: _insert_deliveries(db, deliveries))
+        if deliveries:
+            await self.publish(OUTBOX_CHANNEL, str(len(deliveries)).encode())
+
+    async def claim_deliveries(self, now_ms: int, limit: int,
+                               lease_ms: int) -> list[ClaimedDelivery]:
+        def claim(db: sqlite3.Connection) -> list[ClaimedDelivery]:
+            token = ids.new_id("clm_")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                busy = {row[0] for row in db.execute(
+                    "SELECT timer_id FROM deliveries WHERE status = 'pending' "
+                    "AND lease_until_ms > ?", (now_ms,))}
+                # More rows than wanted: some belong to busy timers or repeat a timer.
+                rows = db.execute(
+                    f"SELECT {_DELIVERY} FROM deliveries WHERE status = 'pending' "  # noqa: S608
+                    "AND due_ms <= ? ORDER BY due_ms, rowid LIMIT ?",
+                    (now_ms, limit * 4)).fetchall()
+                taken: list[Delivery] = []
+                for row in rows:
+                    delivery = _delivery(row)
+                    if len(taken) == limit:
+                        break
+                    if delivery.timer_id in busy:
+                        continue
+                    busy.add(delivery.timer_id)
+                    taken.append(delivery)
+                db.executemany(
+                    "UPDATE deliveries SET due_ms = ?, lease_until_ms = ?, claim = ? "
+                    "WHERE id = ?",
+                    [(now_ms + lease_ms, now_ms + lease_ms, token, d.id) for d in taken])
+                accounts = {a: Account(*db.execute("SELECT * FROM accounts WHERE id = ?",
+                                                   (a,)).fetchone())
+                            for a in {d.account_id for d in taken}}
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return [ClaimedDelivery(d, accounts[d.account_id], token) for d in taken]
+
+        return await self._run(claim)
+
+    async def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
+        def finish(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for outcome in outcomes:
+                    _finish(db, outcome)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        await self._run(finish)
+        if outcomes:
+            await self.publish(OUTBOX_CHANNEL, b"0")
+
+    async def next_delivery_ms(self) -> int | None:
+        row = await self._run(lambda db: db.execute(
+            "SELECT min(due_ms) FROM deliveries WHERE status = 'pending'").fetchone())
+        return row[0]
+
+    async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
+        def read(db: sqlite3.Connection) -> tuple[Delivery, list[Attempt]] | None:
+            row = db.execute(f"SELECT {_DELIVERY} FROM deliveries WHERE id = ?",  # noqa: S608
+                             (delivery_id,)).fetchone()
+            if row is None:
+                return None
+            attempts = db.execute(
+                "SELECT number, at_ms, duration_ms, status_code, response, error "
+                "FROM delivery_attempts WHERE delivery_id = ? ORDER BY number, rowid",
+                (delivery_id,)).fetchall()
+            return _delivery(row), [Attempt(*a) for a in attempts]
+
+        return await self._run(read)
+
+    async def list_deliveries(self, account_id: str, timer_id: str, cursor: str | None,
+                              limit: int) -> tuple[list[Delivery], str | None]:
+        before = _int_cursor(cursor) if cursor else _MAX_INT
+        rows = await self._run(lambda db: db.execute(
+            f"SELECT rowid, {_DELIVERY} FROM deliveries WHERE account_id = ? "  # noqa: S608
+            "AND timer_id = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+            (account_id, timer_id, before, limit + 1)).fetchall())
+        page = rows[:limit]
+        following = str(page[-1][0]) if len(rows) > limit else None
+        return [_delivery(row[1:]) for row in page], following
+
+    async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
+        def retry(db: sqlite3.Connection) -> tuple[Delivery | None, bool]:
+            changed = db.execute(
+                "UPDATE deliveries SET status = 'pending', due_ms = ?, run_attempts = 0, "
+                "lease_until_ms = NULL, claim = NULL WHERE id = ? AND status != 'pending'",
+                (now_ms, delivery_id)).rowcount == 1
+            row = db.execute(f"SELECT {_DELIVERY} FROM deliveries WHERE id = ?",  # noqa: S608
+                             (delivery_id,)).fetchone()
+            return (_delivery(row) if row else None), changed
+
+        delivery, changed = await self._run(retry)
+        if changed:
+            await self.publish(OUTBOX_CHANNEL, b"1")
+        return delivery
+
+    # -- account secrets ----------------------------------------------------------------------
+
+    async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
+                                    overlap_ms: int) -> Account | None:
+        def rotate(db: sqlite3.Connection) -> Account | None:
+            db.execute(
+                "UPDATE accounts SET previous_webhook_secret = webhook_secret, "
+                "previous_secret_expires_ms = ?, webhook_secret = ? WHERE id = ?",
+                (now_ms + overlap_ms, secret, account_id))
+            row = db.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            return Account(*row) if row else None
+
+        return await self._run(rotate)
+
     # -- rate limits --------------------------------------------------------------------------
 
     async def hit_rate_limit(self, account_id: str, rate: RateLimit,
@@ -297,11 +434,50 @@ def _write_commit(db: sqlite3.Connection, commit: Commit) -> None:
                    "DO UPDATE SET due_ms = excluded.due_ms", (commit.timer_id, commit.deadline_ms))
     db.executemany("INSERT INTO events (id, account_id, timer_id, body) VALUES (?, ?, ?, ?)",
                    [(e.id, e.account_id, e.timer_id, e.body) for e in commit.events])
+    _insert_deliveries(db, commit.deliveries)
+
+
+def _insert_deliveries(db: sqlite3.Connection, deliveries: Sequence[DeliveryRecord]) -> None:
     db.executemany(
-        "INSERT INTO deliveries (id, account_id, timer_id, event_id, url, body, due_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms)
-         for d in commit.deliveries])
+        "INSERT INTO deliveries (id, account_id, timer_id, event_id, url, body, due_ms, "
+        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms, d.due_ms)
+         for d in deliveries])
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    have = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
+    for name, kind in _DELIVERY_COLUMNS.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
+            if name == "created_at_ms":
+                db.execute("UPDATE deliveries SET created_at_ms = due_ms")
+
+
+def _delivery(row: Sequence[Any]) -> Delivery:
+    return Delivery(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), *row[6:])
+
+
+def _finish(db: sqlite3.Connection, outcome: Outcome) -> None:
+    a = outcome.attempt
+    db.execute("INSERT INTO delivery_attempts VALUES (?, ?, ?, ?, ?, ?, ?)",
+               (outcome.delivery_id, a.number, a.at_ms, a.duration_ms, a.status_code,
+                a.response, a.error))
+    db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?",
+               (outcome.delivery_id,))
+    if outcome.status == SUCCEEDED:
+        # The receiver has it: final, even if a lease that ran out was taken over meanwhile.
+        db.execute("UPDATE deliveries SET status = 'succeeded', run_attempts = run_attempts + 1,"
+                   " lease_until_ms = NULL, claim = NULL WHERE id = ?", (outcome.delivery_id,))
+    else:
+        db.execute("UPDATE deliveries SET status = ?, due_ms = coalesce(?, due_ms), "
+                   "run_attempts = run_attempts + 1, lease_until_ms = NULL, claim = NULL "
+                   "WHERE id = ? AND claim = ? AND status = 'pending'",
+                   (outcome.status, outcome.due_ms, outcome.delivery_id, outcome.claim))
+    if outcome.gone:
+        db.execute("UPDATE deliveries SET status = 'cancelled' WHERE status = 'pending' AND "
+                   "(timer_id, url) = (SELECT timer_id, url FROM deliveries WHERE id = ?)",
+                   (outcome.delivery_id,))
 
 
 def _row(record: Any) -> tuple[Any, ...]:

@@ -19,12 +19,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from . import settings, ws
 from .api import account, errors, openapi
 from .api import timers as timer_routes
+from .api import webhooks as webhook_routes
 from .api.responses import json_response
 from .engines import create_engine
 from .engines.base import EngineUnavailable
 from .hub import Hub
 from .scheduler import Scheduler
 from .ticker import Ticker
+from .webhooks import dispatcher
 
 log = logging.getLogger("castimer")
 
@@ -36,10 +38,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     scheduler = Scheduler(engine, poll_s=settings.SCHEDULER_POLL)
     hub = Hub(engine, stall_timeout=settings.WS_STALL_TIMEOUT)
     ticker = Ticker(hub)
+    webhook_client = dispatcher.http_client()
+    deliveries = dispatcher.from_settings(engine, webhook_client)
     app.state.hub = hub  # for operators' tooling and tests that look inside a live server
     tasks = [asyncio.create_task(scheduler.run(), name="castimer-scheduler"),
              asyncio.create_task(ticker.run(), name="castimer-ticker"),
-             asyncio.create_task(hub.watch_stalls(), name="castimer-stalls")]
+             asyncio.create_task(hub.watch_stalls(), name="castimer-stalls"),
+             asyncio.create_task(deliveries.run(), name="castimer-webhooks")]
     try:
         yield {"engine": engine, "scheduler": scheduler, "hub": hub}
     finally:
@@ -48,6 +53,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await webhook_client.aclose()
         await engine.close()
 
 
@@ -64,7 +70,7 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
-api_routes = [*timer_routes.routes, *account.routes,
+api_routes = [*timer_routes.routes, *account.routes, *webhook_routes.routes,
               Route("/openapi.json", openapi.endpoint, methods=["GET"])]
 
 app = Starlette(

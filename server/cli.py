@@ -75,10 +75,11 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """The scheduler without HTTP: fires deadlines beside or instead of `serve`."""
+    """The scheduler and the webhook dispatcher without HTTP, beside or instead of `serve`."""
     import logging
 
     from .scheduler import Scheduler
+    from .webhooks import dispatcher
 
     url = _engine_url(args)
     from . import settings
@@ -86,12 +87,15 @@ def worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
 
     async def run(engine: Any) -> None:
-        task = asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run())
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with dispatcher.http_client() as client:
+            tasks = [asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run()),
+                     asyncio.create_task(dispatcher.from_settings(engine, client).run())]
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, lambda: [task.cancel() for task in tasks])
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     asyncio.run(_with_engine(url, run))
     return 0
@@ -159,7 +163,8 @@ def parser() -> argparse.ArgumentParser:
                      choices=["critical", "error", "warning", "info", "debug"])
     run.set_defaults(handler=serve)
 
-    background = commands.add_parser("worker", help="the scheduler, without HTTP")
+    background = commands.add_parser(
+        "worker", help="the scheduler and the webhook dispatcher, without HTTP")
     background.add_argument("--engine", help=engine_help)
     background.add_argument("--log-level", default="info",
                             choices=["critical", "error", "warning", "info", "debug"])

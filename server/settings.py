@@ -9,12 +9,17 @@ import os
 
 from starlette.config import Config
 
+from .webhooks.retries import parse_schedule
+
 config = Config(".env" if os.path.exists(".env") else None)
 
 
 ENGINE: str = config("CASTIMER_ENGINE", default="sqlite:///castimer.db")
 #: Base of the URLs in timer JSON (widget, embed, control); empty: taken from each request.
 PUBLIC_URL: str = config("CASTIMER_PUBLIC_URL", default="").rstrip("/")
+#: 0 hides the Castimer branding in every widget of this server; with 1 (the default) only
+#: live timers of paid plans may hide it (the widget's show_brand=0).
+BRANDING: bool = config("CASTIMER_BRANDING", cast=bool, default=True)
 ALLOW_PRIVATE_WEBHOOKS: bool = config("CASTIMER_ALLOW_PRIVATE_WEBHOOKS", cast=bool,
                                       default=False)
 #: Longest gap between the scheduler's looks at the store when no wake-up arrives (seconds).
@@ -39,3 +44,18 @@ WS_PING_TIMEOUT: float = config("CASTIMER_WS_PING_TIMEOUT", cast=float, default=
 WS_STALL_TIMEOUT: float = config("CASTIMER_WS_STALL_TIMEOUT", cast=float, default=30.0)
 #: Seconds a control socket has to authenticate with its first message.
 WS_AUTH_TIMEOUT: float = config("CASTIMER_WS_AUTH_TIMEOUT", cast=float, default=5.0)
+
+# Webhooks (docs/webhooks.md).
+#: Delay before each attempt in seconds: the first (0) from the event, each later one from the
+#: attempt before; as many attempts as values, then the delivery is failed.
+WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = parse_schedule(
+    config("CASTIMER_WEBHOOK_RETRY_SCHEDULE", default="0,60,300,1800,7200"))
+#: Seconds an attempt may take, connection to last byte; slower counts as a failure.
+WEBHOOK_TIMEOUT: float = config("CASTIMER_WEBHOOK_TIMEOUT", cast=float, default=10.0)
+#: Seconds a dispatcher holds a claimed delivery; if it dies, another takes it over after this.
+WEBHOOK_LEASE: float = config("CASTIMER_WEBHOOK_LEASE", cast=float,
+                              default=WEBHOOK_TIMEOUT + 20.0)
+#: Attempts in flight at once per process (and connections to receivers).
+WEBHOOK_CONCURRENCY: int = config("CASTIMER_WEBHOOK_CONCURRENCY", cast=int, default=100)
+#: Longest gap between a dispatcher's looks at the outbox when no wake-up arrives (seconds).
+WEBHOOK_POLL: float = config("CASTIMER_WEBHOOK_POLL", cast=float, default=1.0)

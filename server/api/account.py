@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import accounts, timers
-from . import schema
+from ..clock import now_ms
+from . import schema, webhooks
 from .auth import authenticated
 from .errors import bad_request
 from .responses import json_response
@@ -41,6 +42,7 @@ async def get_account(request: Request) -> Response:
         "created_at": timers.iso(account.created_at_ms),
         "limits": {"requests_per_minute": rate.per_minute, "requests_per_day": rate.per_day},
         "usage": {"requests_today": status.used_today},
+        **webhooks.secret_json(account, now_ms()),
     })
 
 

@@ -1,0 +1,135 @@
+"""Webhook endpoints: send a test, the delivery log with its attempts, redelivery, and the
+account's signing secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import commit, ids, timers
+from ..clock import now_ms
+from ..engines.base import PENDING, Account, Attempt, Delivery, DeliveryRecord
+from . import schema
+from .auth import authenticated
+from .errors import ApiError, bad_request, invalid
+from .responses import json_response
+
+#: How long a rotated-out secret still signs, beside the new one.
+SECRET_OVERLAP_MS = 24 * 3600 * 1000
+TEST_EVENT = "webhook.test"
+
+
+def delivery_json(d: Delivery, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+    payload = orjson.loads(d.body)
+    out: dict[str, Any] = {
+        "id": d.id, "timer_id": d.timer_id, "event_id": d.event_id,
+        "event": payload.get("event"), "url": d.url, "status": d.status,
+        "attempt_count": d.attempts, "created_at": timers.iso(d.created_at_ms),
+        "next_attempt_at": timers.iso(d.due_ms) if d.status == PENDING else None}
+    if attempts is not None:
+        out["payload"] = payload
+        out["attempts"] = [{"number": a.number, "at": timers.iso(a.at_ms),
+                            "duration_ms": a.duration_ms, "status_code": a.status_code,
+                            "response": a.response, "error": a.error} for a in attempts]
+    return out
+
+
+def secret_json(account: Account, now: int) -> dict[str, Any]:
+    """The signing secret, and while a rotation's overlap lasts, when the old one stops."""
+    overlap = account.previous_secret_expires_ms
+    return {"webhook_secret": account.webhook_secret,
+            "previous_webhook_secret_expires_at":
+                timers.iso(overlap) if overlap and overlap > now else None}
+
+
+def _not_found(delivery_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"no delivery {delivery_id!r} in this account", "id")
+
+
+async def _own_delivery(request: Request) -> tuple[Delivery, list[Attempt]]:
+    delivery_id = request.path_params["delivery_id"]
+    found = await request.state.engine.get_delivery(delivery_id)
+    if found is None or found[0].account_id != request.state.account.id:
+        raise _not_found(delivery_id)
+    return found  # type: ignore[no-any-return]
+
+
+@authenticated
+async def send_test(request: Request) -> Response:
+    """A `webhook.test` delivery to the timer's webhook URL, through the outbox like any other."""
+    await schema.body(request, {})
+    engine, account_id = request.state.engine, request.state.account.id
+    timer = await commit.load(engine, request.path_params["timer_id"], account_id)
+    if not timer.webhook_url:
+        raise invalid("the timer has no webhook_url; set one with PATCH "
+                      "/api/v1/timers/{id} first", "webhook_url")
+    now, event_id = now_ms(), ids.event_id()
+    progress = timers.progress(timer, now)
+    body = commit.event_body(TEST_EVENT, event_id, now, timer, {
+        "state": str(timer.state), "remaining": timers.seconds(progress.remaining_ms),
+        "test": True})
+    delivery = DeliveryRecord(ids.delivery_id(), account_id, timer.id, event_id,
+                              timer.webhook_url, body, now)
+    await engine.add_deliveries([delivery], now)
+    return json_response(delivery_json(Delivery(
+        delivery.id, account_id, timer.id, event_id, delivery.url, body, PENDING, now, now)),
+        202)
+
+
+@authenticated
+async def list_deliveries(request: Request) -> Response:
+    """A timer's deliveries, newest first (also after the timer was deleted)."""
+    limit = schema.query_int(request, "limit", 20, 1, 100)
+    cursor = schema.decode_cursor(request)
+    try:
+        page, following = await request.state.engine.list_deliveries(
+            request.state.account.id, request.path_params["timer_id"], cursor, limit)
+    except ValueError as exc:
+        raise bad_request(str(exc), "cursor") from None
+    return json_response({"data": [delivery_json(d) for d in page],
+                          "has_more": following is not None,
+                          "next_cursor": schema.encode_cursor(following)})
+
+
+@authenticated
+async def get_delivery(request: Request) -> Response:
+    delivery, attempts = await _own_delivery(request)
+    return json_response(delivery_json(delivery, attempts))
+
+
+@authenticated
+async def retry_delivery(request: Request) -> Response:
+    """Send a finished delivery again, with the whole retry schedule ahead of it."""
+    await schema.body(request, {})
+    delivery, _ = await _own_delivery(request)
+    if delivery.status == PENDING:
+        raise ApiError(409, "delivery_pending", f"delivery {delivery.id!r} is pending already; "
+                       f"its next attempt is at {timers.iso(delivery.due_ms)}", "id")
+    retried = await request.state.engine.retry_delivery(delivery.id, now_ms())
+    if retried is None:
+        raise _not_found(delivery.id)
+    return json_response(delivery_json(retried), 202)
+
+
+@authenticated
+async def rotate_secret(request: Request) -> Response:
+    """A new signing secret; the old one goes on signing beside it for 24 hours."""
+    await schema.body(request, {})
+    account = await request.state.engine.rotate_webhook_secret(
+        request.state.account.id, ids.webhook_secret(), now_ms(), SECRET_OVERLAP_MS)
+    if account is None:
+        raise ApiError(401, "authentication_error", "this API key's account no longer exists")
+    return json_response(secret_json(account, now_ms()))
+
+
+routes = [
+    Route("/timers/{timer_id}/webhooks/test", send_test, methods=["POST"]),
+    Route("/timers/{timer_id}/deliveries", list_deliveries, methods=["GET"]),
+    Route("/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
+    Route("/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]),
+    Route("/account/webhook-secret/rotate", rotate_secret, methods=["POST"]),
+]

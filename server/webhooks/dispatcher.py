@@ -1,0 +1,221 @@
+"""Sends the outbox: claims due deliveries, POSTs them signed, records every attempt, and
+schedules the next one. Any number of dispatchers may run over one engine (one per process);
+the engine's claim gives each delivery to one of them at a time, under a lease that another
+takes over if its holder dies. Delivery is therefore at-least-once: a receiver may see a
+delivery twice after a crash, always with the same delivery id (`webhook-id`).
+
+Woken by the commit's publish on the outbox channel, so a first attempt leaves within
+milliseconds of the commit; a poll of at most `poll_s` is the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+import orjson
+
+from .. import commit, settings, timers
+from ..clock import now_ms as wall_clock
+from ..engines.base import (
+    OUTBOX_CHANNEL,
+    Attempt,
+    ClaimedDelivery,
+    Engine,
+    EngineUnavailable,
+    Outcome,
+)
+from . import retries, signing
+from .urls import UnsafeTarget, guarded_transport
+
+log = logging.getLogger("castimer.webhooks")
+
+#: The most of a response that is read, and the part of it that is kept per attempt.
+READ_LIMIT = 64 * 1024
+KEEP = 2 * 1024
+
+
+def secrets_of(claimed: ClaimedDelivery, now_ms: int) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during its overlap."""
+    account = claimed.account
+    found = [account.webhook_secret]
+    if account.previous_webhook_secret and (account.previous_secret_expires_ms or 0) > now_ms:
+        found.append(account.previous_webhook_secret)
+    return found
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, client: httpx.AsyncClient, *,
+                 clock: Callable[[], int] = wall_clock,
+                 schedule: tuple[float, ...] = retries.DEFAULT_SCHEDULE,
+                 timeout_s: float = 10.0, lease_s: float = 30.0, poll_s: float = 1.0,
+                 concurrency: int = 100) -> None:
+        if lease_s <= timeout_s:
+            raise ValueError("the webhook lease must be longer than the webhook timeout")
+        self.engine = engine
+        self.client = client
+        self.clock = clock
+        self.schedule = schedule
+        self.timeout_s = timeout_s
+        self.lease_ms = round(lease_s * 1000)
+        self.poll_s = poll_s
+        self.concurrency = concurrency
+        self.sent = 0  # attempts made by this dispatcher (for tests and operators)
+        self._wake = asyncio.Event()
+        self._attempts: set[asyncio.Task[None]] = set()
+        self._outcomes: list[Outcome] = []
+        self._recorded = asyncio.Event()
+
+    def _on_outbox(self, message: bytes) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        await self.engine.subscribe(OUTBOX_CHANNEL, self._on_outbox)
+        recorder = asyncio.create_task(self._record(), name="castimer-webhook-recorder")
+        try:
+            while True:
+                self._wake.clear()  # before looking: a wake-up during the look is kept
+                try:
+                    delay = await self._dispatch_due()
+                except EngineUnavailable as exc:
+                    log.warning("webhooks: engine unavailable (%s); retrying", exc)
+                    delay = self.poll_s
+                except Exception:
+                    log.exception("webhooks: unexpected error; retrying")
+                    delay = self.poll_s
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        finally:
+            for task in list(self._attempts):
+                task.cancel()
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            await self.engine.unsubscribe(OUTBOX_CHANNEL, self._on_outbox)
+
+    async def _dispatch_due(self) -> float:
+        """Start an attempt for every claimable delivery; how long to sleep until the next."""
+        free = self.concurrency - len(self._attempts)
+        if free <= 0:
+            return self.poll_s  # every slot busy: a finished attempt wakes us
+        claimed = await self.engine.claim_deliveries(self.clock(), free, self.lease_ms)
+        for delivery in claimed:
+            task = asyncio.create_task(self._attempt(delivery))
+            self._attempts.add(task)
+            task.add_done_callback(self._attempts.discard)
+        if len(claimed) == free:
+            return 0.0  # more may be waiting
+        upcoming = await self.engine.next_delivery_ms()
+        if upcoming is None:
+            return self.poll_s
+        # Due but not claimable (its timer has one in flight): the finish wakes us.
+        wait = (upcoming - self.clock()) / 1000
+        return self.poll_s if wait <= 0 else min(self.poll_s, wait)
+
+    async def _attempt(self, claimed: ClaimedDelivery) -> None:
+        delivery = claimed.delivery
+        started, began = self.clock(), time.perf_counter()
+        status_code, response, error, retry_after = await self._post(claimed, started)
+        attempt = Attempt(delivery.attempts + 1, started,
+                          round((time.perf_counter() - began) * 1000), status_code, response,
+                          error)
+        status, due = retries.next_step(delivery.run_attempts + 1, status_code, retry_after,
+                                        self.clock(), self.schedule)
+        self.sent += 1
+        self._outcomes.append(Outcome(delivery.id, claimed.claim, attempt, status, due,
+                                      gone=status_code == 410))
+        self._recorded.set()
+        if status_code == 410:
+            await self._stop_timer_webhook(delivery.timer_id, delivery.url)
+
+    async def _post(self, claimed: ClaimedDelivery, now: int
+                    ) -> tuple[int | None, str, str | None, float | None]:
+        """One POST: (status code, response excerpt, error, Retry-After seconds)."""
+        delivery = claimed.delivery
+        secrets = secrets_of(claimed, now)
+        body = signing.signed_body(delivery.body, secrets[0])
+        event = orjson.loads(delivery.body).get("event", "")
+        headers = signing.headers(delivery.id, event, body, secrets, now // 1000)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                async with self.client.stream("POST", delivery.url, content=body,
+                                              headers=headers) as answer:
+                    excerpt = await _read_some(answer)
+        except TimeoutError:
+            return None, "", f"no complete answer within {self.timeout_s:g} s", None
+        except UnsafeTarget as exc:
+            return None, "", str(exc), None
+        except httpx.HTTPError as exc:
+            return None, "", f"{type(exc).__name__}: {exc}" if str(exc) else \
+                type(exc).__name__, None
+        code = answer.status_code
+        error = None if 200 <= code < 300 else f"HTTP {code}" + (
+            " (redirects are not followed)" if 300 <= code < 400 else "")
+        return code, excerpt, error, retries.retry_after_s(answer.headers.get("retry-after"),
+                                                          self.clock())
+
+    async def _stop_timer_webhook(self, timer_id: str, url: str) -> None:
+        """410 Gone: the receiver wants no more, so the timer's webhook_url is cleared (through
+        the commit path, visible to its owner); setting it again starts deliveries again."""
+
+        def clear(t: timers.Timer, now: int) -> timers.Change | None:
+            return timers.edit(t, {"webhook_url": None}, now) if t.webhook_url == url else None
+
+        try:
+            await commit.change_timer(self.engine, timer_id, None, clear, clock=self.clock)
+        except commit.TimerNotFound:
+            pass
+        except Exception:
+            log.exception("webhooks: could not clear the webhook_url of %s after 410", timer_id)
+
+    async def _record(self) -> None:
+        """Write outcomes in batches: under load one transaction carries many attempts."""
+        while True:
+            await self._recorded.wait()
+            self._recorded.clear()
+            batch, self._outcomes = self._outcomes, []
+            while True:
+                try:
+                    await self.engine.finish_deliveries(batch)
+                    break
+                except EngineUnavailable as exc:
+                    log.warning("webhooks: cannot record attempts (%s); retrying", exc)
+                    await asyncio.sleep(self.poll_s)
+                except Exception:
+                    log.exception("webhooks: recording attempts failed; retrying")
+                    await asyncio.sleep(self.poll_s)
+            self._wake.set()  # their timers are free for their next delivery
+
+
+async def _read_some(answer: httpx.Response) -> str:
+    """Read at most READ_LIMIT bytes of the body (raw: a compressed answer is not inflated);
+    return the first KEEP as text."""
+    kept, read = bytearray(), 0
+    async for chunk in answer.aiter_raw():
+        if len(kept) < KEEP:
+            kept += chunk[:KEEP - len(kept)]
+        read += len(chunk)
+        if read >= READ_LIMIT:
+            break
+    return kept.decode("utf-8", "replace")
+
+
+def http_client() -> httpx.AsyncClient:
+    """The one client every delivery goes through: the connect-time SSRF guard, no redirects,
+    no environment proxies, the configured timeout and connection limit."""
+    limits = httpx.Limits(max_connections=settings.WEBHOOK_CONCURRENCY,
+                          max_keepalive_connections=min(20, settings.WEBHOOK_CONCURRENCY))
+    return httpx.AsyncClient(
+        transport=guarded_transport(settings.ALLOW_PRIVATE_WEBHOOKS, limits),
+        timeout=settings.WEBHOOK_TIMEOUT, follow_redirects=False, trust_env=False)
+
+
+def from_settings(engine: Engine, client: httpx.AsyncClient) -> Dispatcher:
+    return Dispatcher(engine, client, schedule=settings.WEBHOOK_RETRY_SCHEDULE,
+                      timeout_s=settings.WEBHOOK_TIMEOUT, lease_s=settings.WEBHOOK_LEASE,
+                      poll_s=settings.WEBHOOK_POLL, concurrency=settings.WEBHOOK_CONCURRENCY)

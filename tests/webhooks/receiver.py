@@ -49,12 +49,15 @@ class Receiver:
                     answer = answer(count)
                 if answer.delay:
                     time.sleep(answer.delay)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender went away (a killed server, a timeout): it is recorded
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass

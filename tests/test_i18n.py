@@ -1,0 +1,59 @@
+"""The catalogs: the same keys and placeholders in every language, and language choice."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+
+import pytest
+
+from server import i18n
+
+
+def test_every_catalog_has_the_same_keys() -> None:
+    files = sorted(p.stem for p in i18n.CATALOG_DIR.glob("*.json"))
+    assert files == sorted(["en", "zh", "ja", "es", "fr", "de", "ko"])
+    english = set(json.loads((i18n.CATALOG_DIR / "en.json").read_text(encoding="utf-8")))
+    for lang in files:
+        keys = set(json.loads((i18n.CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8")))
+        assert keys == english, (lang, sorted(keys ^ english))
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_translations_keep_the_placeholders_and_are_not_empty(lang: str) -> None:
+    for key, english in i18n.CATALOGS["en"].items():
+        text = i18n.CATALOGS[lang][key]
+        assert text.strip(), (lang, key)
+        assert _placeholders(text) == _placeholders(english), (lang, key)
+
+
+def test_other_languages_are_not_copies_of_english() -> None:
+    for lang in i18n.LANGUAGES:
+        if lang != "en":
+            same = [k for k, v in i18n.CATALOGS[lang].items() if v == i18n.CATALOGS["en"][k]
+                    and re.search(r"[a-z]{4}", v) and "Castimer" not in v]
+            assert len(same) <= 5, (lang, same)  # "Timer", "Start" are German too
+
+
+@pytest.mark.parametrize(("lang", "accept", "chosen"), [
+    ("de", "fr", "de"),
+    (None, "fr-CH, fr;q=0.9, en;q=0.8", "fr"),
+    (None, "en;q=0.5, ko;q=0.9", "ko"),
+    (None, "pt-BR, ja;q=0.1", "ja"),
+    (None, "pt-BR", "en"),
+    ("xx", None, "en"),
+    (None, "zh;q=0", "en"),
+    (None, "de;q=abc, es", "es"),
+])
+def test_negotiate(lang: str | None, accept: str | None, chosen: str) -> None:
+    assert i18n.negotiate(lang, accept) == chosen
+
+
+def test_an_unknown_widget_language_is_english() -> None:
+    assert i18n.pick("xx") == "en"
+    assert i18n.pick("ko") == "ko"

@@ -115,6 +115,12 @@ _PAGE = [_param("limit", "query", "Page size", "integer"),
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"]}
 
+_SECRET_PROPERTIES = {
+    "webhook_secret": {"type": "string", "description": "whsec_…: signs every delivery"},
+    "previous_webhook_secret_expires_at": {**_NULLABLE_STRING, "description": "After a "
+                                           "rotation, when the old secret stops signing"}}
+_DELIVERY_ID = _param("delivery_id", "path", "The delivery's id (dlv_…)", required=True)
+
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["type", "message", "param"], "properties": {
@@ -166,7 +172,34 @@ SCHEMAS: dict[str, Any] = {
         "created_at": {"type": "string"},
         "limits": {"type": "object", "properties": {
             "requests_per_minute": {"type": "integer"}, "requests_per_day": _NULLABLE_INT}},
-        "usage": {"type": "object", "properties": {"requests_today": {"type": "integer"}}}}},
+        "usage": {"type": "object", "properties": {"requests_today": {"type": "integer"}}},
+        **_SECRET_PROPERTIES}},
+    "WebhookSecret": {"type": "object", "required": ["webhook_secret"],
+                      "properties": _SECRET_PROPERTIES},
+    "Delivery": {"type": "object", "required": ["id", "timer_id", "event", "url", "status"],
+                 "properties": {
+                     "id": {"type": "string", "description": "dlv_…; the webhook-id header, "
+                            "the same on every attempt"},
+                     "timer_id": {"type": "string"}, "event_id": {"type": "string"},
+                     "event": {"type": "string"}, "url": {"type": "string"},
+                     "status": {"type": "string",
+                                "enum": ["pending", "succeeded", "failed", "cancelled"]},
+                     "attempt_count": {"type": "integer"}, "created_at": {"type": "string"},
+                     "next_attempt_at": _NULLABLE_STRING,
+                     "payload": {"type": "object", "description": "The body as sent, without "
+                                 "its signature (GET /deliveries/{id} only)"},
+                     "attempts": {"type": "array", "items": _ref("Attempt"),
+                                  "description": "Oldest first (GET /deliveries/{id} only)"}}},
+    "Attempt": {"type": "object", "properties": {
+        "number": {"type": "integer"}, "at": {"type": "string"},
+        "duration_ms": {"type": "integer"},
+        "status_code": {**_NULLABLE_INT, "description": "null: no HTTP answer"},
+        "response": {"type": "string", "description": "The first 2 KiB of the answer"},
+        "error": _NULLABLE_STRING}},
+    "DeliveryPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
+                     "properties": {"data": {"type": "array", "items": _ref("Delivery")},
+                                    "has_more": {"type": "boolean"},
+                                    "next_cursor": _NULLABLE_STRING}},
 }
 
 _TIMER = _ref("Timer")
@@ -221,8 +254,35 @@ DOCUMENT: dict[str, Any] = {
                        parameters=[*_PAGE, _param("timer_id", "query", "Only this timer")],
                        codes=(422,)),
         },
-        "/account": {"get": _op("The account: plan, limits, usage", _ok("The account",
-                                                                        _ref("Account")))},
+        "/timers/{timer_id}/webhooks/test": {
+            "parameters": [_TIMER_ID],
+            "post": _op("Send a webhook.test delivery to the timer's webhook_url",
+                        _ok("The delivery, pending", _ref("Delivery"), "202"),
+                        codes=(404, 422)),
+        },
+        "/timers/{timer_id}/deliveries": {
+            "parameters": [_TIMER_ID],
+            "get": _op("The timer's webhook deliveries, newest first",
+                       _ok("A page of deliveries", _ref("DeliveryPage")), parameters=_PAGE,
+                       codes=(422,)),
+        },
+        "/deliveries/{delivery_id}": {
+            "parameters": [_DELIVERY_ID],
+            "get": _op("A delivery with its payload and every attempt",
+                       _ok("The delivery", _ref("Delivery")), codes=(404,)),
+        },
+        "/deliveries/{delivery_id}/retry": {
+            "parameters": [_DELIVERY_ID],
+            "post": _op("Send a finished delivery again, with the whole retry schedule",
+                        _ok("The delivery, pending", _ref("Delivery"), "202"),
+                        codes=(404, 409)),
+        },
+        "/account": {"get": _op("The account: plan, limits, usage, webhook signing secret",
+                                _ok("The account", _ref("Account")))},
+        "/account/webhook-secret/rotate": {
+            "post": _op("A new webhook signing secret; the old one signs beside it for 24 h",
+                        _ok("The new secret", _ref("WebhookSecret"))),
+        },
         "/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
                              "servers": [{"url": "/"}],
                              "responses": _ok("Alive", {"type": "object"})}},

@@ -11,7 +11,7 @@ from tests.conftest import ENGINES, sqlite_url
 from tests.servers import Server
 from tests.webhooks.receiver import Receiver
 
-#: Delays before attempts 1–5, in seconds (the real default is 0,60,300,1800,7200).
+#: Delays before attempts 1 to 5, in seconds (the real default is 0,60,300,1800,7200).
 SCHEDULE = (0, 0.3, 0.6, 0.9, 1.2)
 HOOK_ENV = {"CASTIMER_ALLOW_PRIVATE_WEBHOOKS": "1",
             "CASTIMER_WEBHOOK_RETRY_SCHEDULE": ",".join(map(str, SCHEDULE)),

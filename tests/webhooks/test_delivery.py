@@ -4,6 +4,7 @@ loopback, and the receiver checks every signature the way customers will."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import subprocess
 import time
@@ -17,7 +18,7 @@ import standardwebhooks
 from server.webhooks.signing import verify_signature
 from tests.servers import Server, client, make_key
 from tests.webhooks.conftest import SCHEDULE
-from tests.webhooks.receiver import Answer, Receiver, Received
+from tests.webhooks.receiver import Answer, Received
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_a_failing_receiver_gets_five_attempts_on_the_schedule_then_a_manual_ret
     arrived = receiver.at("/fail")
     assert len(arrived) == 5
     assert len({r.headers["webhook-id"] for r in arrived}) == 1  # one delivery, five attempts
-    gaps = [b.at - a.at for a, b in zip(arrived, arrived[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(arrived)]
     for gap, delay in zip(gaps, SCHEDULE[1:], strict=True):
         assert gap >= delay - 0.05, (gaps, SCHEDULE)
     assert detail["payload"]["event"] == "timer.started" and detail["next_attempt_at"] is None

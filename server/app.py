@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import settings, ws
+from . import pages, settings, ws
 from .api import account, errors, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
@@ -80,6 +80,7 @@ app = Starlette(
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
+        *pages.routes,
     ],
     middleware=[Middleware(ws.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,

@@ -1,0 +1,151 @@
+"""The pages people see: the widget (`/widget`), the embed generator (`/embed`) and the
+presenter page (`/control/{id}`), plus the files they load (`/static`, `/widget/*.js|css`).
+
+Everything a page needs is served from here: widgets run on sites with strict networks, so a
+page never asks another host for anything. Each page carries a strict Content-Security-Policy
+(scripts only from this server, the one inline style nonced); only the widget may be framed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from . import i18n, settings, timer_json, timers, widget_params
+from .api.timers import base_url
+from .clock import now_ms
+from .engines.base import EngineUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_DIR = ROOT / "widget"
+STATIC_DIR = ROOT / "static"
+#: Plans whose live timers may hide the Castimer branding.
+PAID_PLANS = frozenset({"pro", "enterprise"})
+_WIDGET_ASSETS = {"widget.js": "text/javascript", "widget.css": "text/css"}
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(WIDGET_DIR), autoescape=True, trim_blocks=True,
+    lstrip_blocks=True))
+
+
+def _policy(request: Request, nonce: str, *, framed_by: str, frames: bool = False) -> str:
+    """The page's CSP. Websockets are named explicitly as well as by 'self', which older
+    browsers do not apply to ws: URLs."""
+    sockets = ""
+    host = request.headers.get("host", "")
+    if _HOST.fullmatch(host):
+        sockets = f" ws://{host} wss://{host}"
+    return "; ".join([
+        "default-src 'none'", "script-src 'self'", f"style-src 'self' 'nonce-{nonce}'",
+        f"connect-src 'self'{sockets}", "img-src 'self' data:", "base-uri 'none'",
+        "form-action 'none'", "frame-src 'self'" if frames else "frame-src 'none'",
+        f"frame-ancestors {framed_by}",
+    ])
+
+
+def _render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,
+            framed_by: str = "'none'", frames: bool = False) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    headers = {"Content-Security-Policy": _policy(request, nonce, framed_by=framed_by,
+                                                  frames=frames),
+               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+               "Cache-Control": "no-store"}
+    return templates.TemplateResponse(request, name, {**context, "nonce": nonce},
+                                      status_code=status, headers=headers)
+
+
+def _standalone(params: widget_params.WidgetParams) -> dict[str, Any]:
+    return {"type": params.type, "title": params.title or "", "duration": params.duration,
+            "target_ms": params.target_ms, "timezone": params.timezone, "work": params.work,
+            "rest": params.rest, "rounds": params.rounds}
+
+
+async def widget(request: Request) -> Response:
+    params = widget_params.parse(request.query_params)
+    lang = params.lang
+    status, problems = 200, [p.message(lang) for p in params.problems]
+    paid, snapshot = False, None
+    if problems:
+        status = 400
+    elif params.timer is not None:
+        engine = request.state.engine
+        try:
+            raw = await engine.get_timer(params.timer)
+            timer = timers.load(raw) if raw is not None else None
+            account = await engine.get_account(timer.account_id) if timer else None
+        except EngineUnavailable:
+            status, problems = 503, [i18n.text(lang, "error.unavailable")]
+        else:
+            if timer is None:
+                status, problems = 404, [i18n.text(lang, "error.not_found", value=params.timer)]
+            else:
+                snapshot = timer_json.public(timer, now_ms())
+                paid = account is not None and account.plan in PAID_PLANS
+    title = (params.title if "title" in request.query_params or snapshot is None
+             else snapshot["title"] or "")
+    config = {
+        "lang": lang, "timer_id": params.timer, "live": snapshot is not None,
+        # A title given in the URL stays, even when the live timer's own title changes.
+        "fixed_title": params.title if "title" in request.query_params else None,
+        "timer": {**snapshot, "title": title} if snapshot else _standalone(params),
+        "show_title": params.show_title, "show_date": params.show_date, "alarm": params.alarm,
+        "text": i18n.subset(lang, ("widget.",)),
+    }
+    return _render(request, "widget.html", {
+        "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "title": title,
+        "problems": problems, "config": config,
+        "brand": settings.BRANDING and (params.show_brand or not paid),
+    }, status=status, framed_by="*")
+
+
+async def widget_asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in _WIDGET_ASSETS:
+        return Response("not found", 404, media_type="text/plain")
+    return FileResponse(WIDGET_DIR / name, media_type=_WIDGET_ASSETS[name],
+                        headers={"Cache-Control": "public, max-age=300",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+def _page_lang(request: Request) -> str:
+    return i18n.negotiate(request.query_params.get("lang"),
+                          request.headers.get("accept-language"))
+
+
+async def embed(request: Request) -> Response:
+    lang = _page_lang(request)
+    config = {"lang": lang, "base": base_url(request), "languages": i18n.AUTONYMS,
+              "text": i18n.subset(lang, ("embed.",)), "defaults": {
+                  "duration": widget_params.DEFAULT_DURATION, "work": timers.DEFAULT_WORK,
+                  "rest": timers.DEFAULT_REST, "rounds": timers.DEFAULT_ROUNDS,
+                  "primary_color": widget_params.DEFAULT_COLOR}}
+    return _render(request, "embed.html", {"lang": lang, "t": i18n.CATALOGS[lang],
+                                           "languages": i18n.AUTONYMS, "config": config},
+                   frames=True)
+
+
+async def control(request: Request) -> Response:
+    lang = _page_lang(request)
+    config = {"lang": lang, "timer_id": request.path_params["timer_id"],
+              "text": i18n.subset(lang, ("control.", "widget."))}
+    return _render(request, "control.html", {"lang": lang, "t": i18n.CATALOGS[lang],
+                                             "config": config})
+
+
+routes: list[BaseRoute] = [
+    Route("/widget", widget, methods=["GET"]),
+    Route("/widget/{name}", widget_asset, methods=["GET"]),
+    Route("/embed", embed, methods=["GET"]),
+    Route("/control/{timer_id}", control, methods=["GET"]),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+]

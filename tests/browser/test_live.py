@@ -1,0 +1,175 @@
+"""Live widgets in Chromium, driven through the REST API of a real server: they follow every
+transition, agree with each other, and tell the host page (and ring) when a timer completes."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import HostSite
+from tests.servers import Server
+
+
+def create(api: httpx.Client, **fields: Any) -> dict[str, Any]:
+    response = api.post("/timers", json={"type": "countdown", **fields})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def act(api: httpx.Client, timer_id: str, action: str) -> dict[str, Any]:
+    response = api.patch(f"/timers/{timer_id}/state", json={"action": action})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def shown(remaining_ms: int) -> str:
+    minutes, seconds = divmod(math.ceil(remaining_ms / 1000), 60)
+    return f"{minutes:02d}:{seconds:02d}"
+
+
+def open_live(page: Page, site: Server, timer_id: str, query: str = "") -> None:
+    page.goto(f"{site.base}/widget?timer={timer_id}{query}")
+    expect(page.locator("#timer")).to_have_attribute("data-connection", "live")
+
+
+def test_a_live_widget_follows_start_pause_resume_and_reset(page: Page, site: Server,
+                                                            api: httpx.Client) -> None:
+    timer = create(api, duration=120, title="Keynote")
+    open_live(page, site, timer["id"])
+    time_ = page.locator("#time")
+    expect(time_).to_have_text("02:00")
+    expect(page.locator("#status")).to_have_text("Ready")
+    expect(page.locator("#title")).to_have_text("Keynote")
+
+    act(api, timer["id"], "start")
+    expect(time_).to_have_text("01:59", timeout=2500)
+    expect(page.locator("#status")).to_be_hidden()
+
+    paused = act(api, timer["id"], "pause")
+    expect(page.locator("#status")).to_have_text("Paused")
+    expect(time_).to_have_text(shown(paused["remaining_ms"]))
+    time.sleep(1.1)  # a paused widget stays put
+    expect(time_).to_have_text(shown(paused["remaining_ms"]), timeout=100)
+
+    act(api, timer["id"], "resume")
+    expect(page.locator("#status")).to_be_hidden()
+    expect(time_).to_have_text(shown(paused["remaining_ms"] - 1000), timeout=2500)
+
+    act(api, timer["id"], "reset")
+    expect(time_).to_have_text("02:00")
+    expect(page.locator("#status")).to_have_text("Ready")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def _near_a_second_boundary(anchor: dict[str, Any], start_ms: float, end_ms: float) -> bool:
+    """Whether, at some instant between start and end, the timer's remaining time was within
+    50 ms of a whole second (the server and the test share this machine's clock)."""
+    high = anchor["remaining_ms"] - (start_ms - anchor["server_time"]) + 50
+    low = anchor["remaining_ms"] - (end_ms - anchor["server_time"]) - 50
+    return math.floor(high / 1000) * 1000 >= low
+
+
+def test_two_live_widgets_show_the_same_time_at_every_instant(browser: Browser, site: Server,
+                                                              api: httpx.Client) -> None:
+    timer = create(api, duration=600)
+    anchor = act(api, timer["id"], "start")
+    # Two viewers, each with a window of their own (a page in a background tab of one
+    # window would not be drawn at all).
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        _compare(site, timer, anchor, [ctx.new_page() for ctx in contexts])
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+
+def _compare(site: Server, timer: dict[str, Any], anchor: dict[str, Any],
+             pages: list[Page]) -> None:
+    for page in pages:
+        open_live(page, site, timer["id"])
+    time.sleep(0.8)  # let both take a few clock samples
+    samples = []
+    for _ in range(20):
+        start = time.time() * 1000
+        texts = [page.locator("#time").inner_text() for page in pages]
+        end = time.time() * 1000
+        samples.append((texts, start, end))
+        time.sleep(0.137)  # not a divisor of a second: the samples walk across the phase
+    differing = [s for s in samples if s[0][0] != s[0][1]]
+    for texts, start, end in differing:
+        assert _near_a_second_boundary(anchor, start, end), (texts, samples)
+    assert len({s[0][0] for s in samples}) >= 2, samples  # the timer ran meanwhile
+    # And what they agree on is the server's time.
+    for (texts, start, end) in samples:
+        if not _near_a_second_boundary(anchor, start, end):
+            assert texts[0] == shown(anchor["remaining_ms"] - round(start - anchor["server_time"]))
+
+
+HOST_PAGE = """<!doctype html><title>Host</title>
+<p>Someone else's page</p>
+<iframe id="ringing" src="{base}/widget?timer={id}&alarm=1" allow="autoplay"
+        style="width:300px;height:300px;border:none"></iframe>
+<iframe id="silent" src="{base}/widget?timer={id}&alarm=0" allow="autoplay"
+        style="width:300px;height:300px;border:none"></iframe>
+<script>
+  window.heard = [];
+  addEventListener("message", (event) => {{
+    if (event.data && event.data.source === "castimer") {{
+      window.heard.push(Object.assign({{from: event.source === frames[0] ? "ringing"
+                                                                        : "silent"}},
+                                      event.data));
+    }}
+  }});
+</script>"""
+
+# Observes, without changing it, every tone the page's Web Audio really starts.
+COUNT_TONES = """
+  window.tones = 0;
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    window.tones += 1;
+    return start.apply(this, args);
+  };
+"""
+
+
+def test_the_host_page_hears_events_and_the_alarm_rings_only_with_alarm_1(
+        browser: Browser, site: Server, api: httpx.Client, host_site: HostSite) -> None:
+    timer = create(api, duration=2, title="Sprint")
+    url = host_site.put("/host.html", HOST_PAGE.format(base=site.base, id=timer["id"]))
+    context = browser.new_context()
+    try:
+        context.add_init_script(COUNT_TONES)
+        page = context.new_page()
+        page.goto(url)
+        frames = {name: page.frame_locator(f"#{name}") for name in ("ringing", "silent")}
+        for frame in frames.values():
+            expect(frame.locator("#timer")).to_have_attribute("data-connection", "live")
+        # Someone interacts with the host page, which delegates autoplay to its widgets
+        # (allow="autoplay"), as browsers require before sound plays.
+        page.click("p")
+        act(api, timer["id"], "start")
+        for frame in frames.values():
+            expect(frame.locator("#status")).to_have_text("Time's up!", timeout=6000)
+        page.wait_for_function("window.heard.filter(m => m.event === 'timer.completed')"
+                               ".length === 2")
+        heard = page.evaluate("window.heard")
+        for name in ("ringing", "silent"):
+            events = [m["event"] for m in heard if m["from"] == name]
+            assert events == ["timer.started", "timer.completed"], heard
+        completed = next(m for m in heard if m["event"] == "timer.completed")
+        assert completed["timer_id"] == timer["id"]
+        assert completed["state"] == "completed" and completed["remaining_ms"] == 0
+
+        ringing = page.frame(url=lambda u: "alarm=1" in u)
+        silent = page.frame(url=lambda u: "alarm=0" in u)
+        assert ringing is not None and silent is not None
+        ringing.wait_for_function("document.body.dataset.alarm === 'playing'")
+        assert ringing.evaluate("window.tones") > 0
+        assert silent.evaluate("[document.body.dataset.alarm, window.tones]") == [None, 0]
+    finally:
+        context.close()

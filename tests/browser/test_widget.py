@@ -1,0 +1,174 @@
+"""The standalone widget in Chromium: what it shows for each timer type, languages, themes,
+colours, bad parameters and frame sizes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.servers import Server
+
+
+def test_standalone_countdown_shows_five_minutes_then_counts_down(page: Page,
+                                                                   site: Server) -> None:
+    page.goto(f"{site.base}/widget?duration=300")
+    expect(page.locator("#time")).to_have_text("05:00")
+    expect(page.locator("#time")).to_have_text("04:59", timeout=3000)
+    assert page.errors == []
+
+
+def test_event_shows_days_hours_and_the_target_date_in_its_timezone(page: Page,
+                                                                    site: Server) -> None:
+    now = dt.datetime.now(dt.UTC)
+    # 03:00 UTC is the evening before in New York, so the date shown proves the timezone;
+    # the extra minutes and 30 s keep the hour steady while the test looks.
+    target = (now.replace(hour=3, minute=0, second=0, microsecond=0) + dt.timedelta(days=3)
+              + dt.timedelta(minutes=now.minute, seconds=now.second + 30))
+    left = int((target - now).total_seconds())
+    days, hours = left // 86400, left % 86400 // 3600
+    local = target.astimezone(zoneinfo.ZoneInfo("America/New_York"))
+    page.goto(f"{site.base}/widget?type=event&timezone=America/New_York"
+              f"&target_date={target.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    expect(page.locator("#days")).to_have_text(f"{days} days")
+    expect(page.locator("#time")).to_have_text(re.compile(rf"^{hours:02d}:\d\d:\d\d$"))
+    date = page.locator("#date").inner_text()
+    assert f"{local:%B} {local.day}, {local.year}" in date, date
+    assert f"{local.hour % 12 or 12}:{local.minute:02d} PM" in date, date
+    assert page.errors == []
+
+
+def test_interval_shows_round_one_of_eight_working_then_resting_at_20_s(page: Page,
+                                                                        site: Server) -> None:
+    # Twenty real seconds would dominate the suite: the browser's clock is driven instead.
+    # The widget reads nothing but the clock, so this is the same code path.
+    page.clock.install()
+    page.goto(f"{site.base}/widget?type=interval")
+    expect(page.locator("#round")).to_have_text("Round 1 of 8 · Work")
+    expect(page.locator("#time")).to_have_text("00:20")
+    page.clock.run_for(19_500)
+    expect(page.locator("#time")).to_have_text("00:01")
+    expect(page.locator("#round")).to_have_text("Round 1 of 8 · Work")
+    page.clock.run_for(600)
+    expect(page.locator("#round")).to_have_text("Round 1 of 8 · Rest")
+    expect(page.locator("#time")).to_have_text("00:10")
+    page.clock.run_for(10_000)
+    expect(page.locator("#round")).to_have_text("Round 2 of 8 · Work")
+    assert page.errors == []
+
+
+ROUND_ONE_WORK = {
+    "en": ("Round 1 of 8 · Work", "Powered by Castimer"),
+    "zh": ("第 1 轮，共 8 轮 · 训练", "由 Castimer 提供"),  # noqa: RUF001
+    "ja": ("ラウンド 1 / 8 · ワーク", "Powered by Castimer"),
+    "es": ("Ronda 1 de 8 · Trabajo", "Con la tecnología de Castimer"),
+    "fr": ("Tour 1 sur 8 · Effort", "Propulsé par Castimer"),
+    "de": ("Runde 1 von 8 · Belastung", "Bereitgestellt von Castimer"),
+    "ko": ("8라운드 중 1라운드 · 운동", "Powered by Castimer"),
+}
+
+
+@pytest.mark.parametrize("lang", list(ROUND_ONE_WORK))
+def test_each_language_shows_its_own_labels(page: Page, site: Server, lang: str) -> None:
+    page.goto(f"{site.base}/widget?type=interval&lang={lang}")
+    label, brand = ROUND_ONE_WORK[lang]
+    expect(page.locator("#round")).to_have_text(label)
+    expect(page.locator("#brand")).to_have_text(brand)
+    assert page.locator("html").get_attribute("lang") == lang
+
+
+def test_an_unknown_language_falls_back_to_english(page: Page, site: Server) -> None:
+    response = page.goto(f"{site.base}/widget?type=interval&lang=xx&utm_source=mail")
+    assert response is not None and response.status == 200
+    expect(page.locator("#round")).to_have_text("Round 1 of 8 · Work")
+
+
+DARK, LIGHT = "rgb(21, 21, 28)", "rgb(255, 255, 255)"
+
+
+@pytest.mark.parametrize(("theme", "scheme", "background"), [
+    ("dark", "light", DARK), ("light", "dark", LIGHT),
+    ("auto", "dark", DARK), ("auto", "light", LIGHT),
+])
+def test_themes_apply(page: Page, site: Server, theme: str, scheme: str,
+                      background: str) -> None:
+    page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    page.goto(f"{site.base}/widget?theme={theme}")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background
+
+
+@pytest.mark.parametrize(("color", "rgb"), [("FF0000", "rgb(255, 0, 0)"),
+                                            ("0a0", "rgb(0, 170, 0)")])
+def test_primary_color_applies(page: Page, site: Server, color: str, rgb: str) -> None:
+    page.goto(f"{site.base}/widget?primary_color={color}")
+    expect(page.locator("#time")).to_have_css("color", rgb)
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("duration=-1", "duration must be a whole number from 1 to 31622400; got “-1”."),
+    ("duration=-1&lang=de",
+     "duration muss eine ganze Zahl von 1 bis 31622400 sein; erhalten: „-1“."),
+    ("primary_color=zzz",
+     "primary_color must be 3 or 6 hexadecimal digits, like 6C63FF; got “zzz”."),
+    ("primary_color=zzz&lang=ja",
+     "primary_color は 3 桁または 6 桁の 16 進数でなければなりません"
+     "（例: 6C63FF、受け取った値:「zzz」）。"),  # noqa: RUF001
+    ("theme=pink&lang=fr",
+     "theme doit valoir l’une de ces valeurs : light, dark, auto ; reçu « pink »."),  # noqa: RUF001
+    ("type=event", "target_date is required for event timers."),
+])
+def test_a_bad_value_shows_a_localised_message_with_400(page: Page, site: Server, query: str,
+                                                        message: str) -> None:
+    response = page.goto(f"{site.base}/widget?{query}")
+    assert response is not None and response.status == 400
+    expect(page.locator(".problem p")).to_have_text(message)
+    expect(page.locator("#time")).to_have_count(0)
+
+
+LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth || root.scrollHeight > root.clientHeight) {
+    problems.push(`document ${root.scrollWidth}x${root.scrollHeight}`);
+  }
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.tagName === "SCRIPT" || !el.getClientRects().length) continue;
+    const box = el.getBoundingClientRect();
+    const name = el.id || el.tagName;
+    if (box.left < -0.5 || box.top < -0.5 || box.right > innerWidth + 0.5 ||
+        box.bottom > innerHeight + 0.5) problems.push(`${name} outside the frame`);
+    if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+      problems.push(`${name} clipped`);
+    }
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.parametrize("query", [
+    "duration=5400&title=Quarterly%20review",
+    "type=event&target_date=2099-01-01T00:00:00Z&timezone=Asia/Tokyo&title=Launch",
+    "type=interval&title=HIIT&lang=de",
+    "duration=-1&lang=fr",
+])
+def test_nothing_overflows_from_100x200_to_600x600(browser: Browser, site: Server,
+                                                  query: str) -> None:
+    sizes = {}
+    for width, height in ((100, 200), (600, 600)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            page.goto(f"{site.base}/widget?{query}")
+            selector = ".problem h1" if "duration=-1" in query else "#time"
+            expect(page.locator(selector)).not_to_be_empty()
+            assert page.evaluate(LAYOUT_PROBLEMS) == [], (width, height)
+            sizes[width] = float(page.locator(selector).evaluate(
+                "el => parseFloat(getComputedStyle(el).fontSize)"))
+        finally:
+            context.close()
+    # Legible in the smallest frame, and the text grows with the frame.
+    assert sizes[100] >= 12
+    assert sizes[600] > 2 * sizes[100]

@@ -1,0 +1,113 @@
+"""The pages over plain HTTP: branding rules, security headers, the widget's weight, and what
+a missing live timer shows. (What the pages do in a browser: tests/browser.)"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import sqlite_url
+from tests.servers import Server, client, make_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Server:
+    workdir = tmp_path_factory.mktemp("pages-http")
+    return Server(sqlite_url(workdir), workdir, env=env).start()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = _start(tmp_path_factory)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def unbranded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = _start(tmp_path_factory, CASTIMER_BRANDING="0")
+    yield running
+    running.stop()
+
+
+def _live_timer(server: Server, plan: str) -> str:
+    with client(server, make_key(server.engine_url, plan=plan)) as api:
+        return str(api.post("/timers", json={"duration": 60}).json()["id"])
+
+
+def _branded(server: Server, query: str) -> bool:
+    page = httpx.get(f"{server.base}/widget?{query}")
+    assert page.status_code == 200, page.text
+    return 'id="brand"' in page.text
+
+
+@pytest.mark.parametrize(("plan", "hidden"), [("free", False), ("pro", True),
+                                              ("enterprise", True)])
+def test_only_live_timers_of_paid_plans_may_hide_the_branding(site: Server, plan: str,
+                                                              hidden: bool) -> None:
+    timer_id = _live_timer(site, plan)
+    assert _branded(site, f"timer={timer_id}")
+    assert _branded(site, f"timer={timer_id}&show_brand=0") is not hidden
+
+
+def test_a_standalone_widget_keeps_the_branding(site: Server) -> None:
+    assert _branded(site, "duration=60&show_brand=0")
+
+
+def test_the_operator_can_turn_branding_off_everywhere(unbranded: Server) -> None:
+    assert not _branded(unbranded, "duration=60")
+    assert not _branded(unbranded, f"timer={_live_timer(unbranded, 'free')}")
+
+
+def test_pages_send_a_strict_content_security_policy(site: Server) -> None:
+    timer_id = _live_timer(site, "free")
+    for path, ancestors in ((f"/widget?timer={timer_id}", "*"),
+                            ("/widget?duration=-1", "*"),
+                            ("/embed", "'none'"), (f"/control/{timer_id}", "'none'")):
+        response = httpx.get(site.base + path)
+        policy = dict(part.strip().split(" ", 1)
+                      for part in response.headers["content-security-policy"].split(";"))
+        assert policy["default-src"] == "'none'"
+        assert policy["script-src"] == "'self'"  # no inline script, no eval
+        assert re.fullmatch(r"'self' 'nonce-[\w-]{20,}'", policy["style-src"])
+        assert policy["frame-ancestors"] == ancestors, path
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "<script>" not in response.text  # every script is a file
+
+
+def test_the_widget_weighs_at_most_40_kb(site: Server) -> None:
+    page = httpx.get(f"{site.base}/widget?type=interval&title=HIIT")
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+    assert sorted(assets) == ["/static/castimer.js", "/static/icon.svg", "/widget/widget.css",
+                              "/widget/widget.js"]
+    sizes = {path: len(httpx.get(site.base + path).content) for path in assets}
+    total = len(page.content) + sum(sizes.values())
+    assert total <= 40 * 1024, (total, sizes)
+
+
+def test_no_page_asks_another_host_for_anything() -> None:
+    for folder in ("widget", "static"):
+        for path in (ROOT / folder).iterdir():
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//|url\(\s*[\"']?(?:https?:)?//"
+                                 r"|@import|fetch\(", text), path
+
+
+def test_a_missing_live_timer_says_so_in_the_widget_language(site: Server) -> None:
+    response = httpx.get(f"{site.base}/widget?timer=tmr_doesnotexist&lang=es")
+    assert response.status_code == 404
+    assert "No existe el temporizador tmr_doesnotexist: puede que se haya eliminado." in (
+        response.text)
+
+
+def test_only_the_widget_script_and_style_are_served_from_its_folder(site: Server) -> None:
+    assert httpx.get(f"{site.base}/widget/widget.js").status_code == 200
+    assert httpx.get(f"{site.base}/widget/widget.css").headers["content-type"].startswith(
+        "text/css")
+    for name in ("widget.html", "embed.html", "..%2Fserver%2Fsettings.py"):
+        assert httpx.get(f"{site.base}/widget/{name}").status_code == 404

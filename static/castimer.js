@@ -127,10 +127,18 @@
     return Math.ceil(ms / 1000);
   }
 
+  // Intl formatters are slow to build and drawn with every frame: one of each per language.
+  var formatters = {};
+  function formatter(lang, name, options) {
+    var key = lang + " " + name;
+    if (!formatters[key]) formatters[key] = new Intl.NumberFormat(lang, options);
+    return formatters[key];
+  }
+
   // "05:00", "1:05:00"; days apart (the caller words them with Intl).
   function clock(totalSeconds, lang) {
-    var two = new Intl.NumberFormat(lang, { minimumIntegerDigits: 2, useGrouping: false });
-    var one = new Intl.NumberFormat(lang, { useGrouping: false });
+    var two = formatter(lang, "two", { minimumIntegerDigits: 2, useGrouping: false });
+    var one = formatter(lang, "one", { useGrouping: false });
     var days = Math.floor(totalSeconds / 86400);
     var rest = totalSeconds - days * 86400;
     var h = Math.floor(rest / 3600);
@@ -142,13 +150,13 @@
   }
 
   function daysLabel(days, lang) {
-    return new Intl.NumberFormat(lang, { style: "unit", unit: "day", unitDisplay: "long" })
+    return formatter(lang, "days", { style: "unit", unit: "day", unitDisplay: "long" })
       .format(days);
   }
 
   // "{round} of {rounds}" → text, with numbers in the language's own digits.
   function fill(template, values, lang) {
-    var number = new Intl.NumberFormat(lang);
+    var number = formatter(lang, "number", {});
     return template.replace(/\{(\w+)\}/g, function (_, name) {
       var value = values[name];
       return typeof value === "number" ? number.format(value) : String(value);

@@ -93,26 +93,35 @@
     return view.state === "paused" || view.state === "idle" ? T["widget." + view.state] : "";
   }
 
+  // The event's date in its own timezone, worded for the language (formatted once per
+  // target, not every frame).
+  var dated = { key: null, text: "" };
   function targetDate() {
     if (timer.type !== "event" || !config.show_date) return "";
     var target = timer.target_ms || Date.parse(timer.target_date);
-    var options = { dateStyle: "full", timeStyle: "short", timeZone: timer.timezone || "UTC" };
-    try {
-      return new Intl.DateTimeFormat(lang, options).format(target);
-    } catch (unknownZone) {
-      options.timeZone = "UTC";
-      return new Intl.DateTimeFormat(lang, options).format(target);
+    var zone = timer.timezone || "UTC";
+    if (dated.key !== target + zone) {
+      var options = { dateStyle: "full", timeStyle: "short", timeZone: zone };
+      var format;
+      try {
+        format = new Intl.DateTimeFormat(lang, options);
+      } catch (unknownZone) {
+        options.timeZone = "UTC";
+        format = new Intl.DateTimeFormat(lang, options);
+      }
+      dated = { key: target + zone, text: format.format(target) };
     }
+    return dated.text;
   }
 
   function render(view) {
-    var parts_ = C.clock(C.seconds(view.shown), lang);
+    var clock = C.clock(C.seconds(view.shown), lang);
     set("title", config.show_title ? (config.fixed_title !== null ? config.fixed_title
                                                                 : timer.title || "") : "");
     set("date", targetDate());
-    set("days", parts_.days ? C.daysLabel(parts_.days, lang) : "");
-    var resized = shown.time === undefined || shown.time.length !== parts_.text.length;
-    set("time", parts_.text);
+    set("days", clock.days ? C.daysLabel(clock.days, lang) : "");
+    var resized = shown.time === undefined || shown.time.length !== clock.text.length;
+    set("time", clock.text);
     if (resized) fit();
     set("round", view.round ? C.fill(T["widget.round"], { round: view.round,
                                                           rounds: timer.rounds }, lang) +
@@ -136,7 +145,10 @@
       finished = true;
       timer = Object.assign({}, timer, { state: "completed", remaining_ms: 0 });
       view.state = "completed";
-      if (timer.type === "interval") tell("interval.completed", view);
+      if (timer.type === "interval") {
+        tell("interval.round_end", view); // the last round ends too, as on the server
+        tell("interval.completed", view);
+      }
       tell("timer.completed", view);
       alarm();
     }
@@ -154,10 +166,13 @@
     var total = timer.type === "interval" ? timer.rounds * (timer.work + timer.rest) * 1000
       : timer.type === "event" ? Math.max(0, timer.target_ms - Date.now())
         : timer.duration * 1000;
-    timer = Object.assign({}, timer, { state: "running", server_time: C.now(),
-                                       remaining_ms: total, elapsed_ms: 0, total_ms: total,
-                                       adjustment: 0 });
-    tell("timer.started", C.view(timer, C.now()));
+    // An event already past is simply over: nothing started, nothing to ring for.
+    var over = total === 0;
+    timer = Object.assign({}, timer, { state: over ? "completed" : "running",
+                                       server_time: C.now(), remaining_ms: total,
+                                       elapsed_ms: 0, total_ms: total, adjustment: 0 });
+    finished = over;
+    if (!over) tell("timer.started", C.view(timer, C.now()));
   }
 
   function onMessage(message) {

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import HostSite
-from tests.servers import Server
+from tests.browser.conftest import HostSite, new_key
+from tests.conftest import sqlite_url
+from tests.servers import Server, client
 
 
 def create(api: httpx.Client, **fields: Any) -> dict[str, Any]:
@@ -173,3 +175,67 @@ def test_the_host_page_hears_events_and_the_alarm_rings_only_with_alarm_1(
         assert silent.evaluate("[document.body.dataset.alarm, window.tones]") == [None, 0]
     finally:
         context.close()
+
+
+STANDALONE_HOST = """<!doctype html><title>Host</title>
+<iframe id="workout" src="{base}/widget?type=interval&work=1&rest=1&rounds=2"></iframe>
+<iframe id="past" src="{base}/widget?type=event&target_date=2000-01-01T00:00:00Z&alarm=1">
+</iframe>
+<script>
+  window.heard = [];
+  addEventListener("message", (event) => {{
+    if (event.data && event.data.source === "castimer") window.heard.push(event.data);
+  }});
+</script>"""
+
+
+def test_a_standalone_widget_tells_the_host_page_its_own_events(
+        browser: Browser, site: Server, host_site: HostSite) -> None:
+    context = browser.new_context()
+    try:
+        context.add_init_script(COUNT_TONES)
+        page = context.new_page()
+        page.clock.install()  # four seconds of workout without waiting for them
+        page.goto(host_site.put("/standalone.html", STANDALONE_HOST.format(base=site.base)))
+        workout = page.frame_locator("#workout")
+        expect(workout.locator("#round")).to_have_text("Round 1 of 2 · Work")
+        page.clock.run_for(4_100)
+        expect(workout.locator("#status")).to_have_text("Time's up!")
+        page.wait_for_function("window.heard.length >= 5")
+        heard = page.evaluate("window.heard")
+        assert [(m["event"], m["round"]) for m in heard] == [
+            ("timer.started", 1), ("interval.round_end", 2), ("interval.round_end", 2),
+            ("interval.completed", 2), ("timer.completed", 2)]
+        assert all(m["timer_id"] is None for m in heard)
+        # An event already past shows its end but neither announces nor rings anything.
+        past = page.frame_locator("#past")
+        expect(past.locator("#time")).to_have_text("00:00")
+        expect(past.locator("#status")).to_have_text("Time's up!")
+        frame = page.frame(url=lambda url: "2000-01-01" in url)
+        assert frame is not None
+        assert frame.evaluate("[document.body.dataset.alarm, window.tones]") == [None, 0]
+    finally:
+        context.close()
+
+
+def test_a_live_widget_reconnects_and_resyncs_after_a_server_restart(
+        page: Page, tmp_path: Path) -> None:
+    server = Server(sqlite_url(tmp_path), tmp_path).start()
+    try:
+        with client(server, new_key(server)) as api:
+            timer = create(api, duration=300)
+            act(api, timer["id"], "start")
+            open_live(page, server, timer["id"])
+            server.stop()
+            expect(page.locator("#timer")).to_have_attribute("data-connection",
+                                                             "reconnecting")
+            expect(page.locator("#status")).to_have_text("Reconnecting…")
+            server = Server(server.engine_url, tmp_path, port=server.port).start()
+            # While the widget waits to retry, the timer changes: the snapshot tells it.
+            paused = act(api, timer["id"], "pause")
+            expect(page.locator("#timer")).to_have_attribute("data-connection", "live",
+                                                             timeout=10_000)
+            expect(page.locator("#status")).to_have_text("Paused")
+            expect(page.locator("#time")).to_have_text(shown(paused["remaining_ms"]))
+    finally:
+        server.stop()

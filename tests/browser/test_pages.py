@@ -205,3 +205,18 @@ def test_a_hostile_title_is_text_on_every_page(context: BrowserContext, site: Se
     page.fill("#title", "")
     expect(page.frame_locator("#preview").locator("#title")).to_have_text(XSS)
     _no_markup_ran(page, dialogs)
+
+
+def test_the_embed_code_keeps_the_frame_within_the_allowed_sizes(page: Page,
+                                                                 site: Server) -> None:
+    page.goto(f"{site.base}/embed")
+    page.fill("#width", "5000")
+    page.fill("#height", "50")
+    expect(page.locator("#code")).to_have_value(
+        re.compile(r'style="width:600px;height:200px;border:none;"'))
+    page.fill("#width", "20")
+    page.fill("#height", "900")
+    expect(page.locator("#code")).to_have_value(
+        re.compile(r'style="width:100px;height:600px;border:none;"'))
+    assert page.locator("#preview").evaluate("el => [el.clientWidth, el.clientHeight]") == [
+        100, 600]

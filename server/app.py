@@ -38,8 +38,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     scheduler = Scheduler(engine, poll_s=settings.SCHEDULER_POLL)
     hub = Hub(engine, stall_timeout=settings.WS_STALL_TIMEOUT)
     ticker = Ticker(hub)
-    webhook_client = dispatcher.http_client()
-    deliveries = dispatcher.from_settings(engine, webhook_client)
+    deliveries = dispatcher.from_settings(engine)
     app.state.hub = hub  # for operators' tooling and tests that look inside a live server
     tasks = [asyncio.create_task(scheduler.run(), name="castimer-scheduler"),
              asyncio.create_task(ticker.run(), name="castimer-ticker"),
@@ -53,7 +52,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await webhook_client.aclose()
+        await deliveries.aclose()
         await engine.close()
 
 

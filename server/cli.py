@@ -87,15 +87,16 @@ def worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
 
     async def run(engine: Any) -> None:
-        async with dispatcher.http_client() as client:
-            tasks = [asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run()),
-                     asyncio.create_task(dispatcher.from_settings(engine, client).run())]
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, lambda: [task.cancel() for task in tasks])
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        deliveries = dispatcher.from_settings(engine)
+        tasks = [asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run()),
+                 asyncio.create_task(deliveries.run())]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: [task.cancel() for task in tasks])
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await deliveries.aclose()
 
     asyncio.run(_with_engine(url, run))
     return 0

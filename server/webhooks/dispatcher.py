@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 import orjson
@@ -34,6 +34,11 @@ from .urls import UnsafeTarget, guarded_transport
 
 log = logging.getLogger("castimer.webhooks")
 
+#: Connections per HTTP client. httpx's pool does work per request that grows with the number of
+#: connections it holds: one client with 100 connections sent ~180 requests/s on one core where
+#: twelve clients of 8 sent ~1,500 (docs/performance.md). So attempts take turns over several
+#: small clients.
+CONNECTIONS_PER_CLIENT = 8
 #: The most of a response that is read, and the part of it that is kept per attempt.
 READ_LIMIT = 64 * 1024
 KEEP = 2 * 1024
@@ -49,7 +54,7 @@ def secrets_of(claimed: ClaimedDelivery, now_ms: int) -> list[str]:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, client: httpx.AsyncClient, *,
+    def __init__(self, engine: Engine, clients: Sequence[httpx.AsyncClient], *,
                  clock: Callable[[], int] = wall_clock,
                  schedule: tuple[float, ...] = retries.DEFAULT_SCHEDULE,
                  timeout_s: float = 10.0, lease_s: float = 30.0, poll_s: float = 1.0,
@@ -57,7 +62,8 @@ class Dispatcher:
         if lease_s <= timeout_s:
             raise ValueError("the webhook lease must be longer than the webhook timeout")
         self.engine = engine
-        self.client = client
+        self.clients = clients
+        self._turn = 0
         self.clock = clock
         self.schedule = schedule
         self.timeout_s = timeout_s
@@ -69,6 +75,11 @@ class Dispatcher:
         self._attempts: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._recorded = asyncio.Event()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients (after `run` has ended)."""
+        for client in self.clients:
+            await client.aclose()
 
     def _on_outbox(self, message: bytes) -> None:
         self._wake.set()
@@ -141,9 +152,11 @@ class Dispatcher:
         body = signing.signed_body(delivery.body, secrets[0])
         event = orjson.loads(delivery.body).get("event", "")
         headers = signing.headers(delivery.id, event, body, secrets, now // 1000)
+        self._turn += 1
+        client = self.clients[self._turn % len(self.clients)]
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with self.client.stream("POST", delivery.url, content=body,
+                async with client.stream("POST", delivery.url, content=body,
                                               headers=headers) as answer:
                     excerpt = await _read_some(answer)
         except TimeoutError:
@@ -205,17 +218,22 @@ async def _read_some(answer: httpx.Response) -> str:
     return kept.decode("utf-8", "replace")
 
 
-def http_client() -> httpx.AsyncClient:
-    """The one client every delivery goes through: the connect-time SSRF guard, no redirects,
-    no environment proxies, the configured timeout and connection limit."""
-    limits = httpx.Limits(max_connections=settings.WEBHOOK_CONCURRENCY,
-                          max_keepalive_connections=min(20, settings.WEBHOOK_CONCURRENCY))
-    return httpx.AsyncClient(
-        transport=guarded_transport(settings.ALLOW_PRIVATE_WEBHOOKS, limits),
-        timeout=settings.WEBHOOK_TIMEOUT, follow_redirects=False, trust_env=False)
+def http_clients(concurrency: int, timeout_s: float,
+                 allow_private: bool) -> list[httpx.AsyncClient]:
+    """The clients every delivery goes through, `concurrency` connections in all: the
+    connect-time SSRF guard, no redirects, no environment proxies, the timeout."""
+    size = min(concurrency, CONNECTIONS_PER_CLIENT)
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    return [httpx.AsyncClient(transport=guarded_transport(allow_private, limits),
+                              timeout=timeout_s, follow_redirects=False, trust_env=False)
+            for _ in range(-(-concurrency // size))]
 
 
-def from_settings(engine: Engine, client: httpx.AsyncClient) -> Dispatcher:
-    return Dispatcher(engine, client, schedule=settings.WEBHOOK_RETRY_SCHEDULE,
+def from_settings(engine: Engine) -> Dispatcher:
+    """A dispatcher with its clients, as the settings say; `aclose()` it when done."""
+    return Dispatcher(engine, http_clients(settings.WEBHOOK_CONCURRENCY,
+                                           settings.WEBHOOK_TIMEOUT,
+                                           settings.ALLOW_PRIVATE_WEBHOOKS),
+                      schedule=settings.WEBHOOK_RETRY_SCHEDULE,
                       timeout_s=settings.WEBHOOK_TIMEOUT, lease_s=settings.WEBHOOK_LEASE,
                       poll_s=settings.WEBHOOK_POLL, concurrency=settings.WEBHOOK_CONCURRENCY)

@@ -70,39 +70,52 @@ def _standalone(params: widget_params.WidgetParams) -> dict[str, Any]:
             "rest": params.rest, "rounds": params.rounds}
 
 
+class _Unshowable(Exception):
+    """The widget cannot show its timer: an HTTP status and the message to show instead."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+async def _live(request: Request, timer_id: str, lang: str) -> tuple[dict[str, Any], bool]:
+    """A live timer's public state, and whether its account's plan may hide the branding."""
+    engine = request.state.engine
+    try:
+        raw = await engine.get_timer(timer_id)
+        timer = timers.load(raw) if raw is not None else None
+        account = await engine.get_account(timer.account_id) if timer else None
+    except EngineUnavailable:
+        raise _Unshowable(503, i18n.text(lang, "error.unavailable")) from None
+    if timer is None:
+        raise _Unshowable(404, i18n.text(lang, "error.not_found", value=timer_id))
+    return timer_json.public(timer, now_ms()), account is not None and account.plan in PAID_PLANS
+
+
 async def widget(request: Request) -> Response:
     params = widget_params.parse(request.query_params)
     lang = params.lang
     status, problems = 200, [p.message(lang) for p in params.problems]
-    paid, snapshot = False, None
+    snapshot, paid = None, False
     if problems:
         status = 400
     elif params.timer is not None:
-        engine = request.state.engine
         try:
-            raw = await engine.get_timer(params.timer)
-            timer = timers.load(raw) if raw is not None else None
-            account = await engine.get_account(timer.account_id) if timer else None
-        except EngineUnavailable:
-            status, problems = 503, [i18n.text(lang, "error.unavailable")]
-        else:
-            if timer is None:
-                status, problems = 404, [i18n.text(lang, "error.not_found", value=params.timer)]
-            else:
-                snapshot = timer_json.public(timer, now_ms())
-                paid = account is not None and account.plan in PAID_PLANS
-    title = (params.title if "title" in request.query_params or snapshot is None
-             else snapshot["title"] or "")
+            snapshot, paid = await _live(request, params.timer, lang)
+        except _Unshowable as unshowable:
+            status, problems = unshowable.status, [unshowable.message]
+    # A title given in the URL wins, even over later changes of the live timer's own title.
+    fixed_title = params.title if "title" in request.query_params else None
+    title = fixed_title if fixed_title is not None or snapshot is None else snapshot["title"]
     config = {
         "lang": lang, "timer_id": params.timer, "live": snapshot is not None,
-        # A title given in the URL stays, even when the live timer's own title changes.
-        "fixed_title": params.title if "title" in request.query_params else None,
+        "fixed_title": fixed_title,
         "timer": {**snapshot, "title": title} if snapshot else _standalone(params),
         "show_title": params.show_title, "show_date": params.show_date, "alarm": params.alarm,
         "text": i18n.subset(lang, ("widget.",)),
     }
     return _render(request, "widget.html", {
-        "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "title": title,
+        "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "title": title or "",
         "problems": problems, "config": config,
         "brand": settings.BRANDING and (params.show_brand or not paid),
     }, status=status, framed_by="*")

@@ -65,12 +65,11 @@
     var url = widgetUrl();
     var width = size("width");
     var height = size("height");
-    var type = value("timer") ? null : value("type");
+    // A live timer brings its own type and times; show_date stays, it may be an event.
+    var live = value("timer") !== "";
+    el("timing").hidden = live;
     form.querySelectorAll("[data-for]").forEach(function (label) {
-      label.hidden = type !== null && label.dataset.for !== type;
-    });
-    el("timing").querySelectorAll("[data-for]").forEach(function (label) {
-      if (type === null) label.hidden = true;
+      label.hidden = !live && label.dataset.for !== value("type");
     });
     code.value = '<iframe src="' + attribute(url) + '" style="width:' + width + "px;height:" +
       height + 'px;border:none;" loading="lazy" title="' +

@@ -3,8 +3,11 @@ transition, agree with each other, and tell the host page (and ring) when a time
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 import time
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +242,22 @@ def test_a_live_widget_reconnects_and_resyncs_after_a_server_restart(
             expect(page.locator("#time")).to_have_text(shown(paused["remaining_ms"]))
     finally:
         server.stop()
+
+
+def test_live_interval_and_event_timers_show_what_the_server_says(page: Page, site: Server,
+                                                                  api: httpx.Client) -> None:
+    workout = create(api, type="interval", work=30, rest=15, rounds=4)
+    started = act(api, workout["id"], "start")
+    open_live(page, site, workout["id"], "&lang=es")
+    expect(page.locator("#round")).to_have_text("Ronda 1 de 4 · Trabajo")
+    assert started["round"] == 1 and started["phase"] == "work"
+    expect(page.locator("#time")).to_have_text(re.compile(r"^00:(30|29|28)$"))
+
+    target = dt.datetime.now(dt.UTC) + dt.timedelta(days=3, hours=4, minutes=30)
+    launch = create(api, type="event", target_date=target.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    timezone="Asia/Tokyo", title="Launch")
+    open_live(page, site, launch["id"])
+    expect(page.locator("#days")).to_have_text("3 days")
+    expect(page.locator("#time")).to_have_text(re.compile(r"^04:(30|29):\d\d$"))
+    local = target.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    expect(page.locator("#date")).to_contain_text(f"{local:%B} {local.day}, {local.year}")

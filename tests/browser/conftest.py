@@ -4,12 +4,14 @@ so the widget runs cross-origin as it does on people's pages."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -55,20 +57,29 @@ def api(site: Server) -> Iterator[httpx.Client]:
         yield http
 
 
+@contextlib.contextmanager
+def opened_context(browser: Browser, **options: Any) -> Iterator[BrowserContext]:
+    """A browser context (a window of its own) that fails the test if a script on any of its
+    pages throws."""
+    context = browser.new_context(**options)
+    errors: list[str] = []
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    try:
+        yield context
+    finally:
+        context.close()
+    assert errors == []
+
+
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 360, "height": 360})
-    yield ctx
-    ctx.close()
+    with opened_context(browser, viewport={"width": 360, "height": 360}) as opened:
+        yield opened
 
 
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.errors = errors  # type: ignore[attr-defined]
-    return opened
+    return context.new_page()
 
 
 class HostSite:

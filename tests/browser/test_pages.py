@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import HostSite
+from tests.browser.conftest import HostSite, opened_context
 from tests.browser.test_live import create, shown
 from tests.servers import Server
 
@@ -42,8 +42,7 @@ def appearance(frame: Any) -> dict[str, Any]:
 
 def test_the_copied_embed_code_shows_the_same_widget_as_the_preview(
         browser: Browser, site: Server, host_site: HostSite) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
-    try:
+    with opened_context(browser, viewport={"width": 1200, "height": 1000}) as context:
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
         page = context.new_page()
         requests: list[str] = []
@@ -86,8 +85,6 @@ def test_the_copied_embed_code_shows_the_same_widget_as_the_preview(
         assert (seen_in_preview["width"], seen_in_preview["height"]) == (320, 240)
         # Everything the generator and its preview loaded came from Castimer itself.
         assert requests and all(url.startswith(site.base + "/") for url in requests), requests
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh", "ja", "es", "fr", "de", "ko"])
@@ -106,8 +103,7 @@ def test_presenter_buttons_and_keys_change_the_timer(browser: Browser, site: Ser
                                                      api: httpx.Client) -> None:
     timer = create(api, duration=300, title="All hands")
     # A phone-sized screen.
-    context = browser.new_context(viewport={"width": 390, "height": 700}, has_touch=True)
-    try:
+    with opened_context(browser, viewport={"width": 390, "height": 700}, has_touch=True) as context:
         page = context.new_page()
         page.goto(timer["urls"]["control"])
         expect(page.locator("body")).to_have_attribute("data-connection", "live")
@@ -148,8 +144,6 @@ def test_presenter_buttons_and_keys_change_the_timer(browser: Browser, site: Ser
         expect(page.locator("#time")).to_have_text("05:00")
         expect(page.locator("#start")).to_be_enabled()
         expect(page.locator("#pause")).to_be_disabled()
-    finally:
-        context.close()
 
 
 def test_the_presenter_page_needs_the_token_in_the_fragment(page: Page, site: Server,

@@ -127,6 +127,10 @@ class SQLiteEngine:
             db.execute("PRAGMA synchronous = FULL")
             db.executescript(_SCHEMA)
             _add_missing_columns(db)
+            # Only deliveries in flight have a lease: the claim's look for busy timers reads
+            # those, not every pending row.
+            db.execute("CREATE INDEX IF NOT EXISTS deliveries_leased ON deliveries "
+                       "(lease_until_ms) WHERE lease_until_ms IS NOT NULL")
             self._db = db
 
         await asyncio.get_running_loop().run_in_executor(self._thread, connect)
@@ -283,8 +287,8 @@ class SQLiteEngine:
             db.execute("BEGIN IMMEDIATE")
             try:
                 busy = {row[0] for row in db.execute(
-                    "SELECT timer_id FROM deliveries WHERE status = 'pending' "
-                    "AND lease_until_ms > ?", (now_ms,))}
+                    "SELECT timer_id FROM deliveries WHERE lease_until_ms > ? "
+                    "AND status = 'pending'", (now_ms,))}
                 # More rows than wanted: some belong to busy timers or repeat a timer.
                 rows = db.execute(
                     f"SELECT {_DELIVERY} FROM deliveries WHERE status = 'pending' "  # noqa: S608

@@ -141,6 +141,7 @@ class Dispatcher:
         self._outcomes.append(Outcome(delivery.id, claimed.claim, attempt, status, due,
                                       gone=status_code == 410))
         self._recorded.set()
+        self._wake.set()  # a slot is free: claim more while this outcome is being recorded
         if status_code == 410:
             await self._stop_timer_webhook(delivery.timer_id, delivery.url)
 

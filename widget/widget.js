@@ -40,8 +40,10 @@
     var Context = window.AudioContext || window.webkitAudioContext;
     if (!config.alarm || !Context) return;
     var audio = new Context();
+    var played = false;
     var play = function () {
-      if (audio.state !== "running") return;
+      if (played || audio.state !== "running") return;
+      played = true;
       var start = audio.currentTime + 0.05;
       for (var i = 0; i < 6; i++) {
         var at = start + i * 0.4 + (i % 2 ? -0.2 : 0);

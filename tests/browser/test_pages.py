@@ -214,3 +214,14 @@ def test_the_embed_code_keeps_the_frame_within_the_allowed_sizes(page: Page,
         re.compile(r'style="width:100px;height:600px;border:none;"'))
     assert page.locator("#preview").evaluate("el => [el.clientWidth, el.clientHeight]") == [
         100, 600]
+
+
+def test_the_presenter_page_speaks_the_chosen_language(page: Page, site: Server,
+                                                       api: httpx.Client) -> None:
+    timer = create(api, type="interval", rounds=3)
+    base, _, fragment = timer["urls"]["control"].partition("#")
+    page.goto(f"{base}?lang=ko#{fragment}")
+    expect(page.locator("#connection")).to_have_text("연결됨")
+    expect(page.locator("#start")).to_have_text("시작")
+    expect(page.locator("#round")).to_have_text("3라운드 중 1라운드 · 운동")
+    expect(page.locator("#state")).to_have_text("준비")

@@ -16,9 +16,24 @@ from tests.servers import Server
 
 def test_standalone_countdown_shows_five_minutes_then_counts_down(page: Page,
                                                                    site: Server) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.goto(f"{site.base}/widget?duration=300")
     expect(page.locator("#time")).to_have_text("05:00")
     expect(page.locator("#time")).to_have_text("04:59", timeout=3000)
+    # Everything the widget loaded came from Castimer itself.
+    assert len(requests) >= 4 and all(url.startswith(site.base + "/") for url in requests)
+
+
+def test_show_title_and_show_date_0_hide_them(page: Page, site: Server) -> None:
+    event = "type=event&target_date=2099-01-01T00:00:00Z&title=Launch"
+    page.goto(f"{site.base}/widget?{event}")
+    expect(page.locator("#title")).to_have_text("Launch")
+    expect(page.locator("#date")).to_be_visible()
+    page.goto(f"{site.base}/widget?{event}&show_title=0&show_date=0")
+    expect(page.locator("#time")).not_to_be_empty()
+    expect(page.locator("#title")).to_be_hidden()
+    expect(page.locator("#date")).to_be_hidden()
 
 
 def test_event_shows_days_hours_and_the_target_date_in_its_timezone(page: Page,

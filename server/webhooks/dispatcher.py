@@ -42,6 +42,8 @@ CONNECTIONS_PER_CLIENT = 8
 #: The most of a response that is read, and the part of it that is kept per attempt.
 READ_LIMIT = 64 * 1024
 KEEP = 2 * 1024
+#: How long a stopping dispatcher may take to record the attempts it made.
+STOP_GRACE_S = 5.0
 
 
 def secrets_of(claimed: ClaimedDelivery, now_ms: int) -> list[str]:
@@ -75,6 +77,7 @@ class Dispatcher:
         self._attempts: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._recorded = asyncio.Event()
+        self._stopping = False
 
     async def aclose(self) -> None:
         """Close the HTTP clients (after `run` has ended)."""
@@ -104,9 +107,12 @@ class Dispatcher:
         finally:
             for task in list(self._attempts):
                 task.cancel()
-            recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recorder
+            # Attempts that were made but not yet recorded are recorded before stopping, so
+            # a restart does not send them again (if that fails, their leases run out).
+            self._stopping = True
+            self._recorded.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorder, STOP_GRACE_S)
             await self.engine.unsubscribe(OUTBOX_CHANNEL, self._on_outbox)
 
     async def _dispatch_due(self) -> float:
@@ -190,18 +196,24 @@ class Dispatcher:
     async def _record(self) -> None:
         """Write outcomes in batches: under load one transaction carries many attempts."""
         while True:
-            await self._recorded.wait()
-            self._recorded.clear()
+            if not self._outcomes:
+                if self._stopping:
+                    return
+                await self._recorded.wait()
+                self._recorded.clear()
+                continue
             batch, self._outcomes = self._outcomes, []
             while True:
                 try:
                     await self.engine.finish_deliveries(batch)
                     break
-                except EngineUnavailable as exc:
-                    log.warning("webhooks: cannot record attempts (%s); retrying", exc)
-                    await asyncio.sleep(self.poll_s)
-                except Exception:
-                    log.exception("webhooks: recording attempts failed; retrying")
+                except Exception as exc:
+                    if self._stopping:
+                        return
+                    if isinstance(exc, EngineUnavailable):
+                        log.warning("webhooks: cannot record attempts (%s); retrying", exc)
+                    else:
+                        log.exception("webhooks: recording attempts failed; retrying")
                     await asyncio.sleep(self.poll_s)
             self._wake.set()  # their timers are free for their next delivery
 

@@ -26,6 +26,11 @@ class Answer:
     delay: float = 0.0  # seconds to wait before answering (a slow receiver)
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 resets connections when many attempts arrive at once.
+    request_queue_size = 128
+
+
 class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -62,7 +67,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Listener(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -1,0 +1,52 @@
+"""The dispatcher in this process, over a real engine and a real receiver on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from server import accounts, ids
+from server.clock import now_ms
+from server.engines.base import SUCCEEDED, DeliveryRecord
+from server.webhooks.dispatcher import Dispatcher, http_clients
+from tests.conftest import opened, sqlite_url
+from tests.webhooks.receiver import Receiver
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_stopping_dispatcher_records_the_attempts_it_made(tmp_path):
+    """Stopped while outcomes wait to be written (the write is slowed on purpose: the real
+    engine's finish, 0.5 s later), it writes them before it ends, so a restart does not send
+    those deliveries again."""
+    async with opened(sqlite_url(tmp_path)) as engine:
+        finish = engine.finish_deliveries
+
+        async def slow_finish(outcomes):
+            await asyncio.sleep(0.5)
+            await finish(outcomes)
+
+        engine.finish_deliveries = slow_finish
+        account = await accounts.add_account(engine, "a", "pro", now_ms())
+        with Receiver() as receiver:
+            records = [DeliveryRecord(ids.delivery_id(), account.id, f"tmr_{n}", "evt_x",
+                                      receiver.url("/hook"), orjson.dumps({"event": "x"}),
+                                      now_ms()) for n in range(20)]
+            await engine.add_deliveries(records, now_ms())
+            dispatcher = Dispatcher(engine, http_clients(20, 2, True), timeout_s=2, lease_s=60)
+            running = asyncio.create_task(dispatcher.run())
+            for _ in range(200):
+                if dispatcher.sent == len(records):
+                    break
+                await asyncio.sleep(0.02)
+            assert dispatcher.sent == len(records)
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            await dispatcher.aclose()
+        found = [await engine.get_delivery(r.id) for r in records]
+        assert [attempts[0].status_code for _, attempts in found] == [200] * len(records)
+        assert [delivery.status for delivery, _ in found] == [SUCCEEDED] * len(records)
+        assert await engine.claim_deliveries(now_ms() + 120_000, 100, 1000) == []

@@ -13,6 +13,9 @@ PLANS: dict[str, RateLimit] = {
     "free": RateLimit(per_minute=30, per_day=1000),
     "pro": RateLimit(per_minute=120, per_day=10_000),
     "enterprise": RateLimit(per_minute=600, per_day=None),
+    # For the operator's own integrations (and benchmarks): counted like any other, but with
+    # no budget a real load reaches.
+    "unlimited": RateLimit(per_minute=1_000_000_000, per_day=None),
 }
 KEY_PREFIX = "ck_live_"
 SHOWN_PREFIX = len(KEY_PREFIX) + 8  # how much of a key lists show: enough to tell keys apart

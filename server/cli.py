@@ -176,7 +176,8 @@ def parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="print a new key alone on stdout")
     create.add_argument("--account", default="default",
                         help="account name; created if missing (default: default)")
-    create.add_argument("--plan", help="free (default), pro or enterprise; for new accounts")
+    create.add_argument("--plan", help="free (default), pro, enterprise or unlimited; for new "
+                        "accounts")
     create.add_argument("--engine", help=engine_help)
     listing = key_commands.add_parser("list", help="list keys by prefix")
     listing.add_argument("--engine", help=engine_help)

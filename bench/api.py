@@ -1,0 +1,222 @@
+"""API benchmark: requests/s and latency of GET /timers/{id} and PATCH /timers/{id}/state,
+authenticated and rate-limited (a key on the unlimited plan), against a bare Starlette endpoint.
+
+    python bench/api.py --seconds 10 --connections 32 --engines sqlite,redis
+
+Targets, one after another, each served by uvicorn with `castimer serve`'s settings, pinned to
+CPU 0: `bare` (bench/bare_starlette.py: the same routes answering a pre-serialised body, no auth,
+no store), then `castimer serve` on each engine. The load comes from another process on CPU 1:
+wrk (Debian's `wrk`) when it is installed, else a Python client (slower: its own limit shows in
+the bare figure, so prefer wrk). The PATCH load sets 100 timers alternately running and paused,
+so every request is a real commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server import accounts, commit  # noqa: E402
+from server.clock import now_ms  # noqa: E402
+from server.engines import create_engine  # noqa: E402
+
+TIMERS = 100
+WRK_SCRIPT = """
+local ids = {%s}
+local key = "%s"
+local n = 0
+request = function()
+  n = n + 1
+  local id = ids[(n %% #ids) + 1]
+  local headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+  if MODE == "get" then
+    return wrk.format("GET", "/api/v1/timers/" .. id, headers)
+  end
+  local state = (math.floor(n / #ids) %% 2 == 0) and "paused" or "running"
+  return wrk.format("PATCH", "/api/v1/timers/" .. id .. "/state", headers,
+                    '{"state": "' .. state .. '"}')
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def on_cpu(cpu: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if len(os.sched_getaffinity(0)) > 1 else command
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the server did not start")
+
+
+async def prepare(engine_url: str) -> tuple[str, list[str]]:
+    """An unlimited key and running timers, made in the store before the server starts."""
+    engine = create_engine(engine_url)
+    await engine.open()
+    try:
+        account, key = await accounts.key_for(engine, "bench", "unlimited", now_ms())
+        ids = []
+        for _ in range(TIMERS):
+            timer = await commit.create(engine, account.id, {"type": "countdown",
+                                                             "duration": 86_400})
+            await commit.command(engine, account.id, timer.id, "start")
+            ids.append(timer.id)
+        return key, ids
+    finally:
+        await engine.close()
+
+
+def load_wrk(port: int, mode: str, key: str, ids: list[str], seconds: int,
+             connections: int, workdir: Path) -> dict:
+    script = workdir / f"{mode}.lua"
+    script.write_text(f'MODE = "{mode}"\n' + WRK_SCRIPT % (
+        ", ".join(f'"{i}"' for i in ids), key))
+    out = subprocess.run(on_cpu(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+                                    "--latency", "-s", str(script),
+                                    f"http://127.0.0.1:{port}"]),
+                         capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": ms("50"), "p99": ms("99"), "non_2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors.group(1) if errors else ""}
+
+
+def load_python(port: int, mode: str, key: str, ids: list[str], seconds: int,
+                connections: int) -> dict:
+    import httpx
+
+    async def run() -> dict:
+        latencies: list[float] = []
+        bad = 0
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1",
+                                     headers=headers) as http:
+            stop = time.monotonic() + seconds
+            n = 0
+
+            async def worker() -> None:
+                nonlocal n, bad
+                while time.monotonic() < stop:
+                    n += 1
+                    timer_id = ids[n % len(ids)]
+                    began = time.perf_counter()
+                    if mode == "get":
+                        answer = await http.get(f"/timers/{timer_id}")
+                    else:
+                        state = "paused" if (n // len(ids)) % 2 == 0 else "running"
+                        answer = await http.patch(f"/timers/{timer_id}/state",
+                                                  json={"state": state})
+                    latencies.append((time.perf_counter() - began) * 1000)
+                    bad += answer.status_code >= 300
+
+            await asyncio.gather(*(worker() for _ in range(connections)))
+        latencies.sort()
+        return {"rps": len(latencies) / seconds, "p50": latencies[len(latencies) // 2],
+                "p99": latencies[int(len(latencies) * 0.99)], "non_2xx": bad,
+                "socket_errors": ""}
+
+    if len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {1})
+    return asyncio.run(run())
+
+
+def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict[str, dict]:
+    port = free_port()
+    redis = None
+    env = {**os.environ}
+    if target == "bare":
+        key, ids = "none", [f"tmr_{n}" for n in range(TIMERS)]
+        command = [sys.executable, "-c", "import uvicorn; uvicorn.run("
+                   "'bench.bare_starlette:app', host='127.0.0.1', port=" + str(port) +
+                   ", log_level='warning', proxy_headers=True)"]
+    else:
+        if target == "redis":
+            redis_port = free_port()
+            redis = subprocess.Popen(on_cpu(1, ["redis-server", "--port", str(redis_port),
+                                                "--bind", "127.0.0.1", "--save", "",
+                                                "--appendonly", "no"]),
+                                     stdout=subprocess.DEVNULL)
+            time.sleep(0.3)
+            engine_url = f"redis://127.0.0.1:{redis_port}/0"
+        else:
+            engine_url = f"sqlite:///{workdir}/{target}.db"
+        key, ids = asyncio.run(prepare(engine_url))
+        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                   "--engine", engine_url, "--log-level", "warning"]
+    server = subprocess.Popen(on_cpu(0, command), cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, server)
+        results = {}
+        for mode in ("get", "patch"):
+            if shutil.which("wrk"):
+                results[mode] = load_wrk(port, mode, key, ids, args.seconds, args.connections,
+                                         workdir)
+            else:
+                results[mode] = load_python(port, mode, key, ids, args.seconds,
+                                            args.connections)
+        return results
+    finally:
+        server.terminate()
+        server.wait(10)
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--engines", default="sqlite,redis")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-api-"))
+    results = {target: measure(target, args, workdir)
+               for target in ["bare", *args.engines.split(",")]}
+    tool = "wrk" if shutil.which("wrk") else "python client"
+    print(f"{os.cpu_count()} CPUs; server on CPU 0, {tool} on CPU 1; {args.connections} "
+          f"connections, {args.seconds} s per run")
+    print(f"{'target':<8} {'request':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'x bare':>7} {'non-2xx':>8}")
+    for target, modes in results.items():
+        for mode, figures in modes.items():
+            request = "GET /timers/{id}" if mode == "get" else "PATCH /timers/{id}/state"
+            ratio = figures["rps"] / results["bare"][mode]["rps"]
+            print(f"{target:<8} {request:<28} {figures['rps']:>8.0f} {figures['p50']:>8.2f} "
+                  f"{figures['p99']:>8.2f} {ratio:>7.2f} {figures['non_2xx']:>8}"
+                  + (f"  socket errors: {figures['socket_errors']}"
+                     if figures["socket_errors"] else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Scheduler benchmark: lateness of completions when many deadlines fall close together.
+
+    python bench/scheduler.py --timers 10000 --window 10 --targets sqlite,redis,redis-2
+
+Per target: `castimer serve` processes (pinned to CPU 0; the second of `redis-2` to CPU 1) over
+a fresh store; this process makes `timers` running countdowns whose deadlines are spread evenly
+over `window` seconds a few seconds ahead, waits, and reads the event log. Lateness is each
+completion's commit time minus its deadline (the event's `data.late_ms`); every timer must have
+exactly one completion. Then the same round again on the same processes: the server's RSS after
+the second round against after the first says whether anything grows without bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from server import accounts, commit, timers  # noqa: E402
+from server.clock import now_ms  # noqa: E402
+from server.engines import create_engine  # noqa: E402
+
+DURATION_S = 3600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def start_server(engine_url: str, cpu: int, workdir: Path) -> subprocess.Popen[bytes]:
+    port = free_port()
+    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--engine",
+               engine_url, "--log-level", "warning"]
+    if len(os.sched_getaffinity(0)) > 1:
+        command = ["taskset", "-c", str(cpu), *command]
+    with (workdir / f"server-{port}.log").open("ab") as log:
+        process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    raise RuntimeError("castimer serve did not start")
+
+
+async def one_round(engine, account_id: str, count: int, window_s: float) -> dict:
+    made = []
+    began = time.monotonic()
+    for _ in range(count):
+        made.append(await commit.create(engine, account_id, {"type": "countdown",
+                                                             "duration": DURATION_S}))
+    took = time.monotonic() - began
+    # Deadlines from `first` on, evenly over the window; each timer "started" DURATION_S
+    # before its deadline (the start's clock is given, the scheduler's is the real one).
+    first = now_ms() + int(took * 1500) + 3000
+    step = window_s * 1000 / count
+    for n, timer in enumerate(made):
+        started = first + round(n * step) - DURATION_S * 1000
+        await commit.command(engine, account_id, timer.id, "start", clock=lambda s=started: s)
+    assert now_ms() < first, "setup ran past the first deadline; use fewer timers"
+    wanted = {t.id for t in made}
+    await asyncio.sleep((first - now_ms()) / 1000 + window_s + 3)
+    late, completions = [], Counter()
+    cursor = None
+    while True:
+        page, cursor = await engine.list_events(account_id, cursor, 500)
+        for record in page:
+            event = orjson.loads(record.body)
+            if event["event"] == timers.COMPLETED and event["timer_id"] in wanted:
+                completions[event["timer_id"]] += 1
+                late.append(event["data"]["late_ms"])
+        if cursor is None:
+            break
+    late.sort()
+    return {"timers": count, "completed": len(completions),
+            "exactly_once": all(completions[t] == 1 for t in wanted),
+            "p50": late[len(late) // 2] if late else None,
+            "p99": late[int(len(late) * 0.99)] if late else None,
+            "max": late[-1] if late else None}
+
+
+async def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict:
+    redis = None
+    if target.startswith("redis"):
+        port = free_port()
+        redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        url = f"redis://127.0.0.1:{port}/0"
+    else:
+        url = f"sqlite:///{workdir}/{target}.db"
+    servers = [start_server(url, 0, workdir)]
+    if target == "redis-2":
+        servers.append(start_server(url, 1, workdir))
+    engine = create_engine(url)
+    await engine.open()
+    try:
+        account, _ = await accounts.key_for(engine, "bench", "unlimited", now_ms())
+        first = await one_round(engine, account.id, args.timers, args.window)
+        rss_first = rss_kib(servers[0].pid)
+        second = await one_round(engine, account.id, args.timers, args.window)
+        rss_second = rss_kib(servers[0].pid)
+    finally:
+        await engine.close()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                print(f"a server did not stop within 20 s of SIGTERM; its log: {workdir}")
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
+    return {"first": first, "second": second, "rss_first": rss_first,
+            "rss_second": rss_second}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--timers", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=10.0, help="seconds")
+    parser.add_argument("--targets", default="sqlite,redis,redis-2")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-scheduler-"))
+    print(f"{args.timers} deadlines within {args.window:g} s; {os.cpu_count()} CPUs")
+    print(f"{'target':<8} {'round':<6} {'completed':>10} {'once':>5} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'max ms':>7} {'RSS MiB':>8}")
+    for target in args.targets.split(","):
+        result = asyncio.run(measure(target, args, workdir))
+        for name in ("first", "second"):
+            r = result[name]
+            print(f"{target:<8} {name:<6} {r['completed']:>10} "
+                  f"{'yes' if r['exactly_once'] else 'NO':>5} {r['p50']:>7} {r['p99']:>7} "
+                  f"{r['max']:>7} {result['rss_' + name] / 1024:>8.1f}")
+        growth = result["rss_second"] / result["rss_first"] - 1
+        print(f"{target:<8} RSS after the second round vs the first: {growth:+.1%}")
+
+
+if __name__ == "__main__":
+    main()

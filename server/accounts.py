@@ -43,13 +43,18 @@ async def add_account(engine: Engine, name: str, plan: str, now_ms: int) -> Acco
     return account
 
 
+async def add_key_to(engine: Engine, account: Account, now_ms: int) -> tuple[str, ApiKey]:
+    """A new key for `account` and its stored record; the key itself is not stored."""
+    key = ids.api_key()
+    record = ApiKey(id=ids.new_id("key_"), account_id=account.id, prefix=key[:SHOWN_PREFIX],
+                    key_hash=hash_key(key), created_at_ms=now_ms)
+    await engine.add_api_key(record)
+    return key, record
+
+
 async def add_key(engine: Engine, account: Account, now_ms: int) -> str:
     """Make a key for `account`; returns the key, which is not stored anywhere."""
-    key = ids.api_key()
-    await engine.add_api_key(ApiKey(id=ids.new_id("key_"), account_id=account.id,
-                                    prefix=key[:SHOWN_PREFIX], key_hash=hash_key(key),
-                                    created_at_ms=now_ms))
-    return key
+    return (await add_key_to(engine, account, now_ms))[0]
 
 
 async def key_for(engine: Engine, name: str, plan: str, now_ms: int) -> tuple[Account, str]:
@@ -69,7 +74,13 @@ async def authenticate(engine: Engine, authorization: str | None,
     key = key.strip()
     if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 200:
         raise AuthError("malformed Authorization header: it must be 'Bearer ck_live_…'")
-    digest = hash_key(key)
+    return await authenticate_digest(engine, hash_key(key), now_ms)
+
+
+async def authenticate_digest(engine: Engine, digest: str,
+                              now_ms: int) -> tuple[Account, ApiKey]:
+    """The account behind the key with this SHA-256 digest (a Bearer key's, or the one a
+    dashboard session names), checked against the store now: a revoked key fails at once."""
     found = await engine.find_api_key(digest)
     # The lookup is by digest; comparing again in constant time keeps timing flat even if an
     # engine's lookup ever matched loosely.

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import pages, settings, ws
-from .api import account, errors, openapi
+from . import dashboard, pages, settings, ws
+from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
 from .api.responses import json_response
@@ -69,7 +69,7 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
-api_routes = [*timer_routes.routes, *account.routes, *webhook_routes.routes,
+api_routes = [*timer_routes.routes, *account.routes, *webhook_routes.routes, *keys.routes,
               Route("/openapi.json", openapi.endpoint, methods=["GET"])]
 
 app = Starlette(
@@ -80,6 +80,7 @@ app = Starlette(
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
         *pages.routes,
+        *dashboard.routes,
     ],
     middleware=[Middleware(ws.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,

@@ -63,7 +63,8 @@ def serve(args: argparse.Namespace) -> int:
     host = args.host if ":" not in args.host else f"[{args.host}]"
     if key:
         print("Castimer: a development account was created. Its API key, shown only now:\n\n"
-              f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1\n", flush=True)
+              f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1\n"
+              f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
     from . import settings
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,

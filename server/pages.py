@@ -38,7 +38,8 @@ templates = Jinja2Templates(env=jinja2.Environment(
     lstrip_blocks=True))
 
 
-def _policy(request: Request, nonce: str, *, framed_by: str, frames: bool = False) -> str:
+def _policy(request: Request, nonce: str, *, framed_by: str, frames: bool = False,
+            forms: bool = False) -> str:
     """The page's CSP. Websockets are named explicitly as well as by 'self', which older
     browsers do not apply to ws: URLs."""
     sockets = ""
@@ -48,17 +49,19 @@ def _policy(request: Request, nonce: str, *, framed_by: str, frames: bool = Fals
     return "; ".join([
         "default-src 'none'", "script-src 'self'", f"style-src 'self' 'nonce-{nonce}'",
         f"connect-src 'self'{sockets}", "img-src 'self' data:", "base-uri 'none'",
-        "form-action 'none'", "frame-src 'self'" if frames else "frame-src 'none'",
+        "form-action 'self'" if forms else "form-action 'none'",
+        "frame-src 'self'" if frames else "frame-src 'none'",
         f"frame-ancestors {framed_by}",
     ])
 
 
-def _render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,
-            framed_by: str = "'none'", frames: bool = False) -> Response:
+def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200,
+           framed_by: str = "'none'", frames: bool = False, forms: bool = False,
+           referrer: str = "no-referrer") -> Response:
     nonce = secrets.token_urlsafe(16)
     headers = {"Content-Security-Policy": _policy(request, nonce, framed_by=framed_by,
-                                                  frames=frames),
-               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                                                  frames=frames, forms=forms),
+               "X-Content-Type-Options": "nosniff", "Referrer-Policy": referrer,
                "Cache-Control": "no-store"}
     return templates.TemplateResponse(request, name, {**context, "nonce": nonce},
                                       status_code=status, headers=headers)
@@ -114,7 +117,7 @@ async def widget(request: Request) -> Response:
         "show_title": params.show_title, "show_date": params.show_date, "alarm": params.alarm,
         "text": i18n.subset(lang, ("widget.",)),
     }
-    return _render(request, "widget.html", {
+    return render(request, "widget.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "title": title or "",
         "problems": problems, "config": config,
         "brand": settings.BRANDING and (params.show_brand or not paid),
@@ -130,28 +133,28 @@ async def widget_asset(request: Request) -> Response:
                                  "X-Content-Type-Options": "nosniff"})
 
 
-def _page_lang(request: Request) -> str:
+def page_lang(request: Request) -> str:
     return i18n.negotiate(request.query_params.get("lang"),
                           request.headers.get("accept-language"))
 
 
 async def embed(request: Request) -> Response:
-    lang = _page_lang(request)
+    lang = page_lang(request)
     config = {"lang": lang, "base": base_url(request), "languages": i18n.AUTONYMS,
               "text": i18n.subset(lang, ("embed.",)), "defaults": {
                   "duration": widget_params.DEFAULT_DURATION, "work": timers.DEFAULT_WORK,
                   "rest": timers.DEFAULT_REST, "rounds": timers.DEFAULT_ROUNDS,
                   "primary_color": widget_params.DEFAULT_COLOR}}
-    return _render(request, "embed.html", {"lang": lang, "t": i18n.CATALOGS[lang],
+    return render(request, "embed.html", {"lang": lang, "t": i18n.CATALOGS[lang],
                                            "languages": i18n.AUTONYMS, "config": config},
                    frames=True)
 
 
 async def control(request: Request) -> Response:
-    lang = _page_lang(request)
+    lang = page_lang(request)
     config = {"lang": lang, "timer_id": request.path_params["timer_id"],
               "text": i18n.subset(lang, ("control.", "widget."))}
-    return _render(request, "control.html", {"lang": lang, "t": i18n.CATALOGS[lang],
+    return render(request, "control.html", {"lang": lang, "t": i18n.CATALOGS[lang],
                                              "config": config})
 
 

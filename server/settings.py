@@ -6,8 +6,10 @@ module is first imported."""
 from __future__ import annotations
 
 import os
+import secrets
 
 from starlette.config import Config
+from starlette.datastructures import Secret
 
 from .webhooks.retries import parse_schedule
 
@@ -24,6 +26,12 @@ ALLOW_PRIVATE_WEBHOOKS: bool = config("CASTIMER_ALLOW_PRIVATE_WEBHOOKS", cast=bo
                                       default=False)
 #: Longest gap between the scheduler's looks at the store when no wake-up arrives (seconds).
 SCHEDULER_POLL: float = config("CASTIMER_SCHEDULER_POLL", cast=float, default=1.0)
+#: Signs the dashboard's session cookies. Unset: a random key per process, so sessions end with
+#: a restart and do not carry between processes; set it when running several.
+SECRET_KEY: Secret = config("CASTIMER_SECRET_KEY", cast=Secret,
+                            default=secrets.token_urlsafe(32))
+#: Seconds a dashboard session lasts after sign-in (the key is re-checked on every request).
+SESSION_MAX_AGE: int = config("CASTIMER_SESSION_MAX_AGE", cast=int, default=12 * 3600)
 #: Largest request body the API reads (bytes).
 MAX_BODY: int = config("CASTIMER_MAX_BODY", cast=int, default=64 * 1024)
 

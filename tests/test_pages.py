@@ -94,8 +94,9 @@ def test_no_page_asks_another_host_for_anything() -> None:
     for folder in ("widget", "static"):
         for path in (ROOT / folder).iterdir():
             text = path.read_text(encoding="utf-8")
+            # The dashboard fetches its own API: only a literal path of this server passes.
             assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//|url\(\s*[\"']?(?:https?:)?//"
-                                 r"|@import|fetch\(", text), path
+                                 r"|@import|fetch\((?!\"/[a-z])", text), path
 
 
 def test_a_missing_live_timer_says_so_in_the_widget_language(site: Server) -> None:

@@ -1,6 +1,7 @@
-"""Every API endpoint is `authenticated`: a Bearer key, then the account's rate limit, then
-the endpoint; errors of any of these become the error JSON here, in one place, and every
-answer to a known account carries its rate-limit headers."""
+"""Every API endpoint is `authenticated`: the caller (a Bearer key, or the dashboard's session
+cookie from this server's own pages), then the account's rate limit, then the endpoint; errors
+of any of these become the error JSON here, in one place, and every answer to a known account
+carries its rate-limit headers."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import accounts
+from .. import accounts, sessions
 from ..clock import now_ms
-from ..engines.base import RateLimit, RateStatus
+from ..engines.base import Account, ApiKey, Engine, RateLimit, RateStatus
 from .errors import ApiError, as_api_error, error_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -34,14 +35,29 @@ def rate_headers(rate: RateLimit, status: RateStatus, now: int) -> dict[str, str
     return headers
 
 
+async def caller(request: Request, engine: Engine, now: int) -> tuple[Account, ApiKey]:
+    """Who is asking, and with which key: the one place that decides. A Bearer key wins; a
+    session cookie counts only for this server's own pages, and its key is re-checked now."""
+    authorization = request.headers.get("authorization")
+    if authorization or sessions.COOKIE not in request.cookies:
+        return await accounts.authenticate(engine, authorization, now)
+    sessions.check_same_origin(request, request.method)
+    session = sessions.read(request, now)
+    if session is None:
+        raise accounts.AuthError("the dashboard session has expired or is not valid here; "
+                                 "sign in again")
+    if request.method not in sessions.SAFE_METHODS:
+        sessions.check_csrf(session.csrf, request.headers.get(sessions.CSRF_HEADER))
+    return await accounts.authenticate_digest(engine, session.key_hash, now)
+
+
 def authenticated(endpoint: Endpoint) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         engine = request.state.engine
         now = now_ms()
         try:
-            account, _ = await accounts.authenticate(
-                engine, request.headers.get("authorization"), now)
+            account, key = await caller(request, engine, now)
             rate = accounts.PLANS[account.plan]
             status = await engine.hit_rate_limit(account.id, rate, now)
         except Exception as exc:
@@ -57,6 +73,7 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
                 f"({status.limit} requests per {window}); retry in {status.retry_after_s} s"),
                 headers)
         request.state.account = account
+        request.state.api_key = key
         request.state.rate = status
         try:
             response = await endpoint(request)

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import timers
+from .. import sessions, timers
 from ..accounts import AuthError
 from ..commit import TimerNotFound
 from ..engines.base import EngineUnavailable, VersionConflict
@@ -49,6 +49,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
                         current_version=exc.current)
     if isinstance(exc, AuthError):
         return ApiError(401, "authentication_error", str(exc))
+    if isinstance(exc, sessions.CrossSite):
+        return ApiError(403, "forbidden", str(exc))
     if isinstance(exc, EngineUnavailable):
         return ApiError(503, "service_unavailable",
                         "the timer store is unreachable right now; retry shortly (send "

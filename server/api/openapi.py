@@ -75,14 +75,15 @@ _RATE_HEADERS = {
 
 def _errors(*codes: int) -> dict[str, Any]:
     meaning = {400: "Malformed JSON, a wrong type or an unknown field",
-               401: "Missing, malformed, invalid or revoked API key",
+               401: "Missing, malformed, invalid or revoked API key (or session's key)",
+               403: "A dashboard session used from another site or without its CSRF token",
                404: "No such timer in this account", 409: "expected_version does not match",
                422: "A value or transition that is not allowed",
                413: "The body is larger than 64 KiB",
                429: "Rate limit reached (see Retry-After)",
                503: "The timer store is unreachable"}
     answers = {str(c): {"description": meaning[c], "content": {"application/json": {
-        "schema": _ref("Error")}}} for c in (400, 401, *codes, 413, 429, 503)}
+        "schema": _ref("Error")}}} for c in (400, 401, 403, *codes, 413, 429, 503)}
     answers["429"]["headers"] = {**_RATE_HEADERS, "Retry-After": {
         "description": "Seconds until a request would be allowed",
         "schema": {"type": "integer"}}}
@@ -196,6 +197,18 @@ SCHEMAS: dict[str, Any] = {
         "status_code": {**_NULLABLE_INT, "description": "null: no HTTP answer"},
         "response": {"type": "string", "description": "The first 2 KiB of the answer"},
         "error": _NULLABLE_STRING}},
+    "ApiKey": {"type": "object", "required": ["id", "prefix", "created_at", "current"],
+               "properties": {
+                   "id": {"type": "string", "description": "key_…: names the key to revoke"},
+                   "prefix": {"type": "string", "description": "The key's first characters"},
+                   "created_at": {"type": "string"}, "last_used_at": _NULLABLE_STRING,
+                   "revoked_at": _NULLABLE_STRING,
+                   "current": {"type": "boolean",
+                               "description": "The key that made this request"},
+                   "key": {"type": "string", "description": "ck_live_…: the whole key, in "
+                           "the answer to POST /keys only; it is stored only as a hash"}}},
+    "ApiKeyList": {"type": "object", "required": ["data"],
+                   "properties": {"data": {"type": "array", "items": _ref("ApiKey")}}},
     "DeliveryPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
                      "properties": {"data": {"type": "array", "items": _ref("Delivery")},
                                     "has_more": {"type": "boolean"},
@@ -209,9 +222,12 @@ DOCUMENT: dict[str, Any] = {
     "info": {"title": "Castimer API", "version": __version__,
              "description": "Real-time timers: create, control, embed, and receive webhooks."},
     "servers": [{"url": "/api/v1"}],
-    "security": [{"apiKey": []}],
-    "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                                  "description": "ck_live_… API key"}},
+    "security": [{"apiKey": []}, {"dashboardSession": []}],
+    "components": {"securitySchemes": {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "ck_live_… API key"},
+        "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "castimer_session",
+                             "description": "The dashboard's session, from this server's own "
+                             "pages only: changes need its Origin and the X-CSRF-Token header"}},
                    "schemas": SCHEMAS},
     "paths": {
         "/timers": {
@@ -282,6 +298,17 @@ DOCUMENT: dict[str, Any] = {
         "/account/webhook-secret/rotate": {
             "post": _op("A new webhook signing secret; the old one signs beside it for 24 h",
                         _ok("The new secret", _ref("WebhookSecret"))),
+        },
+        "/keys": {
+            "get": _op("The account's API keys by prefix, with last use, revoked ones too",
+                       _ok("The keys", _ref("ApiKeyList"))),
+            "post": _op("A new API key for the account, shown in this answer only",
+                        _ok("The key, whole", _ref("ApiKey"), "201")),
+        },
+        "/keys/{key_id}": {
+            "parameters": [_param("key_id", "path", "The key's id (key_…)", required=True)],
+            "delete": _op("Revoke a key: requests and dashboard sessions with it get 401 at "
+                          "once", _ok("The key, revoked", _ref("ApiKey")), codes=(404,)),
         },
         "/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
                              "servers": [{"url": "/"}],

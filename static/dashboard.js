@@ -131,6 +131,9 @@
       card.live = timer;
       showLive(card);
     }
+    // Open forms keep what the user is typing; closed ones follow the timer.
+    if (!part(card, ".edit").open) fillEdit(card);
+    if (!part(card, ".webhooks").open) fillHooks(card);
     part(card, ".widget-url").value = card.timer.urls.widget;
     part(card, ".embed-code").value = card.timer.urls.embed;
     if (card.controlShown) text(part(card, ".control-url"), card.timer.urls.control);
@@ -204,9 +207,6 @@
     confirming(part(card, ".rotate-control"), function () {
       act(card, "POST", "/control-token/rotate");
     });
-    part(card, ".edit").addEventListener("toggle", function () {
-      if (part(card, ".edit").open) fillEdit(card);
-    });
     part(card, ".edit-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var form = event.target;
@@ -242,10 +242,7 @@
       }, function (error) { showErrors(hooks, error); });
     });
     part(card, ".webhooks").addEventListener("toggle", function () {
-      if (part(card, ".webhooks").open) {
-        fillHooks(card);
-        loadDeliveries(card);
-      }
+      if (part(card, ".webhooks").open) loadDeliveries(card);
     });
     part(card, ".send-test").addEventListener("click", function () {
       api("POST", "/timers/" + id() + "/webhooks/test").then(function () {

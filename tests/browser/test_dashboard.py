@@ -153,6 +153,37 @@ def test_a_new_user_signs_in_creates_a_countdown_starts_it_and_sees_it_count_dow
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
+def test_the_page_creates_event_and_interval_timers(browser: Browser, dash: Server) -> None:
+    key = account_key(dash, f"types-{time.time_ns()}")
+    with client(dash, key) as api, opened_context(browser, **PHONE) as context:
+        page = sign_in(context, dash, key)
+        create = page.locator("#create")
+        create.locator("[name=type]").select_option("event")
+        expect(create.locator("[name=duration]")).to_be_hidden()
+        create.locator("[name=target_date]").fill("last tuesday")
+        create.locator("button[type=submit]").click()
+        expect(create.locator('[data-error="target_date"]')).to_contain_text("target_date")
+        create.locator("[name=target_date]").fill("2030-01-01T09:00:00Z")
+        create.locator("[name=timezone]").fill("Europe/Paris")
+        create.locator("button[type=submit]").click()
+        expect(page.locator(".timer")).to_have_count(1)
+        create.locator("[name=type]").select_option("interval")
+        create.locator("[name=work]").fill("40")
+        create.locator("[name=rounds]").fill("3")
+        create.locator("button[type=submit]").click()
+        expect(page.locator(".timer")).to_have_count(2)
+        event, interval = api.get("/timers").json()["data"]
+        assert (event["type"], event["target_date"], event["timezone"], event["state"]) == (
+            "event", "2030-01-01T09:00:00Z", "Europe/Paris", "running")
+        assert (interval["type"], interval["work"], interval["rest"], interval["rounds"]) == (
+            "interval", 40, 10, 3)
+        cards = page.locator(".timer")
+        expect(cards.nth(0).locator("[data-command=pause]")).to_be_disabled()
+        expect(cards.nth(0).locator(".time")).to_contain_text("days")
+        expect(cards.nth(1).locator(".round")).to_have_text("Round 1 of 3 · Work")
+        expect(cards.nth(1).locator(".time")).to_have_text("00:40")
+
+
 def test_send_test_reaches_the_receiver_and_a_failed_delivery_is_retried_from_the_page(
         browser: Browser, dash: Server, receiver: Receiver) -> None:
     key = account_key(dash, f"hooks-{time.time_ns()}")

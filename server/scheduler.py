@@ -49,8 +49,11 @@ class Scheduler:
                     log.exception("scheduler: unexpected error; retrying")
                     delay = self.poll_s
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the wake-up does, and the loop would never stop.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
         finally:

@@ -67,3 +67,8 @@ WEBHOOK_LEASE: float = config("CASTIMER_WEBHOOK_LEASE", cast=float,
 WEBHOOK_CONCURRENCY: int = config("CASTIMER_WEBHOOK_CONCURRENCY", cast=int, default=100)
 #: Longest gap between a dispatcher's looks at the outbox when no wake-up arrives (seconds).
 WEBHOOK_POLL: float = config("CASTIMER_WEBHOOK_POLL", cast=float, default=1.0)
+
+if WEBHOOK_CONCURRENCY < 1 or WEBHOOK_TIMEOUT <= 0 or WEBHOOK_LEASE <= WEBHOOK_TIMEOUT:
+    raise ValueError("CASTIMER_WEBHOOK_CONCURRENCY must be at least 1, CASTIMER_WEBHOOK_TIMEOUT "
+                     "above 0, and CASTIMER_WEBHOOK_LEASE longer than the timeout; got "
+                     f"{WEBHOOK_CONCURRENCY}, {WEBHOOK_TIMEOUT:g}, {WEBHOOK_LEASE:g}")

@@ -103,7 +103,7 @@ class RedisEngine:
         self._commit_script = self._client.register_script((_LUA / "commit.lua").read_text())
         self._gcra_script = self._client.register_script((_LUA / "gcra.lua").read_text())
         self._scripts = {name: self._client.register_script((_LUA / f"{name}.lua").read_text())
-                         for name in ("add_deliveries", "claim", "finish", "retry")}
+                         for name in ("add_deliveries", "claim", "finish", "retry", "migrate")}
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -119,6 +119,9 @@ class RedisEngine:
         """Start the subscriber. If Redis is down now, the engine still opens: commands raise
         `EngineUnavailable` (readyz says so) and the subscriber keeps trying."""
         if self._listener is None:
+            with contextlib.suppress(*_UNAVAILABLE, RedisError):
+                await self._scripts["migrate"](keys=[keys.OUTBOX, keys.DELIVERY_SEQ],
+                                               args=[keys.PREFIX])
             with contextlib.suppress(*_UNAVAILABLE, RedisError):
                 await self._connect_pubsub()
             self._listener = asyncio.create_task(self._listen(), name="castimer-redis-pubsub")
@@ -231,6 +234,7 @@ class RedisEngine:
                        keys.timer_events(commit.account_id, commit.timer_id), keys.OUTBOX,
                        keys.last_commit(commit.timer_id), keys.DELIVERY_SEQ,
                        keys.timer_deliveries(commit.account_id, commit.timer_id),
+                       keys.timer_queue(commit.timer_id),
                        *(keys.delivery(d.id) for d in commit.deliveries)]
         args: list[Any] = [
             commit.expected_version, commit.version, commit.timer or b"", member,
@@ -282,7 +286,8 @@ class RedisEngine:
         script_keys = [keys.OUTBOX, keys.DELIVERY_SEQ]
         args: list[Any] = [keys.channel(OUTBOX_CHANNEL)]
         for d in deliveries:
-            script_keys += [keys.timer_deliveries(d.account_id, d.timer_id), keys.delivery(d.id)]
+            script_keys += [keys.timer_deliveries(d.account_id, d.timer_id),
+                            keys.timer_queue(d.timer_id), keys.delivery(d.id)]
             args += [d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms]
         with _guard():
             await self._scripts["add_deliveries"](keys=script_keys, args=args)
@@ -342,8 +347,11 @@ class RedisEngine:
 
     async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
         with _guard():
+            timer_id = await self._client.hget(keys.delivery(delivery_id), "timer_id")
+            if timer_id is None:
+                return None
             started = await self._scripts["retry"](
-                keys=[keys.OUTBOX, keys.delivery(delivery_id)],
+                keys=[keys.OUTBOX, keys.delivery(delivery_id), keys.timer_queue(timer_id.decode())],
                 args=[now_ms, keys.channel(OUTBOX_CHANNEL)])
         if started < 0:
             return None
@@ -508,6 +516,9 @@ _DELIVERY_INTS = ("due_ms", "created_at_ms", "attempts", "run_attempts")
 
 def _delivery(fields: dict[bytes, bytes]) -> Delivery:
     text = {k.decode(): v for k, v in fields.items()}
+    # Deliveries written before the dispatcher existed lack the newer fields.
+    text.setdefault("created_at_ms", text["due_ms"])
+    text.setdefault("run_attempts", b"0")
     return Delivery(**{name: text[name].decode() for name in (
         "id", "account_id", "timer_id", "event_id", "url", "status")},
         body=text["body"], **{name: int(text[name]) for name in _DELIVERY_INTS})

@@ -14,7 +14,8 @@ def timer(timer_id: str) -> str:
 
 #: sorted set: member = timer id, score = deadline (epoch ms)
 DEADLINES = f"{PREFIX}deadlines"
-#: sorted set: member = delivery id, score = due time (epoch ms)
+#: sorted set: the head of each timer's delivery queue; member = 16-digit sequence ':' delivery
+#: id, score = due time (epoch ms), or a claim's lease end while it is in flight
 OUTBOX = f"{PREFIX}outbox"
 #: hash: account id → account JSON
 ACCOUNTS = f"{PREFIX}accounts"
@@ -57,7 +58,8 @@ def last_commit(timer_id: str) -> str:
 
 def delivery(delivery_id: str) -> str:
     """Hash: one delivery's fields (as `base.Delivery`), its `seq` and, while leased, `claim`.
-    The Lua scripts build this name (and the three below) from PREFIX themselves."""
+    The Lua scripts build this name (and the three below) from PREFIX themselves: all share
+    the hash tag, so they live in the slot of the keys the scripts declare."""
     return f"{PREFIX}delivery:{delivery_id}"
 
 
@@ -71,9 +73,9 @@ def timer_deliveries(account_id: str, timer_id: str) -> str:
     return f"{PREFIX}timer-deliveries:{account_id}:{timer_id}"
 
 
-def delivery_inflight(timer_id: str) -> str:
-    """String "claim token|lease end ms": the timer's delivery in flight (one at a time)."""
-    return f"{PREFIX}delivery-inflight:{timer_id}"
+def timer_queue(timer_id: str) -> str:
+    """Sorted set: the timer's pending delivery ids by sequence; only the first is in OUTBOX."""
+    return f"{PREFIX}timer-queue:{timer_id}"
 
 
 #: counter: orders deliveries as they are written

@@ -71,7 +71,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL, timer_id TEXT NOT NULL,
     event_id TEXT NOT NULL, url TEXT NOT NULL, body BLOB NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', due_ms INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, lease_until_ms INTEGER);
+    attempts INTEGER NOT NULL DEFAULT 0, lease_until_ms INTEGER,
+    created_at_ms INTEGER NOT NULL DEFAULT 0, run_attempts INTEGER NOT NULL DEFAULT 0,
+    claim TEXT, is_head INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, due_ms);
 CREATE INDEX IF NOT EXISTS deliveries_by_timer ON deliveries (timer_id);
 CREATE TABLE IF NOT EXISTS delivery_attempts (
@@ -82,7 +84,17 @@ CREATE INDEX IF NOT EXISTS attempts_by_delivery ON delivery_attempts (delivery_i
 
 #: Columns the deliveries table gained with the dispatcher; stores made before it get them.
 _DELIVERY_COLUMNS = {"created_at_ms": "INTEGER NOT NULL DEFAULT 0",
-                     "run_attempts": "INTEGER NOT NULL DEFAULT 0", "claim": "TEXT"}
+                     "run_attempts": "INTEGER NOT NULL DEFAULT 0", "claim": "TEXT",
+                     "is_head": "INTEGER NOT NULL DEFAULT 0"}
+#: Each timer's pending deliveries are a queue in the order written; only its head (is_head)
+#: may be claimed, so a timer's deliveries go out one at a time and in order, and a timer with
+#: a long queue costs a claim one row, not its whole queue.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS deliveries_heads ON deliveries (due_ms)
+    WHERE is_head = 1 AND status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (timer_id)
+    WHERE status = 'pending';
+"""
 _DELIVERY = ("id, account_id, timer_id, event_id, url, body, status, due_ms, created_at_ms, "
              "attempts, run_attempts")
 
@@ -100,6 +112,7 @@ class SQLiteEngine:
         self.url = url
         self._path = _path(url)
         self._db: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="castimer-sqlite")
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._rates: dict[str, tuple[float, int, int]] = {}
@@ -117,6 +130,18 @@ class SQLiteEngine:
 
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
+    async def _read(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """A point read on the event loop's own thread, through a read-only connection. In WAL
+        mode a reader never waits for the writer, and a primary-key lookup takes ~10 µs where a
+        hop to the writer's thread and back costs several times that: the hot reads of every
+        API request (key, account, timer) take this path (docs/performance.md)."""
+        if self._reader is None:
+            raise EngineUnavailable("the sqlite engine is not open")
+        try:
+            return work(self._reader)
+        except sqlite3.OperationalError as exc:
+            raise EngineUnavailable(f"sqlite: {exc}") from exc
+
     async def open(self) -> None:
         def connect() -> None:
             if self._db is not None:
@@ -127,13 +152,15 @@ class SQLiteEngine:
             db.execute("PRAGMA synchronous = FULL")
             db.executescript(_SCHEMA)
             _add_missing_columns(db)
-            # Only deliveries in flight have a lease: the claim's look for busy timers reads
-            # those, not every pending row.
-            db.execute("CREATE INDEX IF NOT EXISTS deliveries_leased ON deliveries "
-                       "(lease_until_ms) WHERE lease_until_ms IS NOT NULL")
+            db.executescript(_INDEXES)
             self._db = db
 
         await asyncio.get_running_loop().run_in_executor(self._thread, connect)
+        if self._reader is None:
+            reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            reader.execute("PRAGMA query_only = 1")
+            reader.execute("PRAGMA busy_timeout = 1000")
+            self._reader = reader
 
     async def close(self) -> None:
         def disconnect() -> None:
@@ -141,6 +168,9 @@ class SQLiteEngine:
                 self._db.close()
                 self._db = None
 
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await asyncio.get_running_loop().run_in_executor(self._thread, disconnect)
         self._receivers.clear()
 
@@ -165,7 +195,7 @@ class SQLiteEngine:
         return await self._one_account("name", name)
 
     async def _one_account(self, column: str, value: str) -> Account | None:
-        row = await self._run(lambda db: db.execute(
+        row = await self._read(lambda db: db.execute(
             f"SELECT * FROM accounts WHERE {column} = ?", (value,)).fetchone())  # noqa: S608
         return Account(*row) if row else None
 
@@ -178,7 +208,7 @@ class SQLiteEngine:
             "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?)", _row(key)))
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
-        row = await self._run(lambda db: db.execute(
+        row = await self._read(lambda db: db.execute(
             "SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone())
         return ApiKey(*row) if row else None
 
@@ -204,7 +234,7 @@ class SQLiteEngine:
     # -- timers -------------------------------------------------------------------------------
 
     async def get_timer(self, timer_id: str) -> bytes | None:
-        row = await self._run(lambda db: db.execute(
+        row = await self._read(lambda db: db.execute(
             "SELECT body FROM timers WHERE id = ?", (timer_id,)).fetchone())
         return bytes(row[0]) if row else None
 
@@ -286,23 +316,12 @@ class SQLiteEngine:
             token = ids.new_id("clm_")
             db.execute("BEGIN IMMEDIATE")
             try:
-                busy = {row[0] for row in db.execute(
-                    "SELECT timer_id FROM deliveries WHERE lease_until_ms > ? "
-                    "AND status = 'pending'", (now_ms,))}
-                # More rows than wanted: some belong to busy timers or repeat a timer.
-                rows = db.execute(
-                    f"SELECT {_DELIVERY} FROM deliveries WHERE status = 'pending' "  # noqa: S608
-                    "AND due_ms <= ? ORDER BY due_ms, rowid LIMIT ?",
-                    (now_ms, limit * 4)).fetchall()
-                taken: list[Delivery] = []
-                for row in rows:
-                    delivery = _delivery(row)
-                    if len(taken) == limit:
-                        break
-                    if delivery.timer_id in busy:
-                        continue
-                    busy.add(delivery.timer_id)
-                    taken.append(delivery)
+                # A head in flight is due again only when its lease runs out (due_ms moves
+                # there), so due heads are exactly the timers free to send their next one.
+                taken = [_delivery(row) for row in db.execute(
+                    f"SELECT {_DELIVERY} FROM deliveries WHERE is_head = 1 "  # noqa: S608
+                    "AND status = 'pending' AND due_ms <= ? ORDER BY due_ms, rowid LIMIT ?",
+                    (now_ms, limit))]
                 db.executemany(
                     "UPDATE deliveries SET due_ms = ?, lease_until_ms = ?, claim = ? "
                     "WHERE id = ?",
@@ -365,10 +384,18 @@ class SQLiteEngine:
 
     async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
         def retry(db: sqlite3.Connection) -> tuple[Delivery | None, bool]:
+            db.execute("BEGIN IMMEDIATE")
             changed = db.execute(
                 "UPDATE deliveries SET status = 'pending', due_ms = ?, run_attempts = 0, "
                 "lease_until_ms = NULL, claim = NULL WHERE id = ? AND status != 'pending'",
                 (now_ms, delivery_id)).rowcount == 1
+            if changed:
+                # It joins its timer's queue in the order it was written: the head if the
+                # queue is empty, else after the head in flight.
+                timer_id = db.execute("SELECT timer_id FROM deliveries WHERE id = ?",
+                                      (delivery_id,)).fetchone()[0]
+                _promote_head(db, timer_id)
+            db.execute("COMMIT")
             row = db.execute(f"SELECT {_DELIVERY} FROM deliveries WHERE id = ?",  # noqa: S608
                              (delivery_id,)).fetchone()
             return (_delivery(row) if row else None), changed
@@ -442,20 +469,43 @@ def _write_commit(db: sqlite3.Connection, commit: Commit) -> None:
 
 
 def _insert_deliveries(db: sqlite3.Connection, deliveries: Sequence[DeliveryRecord]) -> None:
-    db.executemany(
-        "INSERT INTO deliveries (id, account_id, timer_id, event_id, url, body, due_ms, "
-        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms, d.due_ms)
-         for d in deliveries])
+    for d in deliveries:
+        db.execute(
+            "INSERT INTO deliveries (id, account_id, timer_id, event_id, url, body, due_ms, "
+            "created_at_ms, is_head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NOT EXISTS ("
+            "SELECT 1 FROM deliveries WHERE timer_id = ? AND status = 'pending'))",
+            (d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms, d.due_ms,
+             d.timer_id))
+
+
+def _promote_head(db: sqlite3.Connection, timer_id: str) -> None:
+    """Make the timer's earliest pending delivery its queue's head (the only one claimable),
+    unless one of its deliveries is in flight: that one reports first."""
+    db.execute("UPDATE deliveries SET is_head = coalesce(rowid = (SELECT min(rowid) "
+               "FROM deliveries WHERE timer_id = ?1 AND status = 'pending'), 0) "
+               "WHERE timer_id = ?1 AND (status = 'pending' OR is_head = 1) AND NOT EXISTS ("
+               "SELECT 1 FROM deliveries WHERE timer_id = ?1 AND status = 'pending' "
+               "AND claim IS NOT NULL)", (timer_id,))
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a store made before the dispatcher up to date, all or nothing."""
     have = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
-    for name, kind in _DELIVERY_COLUMNS.items():
-        if name not in have:
-            db.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
-            if name == "created_at_ms":
-                db.execute("UPDATE deliveries SET created_at_ms = due_ms")
+    if set(_DELIVERY_COLUMNS) <= have:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        have = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
+        for name, kind in _DELIVERY_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
+        db.execute("UPDATE deliveries SET created_at_ms = due_ms WHERE created_at_ms = 0")
+        db.execute("UPDATE deliveries SET is_head = 1 WHERE rowid IN (SELECT min(rowid) "
+                   "FROM deliveries WHERE status = 'pending' GROUP BY timer_id)")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:
@@ -469,10 +519,19 @@ def _finish(db: sqlite3.Connection, outcome: Outcome) -> None:
                 a.response, a.error))
     db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?",
                (outcome.delivery_id,))
+    row = db.execute("SELECT timer_id, url, claim FROM deliveries WHERE id = ?",
+                     (outcome.delivery_id,)).fetchone()
+    if row is None:
+        return
+    timer_id, url, claim = row
     if outcome.status == SUCCEEDED:
-        # The receiver has it: final, even if a lease that ran out was taken over meanwhile.
-        db.execute("UPDATE deliveries SET status = 'succeeded', run_attempts = run_attempts + 1,"
-                   " lease_until_ms = NULL, claim = NULL WHERE id = ?", (outcome.delivery_id,))
+        # The receiver has it: final, even if a lease that ran out was taken over meanwhile
+        # (then the lease stays the new holder's until it reports).
+        db.execute("UPDATE deliveries SET status = 'succeeded', run_attempts = run_attempts + 1"
+                   " WHERE id = ?", (outcome.delivery_id,))
+        if claim == outcome.claim:
+            db.execute("UPDATE deliveries SET lease_until_ms = NULL, claim = NULL WHERE id = ?",
+                       (outcome.delivery_id,))
     else:
         db.execute("UPDATE deliveries SET status = ?, due_ms = coalesce(?, due_ms), "
                    "run_attempts = run_attempts + 1, lease_until_ms = NULL, claim = NULL "
@@ -480,8 +539,9 @@ def _finish(db: sqlite3.Connection, outcome: Outcome) -> None:
                    (outcome.status, outcome.due_ms, outcome.delivery_id, outcome.claim))
     if outcome.gone:
         db.execute("UPDATE deliveries SET status = 'cancelled' WHERE status = 'pending' AND "
-                   "(timer_id, url) = (SELECT timer_id, url FROM deliveries WHERE id = ?)",
-                   (outcome.delivery_id,))
+                   "timer_id = ? AND url = ? AND (claim IS NULL OR id = ?)",
+                   (timer_id, url, outcome.delivery_id))
+    _promote_head(db, timer_id)
 
 
 def _row(record: Any) -> tuple[Any, ...]:

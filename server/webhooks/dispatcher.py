@@ -61,8 +61,9 @@ class Dispatcher:
                  schedule: tuple[float, ...] = retries.DEFAULT_SCHEDULE,
                  timeout_s: float = 10.0, lease_s: float = 30.0, poll_s: float = 1.0,
                  concurrency: int = 100) -> None:
-        if lease_s <= timeout_s:
-            raise ValueError("the webhook lease must be longer than the webhook timeout")
+        if lease_s <= timeout_s or concurrency < 1:
+            raise ValueError("a dispatcher needs a lease longer than its timeout and a "
+                             "concurrency of at least 1")
         self.engine = engine
         self.clients = clients
         self._turn = 0
@@ -102,8 +103,11 @@ class Dispatcher:
                 except Exception:
                     log.exception("webhooks: unexpected error; retrying")
                     delay = self.poll_s
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the wake-up does, and the loop would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
         finally:
             for task in list(self._attempts):
                 task.cancel()
@@ -173,6 +177,12 @@ class Dispatcher:
         except httpx.HTTPError as exc:
             return None, "", f"{type(exc).__name__}: {exc}" if str(exc) else \
                 type(exc).__name__, None
+        except Exception as exc:
+            # Whatever else the URL or the answer makes the client raise (a host name it cannot
+            # encode, say) is a failed attempt, recorded and retried like any other, never an
+            # attempt that vanishes and is sent again when its lease runs out.
+            log.warning("webhooks: attempt of %s failed: %r", delivery.id, exc)
+            return None, "", f"the request could not be made ({type(exc).__name__})", None
         code = answer.status_code
         error = None if 200 <= code < 300 else f"HTTP {code}" + (
             " (redirects are not followed)" if 300 <= code < 400 else "")
@@ -207,14 +217,23 @@ class Dispatcher:
                 try:
                     await self.engine.finish_deliveries(batch)
                     break
-                except Exception as exc:
+                except EngineUnavailable as exc:
                     if self._stopping:
                         return
-                    if isinstance(exc, EngineUnavailable):
-                        log.warning("webhooks: cannot record attempts (%s); retrying", exc)
-                    else:
-                        log.exception("webhooks: recording attempts failed; retrying")
+                    log.warning("webhooks: cannot record attempts (%s); retrying", exc)
                     await asyncio.sleep(self.poll_s)
+                except Exception:
+                    # Not the store being away: one outcome it refuses must not hold back the
+                    # others, so each is written alone and one that still fails is dropped
+                    # (its delivery is sent again when the lease runs out).
+                    log.exception("webhooks: recording attempts failed; writing them one by one")
+                    for outcome in batch:
+                        try:
+                            await self.engine.finish_deliveries([outcome])
+                        except Exception:
+                            log.exception("webhooks: cannot record attempt of %s",
+                                          outcome.delivery_id)
+                    break
             self._wake.set()  # their timers are free for their next delivery
 
 

@@ -61,8 +61,10 @@ def standard_signature(delivery_id: str, timestamp_s: int, body: bytes,
 def headers(delivery_id: str, event: str, body: bytes, secrets: Sequence[str],
             timestamp_s: int) -> dict[str, str]:
     """Every header of one delivery attempt. `secrets[0]` is the account's current secret;
-    a second one is the previous secret while a rotation's overlap lasts."""
-    return {
+    a second one is the previous secret while a rotation's overlap lasts: it signs the Standard
+    Webhooks header beside the current one, and `X-Castimer-Signature-Previous`, so a receiver
+    that still holds the old secret verifies until it switches."""
+    found = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Castimer-Event": event,
@@ -73,3 +75,6 @@ def headers(delivery_id: str, event: str, body: bytes, secrets: Sequence[str],
         "webhook-signature": standard_signature(delivery_id, timestamp_s, body, secrets),
         "X-Castimer-Version": __version__,
     }
+    if len(secrets) > 1:
+        found["X-Castimer-Signature-Previous"] = _hex(secrets[1], body)
+    return found

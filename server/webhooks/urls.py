@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
@@ -14,10 +15,13 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+import idna
 
 from ..timers import TimerError
 
 MAX_URL = 2048
+
+log = logging.getLogger("castimer.webhooks")
 
 
 _IPV4_ANY_FORM = re.compile(r"[0-9a-fA-FxX.]+")
@@ -39,12 +43,28 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
     return None
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 address that a translator or the host itself
+#: may connect to: NAT64 (RFC 6052, RFC 8215), IPv4-compatible (deprecated) and IPv4-translated.
+_EMBEDDING_LOW_32 = tuple(ipaddress.IPv6Network(n) for n in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped or address.sixtofour:
+        return address.ipv4_mapped or address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if any(address in network for network in _EMBEDDING_LOW_32):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Only globally routable unicast: not loopback, private, link-local (169.254.169.254),
-    CGNAT, multicast, reserved or unspecified, nor an IPv6 form that embeds one of those."""
+    CGNAT, multicast, reserved or unspecified, nor an IPv6 form that embeds one of those
+    (IPv4-mapped, 6to4, Teredo, NAT64, IPv4-compatible, IPv4-translated)."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (
-            address.teredo[1] if address.teredo else None)
+        embedded = _embedded_ipv4(address)
         if embedded is not None and not is_public(embedded):
             return False
     return address.is_global and not address.is_multicast
@@ -85,6 +105,15 @@ def check_url(url: str, allow_private: bool) -> str:
     if parts.username or parts.password:
         raise TimerError("webhook_url must not carry user:password@; put a token in the path "
                          "or verify the signature instead", "webhook_url")
+    try:
+        # The client's own parser and IDNA 2008 both ways: what they cannot read, the
+        # dispatcher cannot send.
+        httpx.URL(url)
+        if literal_address(host) is None:
+            idna.encode(idna.decode(host))
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raise TimerError(f"webhook_url has an invalid host name: {parts.hostname!r}",
+                         "webhook_url") from None
     return url
 
 
@@ -124,8 +153,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not self.allow_private:
             unsafe = [str(a) for a in addresses if not is_public(a)]
             if unsafe:
-                raise UnsafeTarget(f"{host} resolves to a private or reserved address "
-                                   f"({', '.join(unsafe)}); webhooks go to public hosts only")
+                # The addresses go to the server's log only: the attempt's error is shown to
+                # the timer's owner, who must not learn how internal names resolve.
+                log.warning("webhook to %s refused: it resolves to %s", host, ", ".join(unsafe))
+                raise UnsafeTarget(f"{host} resolves to a private or reserved address; "
+                                   "webhooks go to public hosts only")
         failure: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:
             try:

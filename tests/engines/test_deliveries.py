@@ -180,3 +180,37 @@ async def test_rotating_the_secret_keeps_the_old_one_for_the_overlap(engine):
                                                     T0 + 86_400_000)
     assert await engine.get_account(account.id) == rotated
     assert await engine.rotate_webhook_secret("acct_none", "whsec_x", T0, 1) is None
+
+
+async def test_a_timer_with_a_long_queue_does_not_hold_back_other_timers(engine):
+    account = await an_account(engine)
+    await engine.add_deliveries([a_delivery(account.id, "tmr_noisy", n) for n in range(1000)],
+                                T0)
+    await engine.add_deliveries([a_delivery(account.id, "tmr_victim", 5000)], T0 + 1)
+    assert numbers(await engine.claim_deliveries(T0 + 10, 1, LEASE)) == [0]
+    # The noisy timer's head is in flight and 999 wait behind it: the victim still goes.
+    assert numbers(await engine.claim_deliveries(T0 + 10, 1, LEASE)) == [5000]
+
+
+async def test_after_a_lease_runs_out_the_timers_order_holds(engine):
+    account = await an_account(engine)
+    await engine.add_deliveries([a_delivery(account.id, "tmr_a", n) for n in range(3)], T0)
+    [first] = await engine.claim_deliveries(T0, 10, LEASE)  # its dispatcher dies
+    assert numbers([first]) == [0]
+    assert await engine.claim_deliveries(T0 + LEASE - 1, 10, LEASE) == []
+    [again] = await engine.claim_deliveries(T0 + LEASE, 10, LEASE)
+    assert numbers([again]) == [0]
+    await engine.finish_deliveries([outcome(again, SUCCEEDED, code=200)])
+    assert numbers(await engine.claim_deliveries(T0 + LEASE, 10, LEASE)) == [1]
+
+
+async def test_a_retried_delivery_waits_for_the_one_in_flight(engine):
+    account = await an_account(engine)
+    await engine.add_deliveries([a_delivery(account.id, "tmr_a", n) for n in range(2)], T0)
+    [d0] = await engine.claim_deliveries(T0, 10, LEASE)
+    await engine.finish_deliveries([outcome(d0, FAILED)])
+    [d1] = await engine.claim_deliveries(T0, 10, LEASE)
+    await engine.retry_delivery(d0.delivery.id, T0 + 1)
+    assert await engine.claim_deliveries(T0 + 2, 10, LEASE) == []  # d1 is in flight
+    await engine.finish_deliveries([outcome(d1, SUCCEEDED, code=200)])
+    assert numbers(await engine.claim_deliveries(T0 + 3, 10, LEASE)) == [0]

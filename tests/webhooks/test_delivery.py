@@ -55,7 +55,7 @@ def settled(api: httpx.Client, timer_id: str, status: str, count: int = 1,
     raise AssertionError(f"no {status} delivery of {timer_id}: {deliveries(api, timer_id)}")
 
 
-def check_signatures(request: Received, secret: str) -> dict:
+def check_signatures(request: Received, secret: str, rotating: bool = False) -> dict:
     """All three signatures verify: the header over the raw body, the body's own field, and
     the Standard Webhooks headers through the standardwebhooks package."""
     assert verify_signature(request.body, request.headers["x-castimer-signature"], secret)
@@ -64,6 +64,8 @@ def check_signatures(request: Received, secret: str) -> dict:
     assert verify_signature(orjson.dumps(body), field, secret)
     assert request.body.endswith(b',"signature":"' + field.encode() + b'"}')
     standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+    # The old secret's signature rides beside the new one only during a rotation's overlap.
+    assert ("x-castimer-signature-previous" in request.headers) == rotating
     assert request.headers["webhook-id"] == request.headers["x-castimer-delivery"]
     assert request.headers["x-castimer-event"] == body["event"]
     assert request.headers["user-agent"] == "Castimer-Webhooks/1.0"
@@ -170,11 +172,15 @@ def test_retry_after_on_429_pushes_the_next_attempt_later(hook_server, api, rece
 
 
 def test_410_stops_the_timers_deliveries_to_that_url(hook_server, api, receiver):
-    receiver.answers["/gone"] = Answer(410)
+    # The first attempt answers 410 slowly, so the timer's next deliveries queue behind it.
+    receiver.answers["/gone"] = Answer(410, delay=0.5)
     timer = create(api, receiver.url("/gone"), type="countdown", duration=60)
     act(api, timer["id"], "start")
-    [cancelled] = settled(api, timer["id"], "cancelled")
-    assert len(api.get(f"/deliveries/{cancelled['id']}").json()["attempts"]) == 1
+    act(api, timer["id"], "pause")
+    act(api, timer["id"], "resume")
+    cancelled = settled(api, timer["id"], "cancelled", 3)
+    assert sorted(len(api.get(f"/deliveries/{d['id']}").json()["attempts"])
+                  for d in cancelled) == [0, 0, 1]
     deadline = time.monotonic() + 5
     while api.get(f"/timers/{timer['id']}").json()["webhook_url"] is not None:
         assert time.monotonic() < deadline, "the webhook_url was not cleared"
@@ -183,7 +189,7 @@ def test_410_stops_the_timers_deliveries_to_that_url(hook_server, api, receiver)
     act(api, timer["id"], "resume")
     time.sleep(0.5)
     assert len(receiver.at("/gone")) == 1
-    assert len(deliveries(api, timer["id"])) == 1
+    assert len(deliveries(api, timer["id"])) == 3
 
 
 def test_delivery_endpoints_refuse_other_accounts_and_bad_input(hook_server, api, receiver):
@@ -215,7 +221,8 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(hook_server, api, r
     timer = create(api, receiver.url("/rotated"), type="countdown", duration=60)
     api.post(f"/timers/{timer['id']}/webhooks/test")
     [request] = receiver.wait("/rotated", 1)
-    check_signatures(request, new)
+    check_signatures(request, new, rotating=True)
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     standardwebhooks.Webhook(old).verify(request.body, request.headers)  # the overlap
     assert not verify_signature(request.body, request.headers["x-castimer-signature"], old)
+    assert verify_signature(request.body, request.headers["x-castimer-signature-previous"], old)

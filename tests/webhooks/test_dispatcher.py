@@ -50,3 +50,31 @@ async def test_a_stopping_dispatcher_records_the_attempts_it_made(tmp_path):
         assert [attempts[0].status_code for _, attempts in found] == [200] * len(records)
         assert [delivery.status for delivery, _ in found] == [SUCCEEDED] * len(records)
         assert await engine.claim_deliveries(now_ms() + 120_000, 100, 1000) == []
+
+
+async def test_an_attempt_the_client_cannot_even_make_is_recorded_as_failed(tmp_path):
+    """A host name httpx cannot encode raises outside httpx's own errors: the attempt is still
+    recorded and scheduled again, not lost to be resent forever when its lease runs out."""
+    async with opened(sqlite_url(tmp_path)) as engine:
+        account = await accounts.add_account(engine, "a", "pro", now_ms())
+        record = DeliveryRecord(ids.delivery_id(), account.id, "tmr_x", "evt_x",
+                                "https://xn--a.com/hook", orjson.dumps({"event": "x"}),
+                                now_ms())
+        await engine.add_deliveries([record], now_ms())
+        dispatcher = Dispatcher(engine, http_clients(2, 2, False), timeout_s=2, lease_s=60)
+        running = asyncio.create_task(dispatcher.run())
+        try:
+            for _ in range(200):
+                delivery, attempts = await engine.get_delivery(record.id)
+                if attempts:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            await dispatcher.aclose()
+        [attempt] = attempts
+        assert attempt.status_code is None
+        assert attempt.error == "the request could not be made (InvalidCodepoint)"
+        assert delivery.status == "pending" and delivery.due_ms > now_ms() + 30_000

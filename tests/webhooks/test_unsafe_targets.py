@@ -3,6 +3,7 @@ reaches a canary listening on loopback, whatever address form or host name point
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import threading
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from server import commit
+from tests.conftest import opened
 from tests.servers import Server, client, make_key
 
 
@@ -76,6 +79,43 @@ def test_literal_private_targets_are_refused_when_set(api, canary):
     assert canary.connections == []
 
 
+def wait_for_first_attempt(api: httpx.Client, timer_id: str) -> dict:
+    deadline = time.monotonic() + 10
+    while True:
+        [delivery] = api.get(f"/timers/{timer_id}/deliveries").json()["data"]
+        if delivery["attempt_count"]:
+            [attempt] = api.get(f"/deliveries/{delivery['id']}").json()["attempts"]
+            return attempt
+        assert time.monotonic() < deadline, "no attempt was made"
+        time.sleep(0.05)
+
+
+def test_literal_private_targets_already_stored_are_refused_at_connect_time(server, api,
+                                                                            canary):
+    """URLs that got into the store some other way (an older release, a change of
+    CASTIMER_ALLOW_PRIVATE_WEBHOOKS) meet the connect-time guard too."""
+    account = api.get("/account").json()["id"]
+
+    async def store(url: str) -> str:
+        async with opened(server.engine_url) as engine:
+            timer = await commit.create(engine, account, {
+                "type": "countdown", "duration": 60, "webhook_url": url})
+            return timer.id
+
+    timer_ids = [asyncio.run(store(f"http://{host}:{canary.port}/hook"))
+                 for host in ("127.0.0.1", "[::1]", "0.0.0.0", "[::ffff:127.0.0.1]",
+                              "2130706433", "0x7f.1")]
+    for timer_id in timer_ids:
+        assert api.patch(f"/timers/{timer_id}/state",
+                         json={"action": "start"}).status_code == 200
+    for timer_id in timer_ids:
+        attempt = wait_for_first_attempt(api, timer_id)
+        assert attempt["status_code"] is None
+        assert ("private or reserved address" in attempt["error"]
+                or attempt["error"].startswith("InvalidURL")), attempt
+    assert canary.connections == []
+
+
 def test_a_host_name_that_resolves_to_loopback_is_refused_at_connect_time(api, canary):
     names = [socket.gethostname()]  # /etc/hosts maps it to 127.0.0.1 on these machines
     for name in names:
@@ -91,15 +131,10 @@ def test_a_host_name_that_resolves_to_loopback_is_refused_at_connect_time(api, c
         timers.append(created.json()["id"])
         api.patch(f"/timers/{timers[-1]}/state", json={"action": "start"})
     for timer_id in timers:
-        deadline = time.monotonic() + 10
-        while True:
-            [delivery] = api.get(f"/timers/{timer_id}/deliveries").json()["data"]
-            if delivery["attempt_count"]:
-                break
-            assert time.monotonic() < deadline, "no attempt was made"
-            time.sleep(0.05)
-        [attempt] = api.get(f"/deliveries/{delivery['id']}").json()["attempts"]
+        attempt = wait_for_first_attempt(api, timer_id)
         assert attempt["status_code"] is None
         assert "private or reserved address" in attempt["error"]
+        assert "127.0.0.1" not in attempt["error"]  # internal resolution is not told
+        [delivery] = api.get(f"/timers/{timer_id}/deliveries").json()["data"]
         assert delivery["status"] == "pending"  # the schedule goes on: DNS may change
     assert canary.connections == []

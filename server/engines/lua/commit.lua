@@ -3,7 +3,7 @@
 -- KEYS[1] timer hash            KEYS[2] deadlines zset      KEYS[3] account timers zset
 -- KEYS[4] account event stream  KEYS[5] timer event stream  KEYS[6] outbox zset
 -- KEYS[7] last commit id of the timer   KEYS[8] delivery sequence   KEYS[9] timer's deliveries
--- KEYS[10..] one hash per delivery
+-- KEYS[10] timer's delivery queue        KEYS[11..] one hash per delivery
 -- ARGV[1] expected version (0: must not exist)   ARGV[2] new version
 -- ARGV[3] timer body ('' deletes the timer)      ARGV[4] account index member
 -- ARGV[5] timer id                               ARGV[6] deadline ms ('' clears it)
@@ -56,12 +56,16 @@ for d = 1, deliveries do
   -- The sequence orders equally due deliveries as written (outbox members sort by it) and
   -- the timer's delivery list newest first.
   local seq = redis.call('INCR', KEYS[8])
-  redis.call('HSET', KEYS[9 + d], 'id', ARGV[i], 'account_id', ARGV[i + 1],
+  redis.call('HSET', KEYS[10 + d], 'id', ARGV[i], 'account_id', ARGV[i + 1],
              'timer_id', timer_id, 'event_id', ARGV[i + 2], 'url', ARGV[i + 3],
              'body', ARGV[i + 4], 'due_ms', ARGV[i + 5], 'created_at_ms', ARGV[i + 5],
              'status', 'pending', 'attempts', 0, 'run_attempts', 0, 'seq', seq)
-  redis.call('ZADD', KEYS[6], ARGV[i + 5], string.format('%016d:%s', seq, ARGV[i]))
   redis.call('ZADD', KEYS[9], seq, ARGV[i])
+  -- The timer's queue; only its head is in the outbox (see claim.lua).
+  redis.call('ZADD', KEYS[10], seq, ARGV[i])
+  if redis.call('ZCARD', KEYS[10]) == 1 then
+    redis.call('ZADD', KEYS[6], ARGV[i + 5], string.format('%016d:%s', seq, ARGV[i]))
+  end
   i = i + 6
 end
 

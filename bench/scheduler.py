@@ -74,7 +74,7 @@ async def one_round(engine, account_id: str, count: int, window_s: float) -> dic
     took = time.monotonic() - began
     # Deadlines from `first` on, evenly over the window; each timer "started" DURATION_S
     # before its deadline (the start's clock is given, the scheduler's is the real one).
-    first = now_ms() + int(took * 1500) + 3000
+    first = now_ms() + int(took * 2500) + 5000
     step = window_s * 1000 / count
     for n, timer in enumerate(made):
         started = first + round(n * step) - DURATION_S * 1000

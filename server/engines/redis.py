@@ -112,6 +112,7 @@ class RedisEngine:
         # Redis channels confirmed on the current subscriber connection.
         self._live: set[bytes] = set()
         self._stale = False  # set by subscribe() when the subscriber connection failed it
+        self._closing = False
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -128,9 +129,11 @@ class RedisEngine:
 
     async def close(self) -> None:
         if self._listener is not None:
+            # The flag ends the loop within a read timeout even if a cancellation is lost
+            # inside the client library; close never waits longer than that.
+            self._closing = True
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await asyncio.wait({self._listener}, timeout=2.0)
             self._listener = None
         await self._drop_pubsub()
         self._receivers.clear()
@@ -475,7 +478,7 @@ class RedisEngine:
         reconnect with backoff, resubscribe, and tell every receiver it may have missed some."""
         backoff, missed = 0.05, False
         prefix = len(keys.PREFIX)
-        while True:
+        while not self._closing:
             try:
                 if self._stale:
                     self._stale, missed = False, True

@@ -12,10 +12,11 @@ commit exactly-once, and schedulers poll instead of being woken.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -251,8 +252,7 @@ class SQLiteEngine:
 
     async def commit(self, commit: Commit) -> None:
         def write(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db):
                 row = db.execute("SELECT version FROM timers WHERE id = ?",
                                  (commit.timer_id,)).fetchone()
                 current = row[0] if row else 0
@@ -260,14 +260,9 @@ class SQLiteEngine:
                     last = db.execute("SELECT commit_id FROM timer_commits WHERE timer_id = ?",
                                       (commit.timer_id,)).fetchone()
                     if last and last[0] == commit.id:
-                        db.execute("ROLLBACK")
                         return  # this very commit, applied before: nothing to do
                     raise VersionConflict(current)
                 _write_commit(db, commit)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
 
         await self._run(write)
         await self.publish(timer_channel(commit.timer_id), commit.message)
@@ -314,8 +309,7 @@ class SQLiteEngine:
                                lease_ms: int) -> list[ClaimedDelivery]:
         def claim(db: sqlite3.Connection) -> list[ClaimedDelivery]:
             token = ids.new_id("clm_")
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db):
                 # A head in flight is due again only when its lease runs out (due_ms moves
                 # there), so due heads are exactly the timers free to send their next one.
                 taken = [_delivery(row) for row in db.execute(
@@ -329,24 +323,15 @@ class SQLiteEngine:
                 accounts = {a: Account(*db.execute("SELECT * FROM accounts WHERE id = ?",
                                                    (a,)).fetchone())
                             for a in {d.account_id for d in taken}}
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
             return [ClaimedDelivery(d, accounts[d.account_id], token) for d in taken]
 
         return await self._run(claim)
 
     async def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
         def finish(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db):
                 for outcome in outcomes:
                     _finish(db, outcome)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
 
         await self._run(finish)
         if outcomes:
@@ -384,18 +369,17 @@ class SQLiteEngine:
 
     async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
         def retry(db: sqlite3.Connection) -> tuple[Delivery | None, bool]:
-            db.execute("BEGIN IMMEDIATE")
-            changed = db.execute(
-                "UPDATE deliveries SET status = 'pending', due_ms = ?, run_attempts = 0, "
-                "lease_until_ms = NULL, claim = NULL WHERE id = ? AND status != 'pending'",
-                (now_ms, delivery_id)).rowcount == 1
-            if changed:
-                # It joins its timer's queue in the order it was written: the head if the
-                # queue is empty, else after the head in flight.
-                timer_id = db.execute("SELECT timer_id FROM deliveries WHERE id = ?",
-                                      (delivery_id,)).fetchone()[0]
-                _promote_head(db, timer_id)
-            db.execute("COMMIT")
+            with _transaction(db):
+                changed = db.execute(
+                    "UPDATE deliveries SET status = 'pending', due_ms = ?, run_attempts = 0, "
+                    "lease_until_ms = NULL, claim = NULL WHERE id = ? AND status != 'pending'",
+                    (now_ms, delivery_id)).rowcount == 1
+                if changed:
+                    # It joins its timer's queue in the order it was written: the head if the
+                    # queue is empty, else after the one in flight.
+                    timer_id = db.execute("SELECT timer_id FROM deliveries WHERE id = ?",
+                                          (delivery_id,)).fetchone()[0]
+                    _promote_head(db, timer_id)
             row = db.execute(f"SELECT {_DELIVERY} FROM deliveries WHERE id = ?",  # noqa: S608
                              (delivery_id,)).fetchone()
             return (_delivery(row) if row else None), changed
@@ -493,8 +477,7 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     have = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
     if set(_DELIVERY_COLUMNS) <= have:
         return
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(db):
         have = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
         for name, kind in _DELIVERY_COLUMNS.items():
             if name not in have:
@@ -502,10 +485,6 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
         db.execute("UPDATE deliveries SET created_at_ms = due_ms WHERE created_at_ms = 0")
         db.execute("UPDATE deliveries SET is_head = 1 WHERE rowid IN (SELECT min(rowid) "
                    "FROM deliveries WHERE status = 'pending' GROUP BY timer_id)")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:
@@ -542,6 +521,19 @@ def _finish(db: sqlite3.Connection, outcome: Outcome) -> None:
                    "timer_id = ? AND url = ? AND (claim IS NULL OR id = ?)",
                    (timer_id, url, outcome.delivery_id))
     _promote_head(db, timer_id)
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the write lock up front, so two writers never deadlock), then COMMIT,
+    or ROLLBACK on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _row(record: Any) -> tuple[Any, ...]:

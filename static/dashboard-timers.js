@@ -193,7 +193,7 @@
     var node = el("timer-template").content.firstElementChild.cloneNode(true);
     node.dataset.timerId = timer.id;
     var card = { timer: timer, live: timer, node: node, shown: {}, openAttempts: {},
-                 controlShown: false, polls: 0 };
+                 controlShown: false, looks: 0 };
     cards[timer.id] = card;
     wire(card);
     showTimer(card, timer);
@@ -299,7 +299,20 @@
     return node;
   }
 
-  // While a delivery is pending the log looks again each second, for a minute at most.
+  // The log looks again when a pending delivery's next attempt is due (at least a second
+  // apart), not on a fixed beat: every look counts against the account's rate limit, and an
+  // attempt due in hours is left to the refresh button.
+  var LOOK_AHEAD = 300000;
+  var MAX_LOOKS = 60;
+
+  function nextLook(deliveries) {
+    var due = deliveries.filter(function (d) { return d.status === "pending"; })
+      .map(function (d) { return Date.parse(d.next_attempt_at) - Date.now(); });
+    if (!due.length) return null;
+    var wait = Math.max(1000, Math.min.apply(null, due) + 500);
+    return wait <= LOOK_AHEAD ? wait : null;
+  }
+
   function loadDeliveries(card) {
     clearTimeout(card.poll);
     return api("GET", "/timers/" + encodeURIComponent(card.timer.id) + "/deliveries?limit=20")
@@ -309,10 +322,10 @@
           return showDelivery(card, delivery);
         }));
         say(part(card, ".no-deliveries"), page.data.length ? "" : T["dashboard.no_deliveries"]);
-        var pending = page.data.some(function (d) { return d.status === "pending"; });
-        card.polls = pending ? card.polls + 1 : 0;
-        if (pending && card.polls < 60 && cards[card.timer.id]) {
-          card.poll = setTimeout(function () { loadDeliveries(card); }, 1000);
+        var wait = nextLook(page.data);
+        card.looks = wait === null ? 0 : card.looks + 1;
+        if (wait !== null && card.looks < MAX_LOOKS && cards[card.timer.id]) {
+          card.poll = setTimeout(function () { loadDeliveries(card); }, wait);
         }
       }, function (error) { say(part(card, ".message"), error.message); });
   }

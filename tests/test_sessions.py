@@ -67,6 +67,13 @@ def test_signing_in_sets_a_strict_httponly_cookie_that_does_not_hold_the_key(
     assert "form-action 'self'" in page.headers["content-security-policy"]
 
 
+def test_the_sign_in_page_speaks_the_language_asked_for(browser_like: httpx.Client) -> None:
+    page = browser_like.get("/dashboard", headers={"Accept-Language": "fr-CH, fr;q=0.9"})
+    assert '<html lang="fr">' in page.text and "Se connecter" in page.text
+    assert 'action="/dashboard/sign-in?lang=fr"' in page.text
+    assert "Anmelden" in browser_like.get("/dashboard?lang=de").text
+
+
 def test_behind_https_the_cookie_is_secure(server: Server, key: str,
                                            browser_like: httpx.Client) -> None:
     # uvicorn trusts X-Forwarded-Proto from 127.0.0.1, as from a TLS-terminating proxy.

@@ -182,6 +182,10 @@ def test_the_page_creates_event_and_interval_timers(browser: Browser, dash: Serv
         expect(cards.nth(0).locator(".time")).to_contain_text("days")
         expect(cards.nth(1).locator(".round")).to_have_text("Round 1 of 3 · Work")
         expect(cards.nth(1).locator(".time")).to_have_text("00:40")
+        # A change made elsewhere reaches the page over the live connection.
+        api.patch(f"/timers/{interval['id']}/state", json={"action": "start"})
+        expect(cards.nth(1).locator(".state")).to_have_text("Running")
+        expect(cards.nth(1).locator(".time")).to_have_text("00:39", timeout=3000)
 
 
 def test_send_test_reaches_the_receiver_and_a_failed_delivery_is_retried_from_the_page(
@@ -227,7 +231,7 @@ def test_send_test_reaches_the_receiver_and_a_failed_delivery_is_retried_from_th
         expect(failed).to_have_count(1, timeout=10_000)
         assert len(receiver.at("/fail")) == 5
         delivery_id = failed.get_attribute("data-delivery-id")
-        expect(failed.locator(".attempt-count")).to_have_text("5 attempts")
+        expect(failed.locator(".attempt-count")).to_have_text("Attempts: 5")
         failed.locator(".retry").click()
         receiver.wait("/fail", 6)
         retried = card.locator(f'.delivery[data-delivery-id="{delivery_id}"]')
@@ -239,6 +243,23 @@ def test_send_test_reaches_the_receiver_and_a_failed_delivery_is_retried_from_th
         record = api.get(f"/deliveries/{delivery_id}").json()
         assert record["status"] == "succeeded"
         assert [a["status_code"] for a in record["attempts"]] == [500] * 5 + [200]
+
+        # A receiver that asks for two minutes' pause: the log looks again once the attempt
+        # is in, then waits for the next one instead of spending the rate limit each second.
+        receiver.answers["/busy"] = Answer(429, headers={"Retry-After": "120"})
+        hooks.locator("[name=webhook_url]").fill(receiver.url("/busy"))
+        hooks.locator("button[type=submit]").click()
+        assert wait_for(api, timer["id"], lambda t: t["webhook_url"].endswith("/busy"))
+        looks: list[str] = []
+        page.on("request", lambda request: looks.append(request.url)
+                if "/deliveries?" in request.url else None)
+        card.locator(".send-test").click()
+        receiver.wait("/busy", 1)
+        busy = card.locator('.delivery[data-status="pending"]')
+        expect(busy.locator(".attempt-count")).to_have_text("Attempts: 1")
+        seen = len(looks)
+        page.wait_for_timeout(2500)
+        assert len(looks) == seen <= 3
 
         # A URL the API refuses: its message beside the field.
         hooks.locator("[name=webhook_url]").fill("ftp://example.com/" + XSS)
@@ -323,11 +344,14 @@ def test_other_sites_cannot_post_to_the_dashboard_or_the_api(
 
 def test_no_page_shows_a_key_or_secret_unless_asked(browser: Browser, dash: Server) -> None:
     key = account_key(dash, XSS)
-    with client(dash, key) as api, opened_context(browser, **PHONE) as context:
+    with client(dash, key) as api, opened_context(browser, color_scheme="dark",
+                                                  **PHONE) as context:
         api.post("/timers", json={"duration": 60})
         secret = api.get("/account").json()["webhook_secret"]
         page = sign_in(context, dash, key)
         expect(page.locator("#account-name")).to_have_text(XSS)
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == (
+            "rgb(16, 16, 22)")  # the widget family's dark theme
         expect(page.locator("#plan")).to_have_text("free")
         expect(page.locator("#usage")).to_contain_text("requests today")
         card = page.locator(".timer")

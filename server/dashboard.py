@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import accounts, i18n, sessions, settings, timers
+from .api.auth import caller
 from .api.webhooks import TEST_EVENT
 from .clock import now_ms
 from .engines.base import Account
@@ -43,9 +44,8 @@ async def _signed_in(request: Request) -> tuple[Account, sessions.Session] | Non
     if session is None:
         return None
     try:
-        account, _ = await accounts.authenticate_digest(request.state.engine, session.key_hash,
-                                                        now_ms())
-    except accounts.AuthError:
+        account, _ = await caller(request, request.state.engine, now_ms())
+    except (accounts.AuthError, sessions.CrossSite):
         return None
     return account, session
 

@@ -380,3 +380,9 @@ def test_no_page_shows_a_key_or_secret_unless_asked(browser: Browser, dash: Serv
         expect(page.locator("body")).to_have_attribute("data-loaded", "true")
         assert rotated["webhook_secret"] not in page.content()
         assert page.locator("img").count() == 0
+
+        page.click("#sign-out")
+        expect(page.locator("#key")).to_be_visible()
+        assert not any(c["name"] == "castimer_session" for c in context.cookies())
+        page.goto(f"{dash.base}/dashboard")
+        expect(page.locator("#key")).to_be_visible()

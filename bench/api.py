@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--engines", default="sqlite,redis")
+    parser.add_argument("--json", help="also write the figures to this file (bench/run_all.py)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-api-"))
     results = {target: measure(target, args, workdir)
@@ -216,6 +218,8 @@ def main() -> None:
                   f"{figures['p99']:>8.2f} {ratio:>7.2f} {figures['non_2xx']:>8}"
                   + (f"  socket errors: {figures['socket_errors']}"
                      if figures["socket_errors"] else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

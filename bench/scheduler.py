@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -145,13 +146,15 @@ def main() -> None:
     parser.add_argument("--timers", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=10.0, help="seconds")
     parser.add_argument("--targets", default="sqlite,redis,redis-2")
+    parser.add_argument("--json", help="also write the figures to this file (bench/run_all.py)")
     args = parser.parse_args()
+    results = {}
     workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-scheduler-"))
     print(f"{args.timers} deadlines within {args.window:g} s; {os.cpu_count()} CPUs")
     print(f"{'target':<8} {'round':<6} {'completed':>10} {'once':>5} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'max ms':>7} {'RSS MiB':>8}")
     for target in args.targets.split(","):
-        result = asyncio.run(measure(target, args, workdir))
+        result = results[target] = asyncio.run(measure(target, args, workdir))
         for name in ("first", "second"):
             r = result[name]
             print(f"{target:<8} {name:<6} {r['completed']:>10} "
@@ -159,6 +162,8 @@ def main() -> None:
                   f"{r['max']:>7} {result['rss_' + name] / 1024:>8.1f}")
         growth = result["rss_second"] / result["rss_first"] - 1
         print(f"{target:<8} RSS after the second round vs the first: {growth:+.1%}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -248,6 +249,11 @@ async def run(args: argparse.Namespace) -> None:
           f"{floor:.0f}/s; castimer / floor = {fast['per_second'] / floor:.2f}")
     print(f"  bare httpx, one client of {CONCURRENCY} connections (naive): {naive:.0f}/s; "
           f"castimer / naive = {fast['per_second'] / naive:.2f}")
+    if args.json:
+        del fast["body"]
+        Path(args.json).write_text(json.dumps({"engine": args.engine, "latency": late,
+                                               "throughput": fast, "floor": floor,
+                                               "naive": naive}))
 
 
 def main() -> None:
@@ -256,6 +262,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="completions per second")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--burst", type=int, default=5000, help="deliveries for throughput")
+    parser.add_argument("--json", help="also write the figures to this file (bench/run_all.py)")
     asyncio.run(run(parser.parse_args()))
 
 

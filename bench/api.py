@@ -3,12 +3,13 @@ authenticated and rate-limited (a key on the unlimited plan), against a bare Sta
 
     python bench/api.py --seconds 10 --connections 32 --engines sqlite,redis
 
-Targets, one after another, each served by uvicorn with `castimer serve`'s settings, pinned to
-CPU 0: `bare` (bench/bare_starlette.py: the same routes answering a pre-serialised body, no auth,
-no store), then `castimer serve` on each engine. The load comes from another process on CPU 1:
-wrk (Debian's `wrk`) when it is installed, else a Python client (slower: its own limit shows in
-the bare figure, so prefer wrk). The PATCH load sets 100 timers alternately running and paused,
-so every request is a real commit.
+Targets, one after another, each served by uvicorn with the settings of `castimer serve
+--log-level warning` (so no access log), pinned to CPU 0: `bare` (bench/bare_starlette.py: the
+same routes answering a pre-serialised body, no auth, no store), then `castimer serve` on each
+engine. The load comes from another process on CPU 1: wrk (Debian's `wrk`) when it is
+installed, else a Python client (slower: its own limit shows in the bare figure, so prefer
+wrk). The PATCH load sets 100 timers alternately running and paused, so every request is a real
+commit.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict[str, d
         key, ids = "none", [f"tmr_{n}" for n in range(TIMERS)]
         command = [sys.executable, "-c", "import uvicorn; uvicorn.run("
                    "'bench.bare_starlette:app', host='127.0.0.1', port=" + str(port) +
-                   ", log_level='warning', proxy_headers=True)"]
+                   ", log_level='warning', proxy_headers=True, access_log=False)"]
     else:
         if target == "redis":
             redis_port = free_port()

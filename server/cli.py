@@ -71,7 +71,10 @@ def serve(args: argparse.Namespace) -> int:
                 proxy_headers=True, log_level=args.log_level, ws="websockets-sansio",
                 ws_per_message_deflate=False, ws_max_size=settings.WS_MAX_MESSAGE,
                 ws_ping_interval=settings.WS_PING_INTERVAL,
-                ws_ping_timeout=settings.WS_PING_TIMEOUT)
+                ws_ping_timeout=settings.WS_PING_TIMEOUT,
+                # Access lines are logged at info: above it, uvicorn would still build and
+                # drop one per request (~9 % of a GET's CPU, docs/performance.md).
+                access_log=args.log_level in ("info", "debug"))
     return 0
 
 

@@ -256,7 +256,9 @@ def http_clients(concurrency: int, timeout_s: float,
     connect-time SSRF guard, no redirects, no environment proxies, the timeout."""
     size = min(concurrency, CONNECTIONS_PER_CLIENT)
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    return [httpx.AsyncClient(transport=guarded_transport(allow_private, limits),
+    tls = httpx.create_ssl_context(trust_env=False)
+    return [httpx.AsyncClient(transport=guarded_transport(allow_private, limits,
+                                                          ssl_context=tls),
                               timeout=timeout_s, follow_redirects=False, trust_env=False)
             for _ in range(-(-concurrency // size))]
 

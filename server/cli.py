@@ -59,13 +59,17 @@ def serve(args: argparse.Namespace) -> int:
         _, key = await accounts.key_for(engine, "development", "enterprise", now_ms())
         return key
 
+    from . import settings
+
+    if args.workers > 1 and not settings.SECRET_KEY_GIVEN:
+        return _fail("set CASTIMER_SECRET_KEY for --workers above 1: every worker must sign "
+                     "and check dashboard sessions with the same key")
     key = asyncio.run(_with_engine(url, first_run))
     host = args.host if ":" not in args.host else f"[{args.host}]"
     if key:
         print("Castimer: a development account was created. Its API key, shown only now:\n\n"
               f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1\n"
               f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
-    from . import settings
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, log_level=args.log_level, ws="websockets-sansio",

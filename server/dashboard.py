@@ -8,14 +8,14 @@ import secrets
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import accounts, i18n, sessions, settings, timers
 from .api.auth import caller
 from .api.webhooks import TEST_EVENT
 from .clock import now_ms
-from .engines.base import Account
+from .engines.base import Account, EngineUnavailable
 from .pages import page_lang, render
 
 #: With no-referrer, browsers send `Origin: null` on form posts and fetches, and the origin
@@ -63,11 +63,17 @@ def _sign_in_page(request: Request, lang: str, problem: str | None = None,
     return response
 
 
+_STORE_DOWN = "The timer store is unreachable right now; reload this page in a moment."
+
+
 async def dashboard(request: Request) -> Response:
     lang = page_lang(request)
-    found = await _signed_in(request)
+    try:
+        found = await _signed_in(request)
+    except EngineUnavailable:
+        return PlainTextResponse(_STORE_DOWN, 503)
     if found is None:
-        ended = sessions.COOKIE in request.cookies
+        ended = sessions.cookie_name(request, sessions.COOKIE) in request.cookies
         return _sign_in_page(request, lang, i18n.text(lang, "dashboard.session_ended")
                              if ended else None, end_session=ended)
     account, session = found
@@ -84,8 +90,9 @@ async def sign_in(request: Request) -> Response:
     try:
         sessions.check_same_origin(request, request.method)
         fields = await _form(request)
-        sessions.check_csrf(request.cookies.get(sessions.SIGN_IN_COOKIE, ""),
-                            fields.get("csrf"))
+        sessions.check_csrf(
+            request.cookies.get(sessions.cookie_name(request, sessions.SIGN_IN_COOKIE), ""),
+            fields.get("csrf"))
     except sessions.CrossSite:
         return _sign_in_page(request, lang, i18n.text(lang, "dashboard.cross_site"), 403)
     key = fields.get("key", "").strip()
@@ -94,6 +101,8 @@ async def sign_in(request: Request) -> Response:
                                                  now_ms())
     except accounts.AuthError:
         return _sign_in_page(request, lang, i18n.text(lang, "dashboard.bad_key"), 401)
+    except EngineUnavailable:
+        return PlainTextResponse(_STORE_DOWN, 503)
     session = sessions.new(api_key.key_hash, now_ms())
     response = RedirectResponse(f"/dashboard?lang={lang}", 303)
     sessions.set_cookie(response, request, sessions.COOKIE, sessions.encode(session),

@@ -78,8 +78,21 @@ def new(key_hash: str, now_ms: int) -> Session:
     return Session(key_hash, secrets.token_urlsafe(24), now_ms)
 
 
+def _secure(conn: HTTPConnection) -> bool:
+    """Over https, or behind a proxy that ends TLS for a public https URL (where the request
+    itself may arrive as plain http)."""
+    return conn.url.scheme == "https" or settings.PUBLIC_URL.startswith("https://")
+
+
+def cookie_name(conn: HTTPConnection, name: str) -> str:
+    """`name`, with the `__Host-` prefix where cookies are Secure: a browser then takes such a
+    cookie only from this host itself, Secure, for the whole path, so a sibling subdomain
+    cannot plant a session of its own choosing."""
+    return f"__Host-{name}" if _secure(conn) else name
+
+
 def read(conn: HTTPConnection, now_ms: int) -> Session | None:
-    value = conn.cookies.get(COOKIE)
+    value = conn.cookies.get(cookie_name(conn, COOKIE))
     return decode(value, now_ms) if value else None
 
 
@@ -112,10 +125,10 @@ def check_csrf(expected: str, given: str | None) -> None:
 
 def set_cookie(response: Response, conn: HTTPConnection, name: str, value: str,
                max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
-                        samesite="strict", secure=conn.url.scheme == "https")
+    response.set_cookie(cookie_name(conn, name), value, max_age=max_age, path="/",
+                        httponly=True, samesite="strict", secure=_secure(conn))
 
 
 def clear_cookie(response: Response, conn: HTTPConnection, name: str) -> None:
-    response.delete_cookie(name, path="/", httponly=True, samesite="strict",
-                           secure=conn.url.scheme == "https")
+    response.delete_cookie(cookie_name(conn, name), path="/", httponly=True,
+                           samesite="strict", secure=_secure(conn))

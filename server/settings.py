@@ -28,6 +28,7 @@ ALLOW_PRIVATE_WEBHOOKS: bool = config("CASTIMER_ALLOW_PRIVATE_WEBHOOKS", cast=bo
 SCHEDULER_POLL: float = config("CASTIMER_SCHEDULER_POLL", cast=float, default=1.0)
 #: Signs the dashboard's session cookies. Unset: a random key per process, so sessions end with
 #: a restart and do not carry between processes; set it when running several.
+SECRET_KEY_GIVEN: bool = bool(config("CASTIMER_SECRET_KEY", default=""))
 SECRET_KEY: Secret = config("CASTIMER_SECRET_KEY", cast=Secret,
                             default=secrets.token_urlsafe(32))
 #: Seconds a dashboard session lasts after sign-in (the key is re-checked on every request).

@@ -64,6 +64,8 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path):
         (("keys", "create", "--plan", "platinum", "--engine", url), "plan must be one of"),
         (("keys", "list", "--engine", "postgres://x"), "engine URL must start with sqlite://"),
         (("serve", "--workers", "2", "--engine", url), "use a redis:// engine"),
+        (("serve", "--workers", "2", "--engine", "redis://127.0.0.1:1/0"),
+         "set CASTIMER_SECRET_KEY"),
         (("keys", "list", "--engine", "redis://127.0.0.1:1/0"), "cannot be reached"),
         (("keys", "list", "--engine", "sqlite:////nonexistent/dir/x.db"), "cannot be reached"),
     ]:

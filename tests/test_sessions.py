@@ -4,6 +4,8 @@ pages (Origin and CSRF token), with the same limits and errors; revoking the key
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterator
 
@@ -61,7 +63,11 @@ def test_signing_in_sets_a_strict_httponly_cookie_that_does_not_hold_the_key(
     assert {"httponly", "samesite=strict", "path=/"} <= attributes
     assert "secure" not in attributes  # plain http here; see the https test below
     value = browser_like.cookies["castimer_session"]
-    assert key not in value and key[8:] not in value and hash_key(key) not in value
+    body = value.split(".")[0]
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    # It names the key by its digest and holds nothing else of it.
+    assert set(payload) == {"k", "c", "t"} and payload["k"] == hash_key(key)
+    assert key not in value and key[8:] not in json.dumps(payload)
     page = browser_like.get("/dashboard")
     assert 'id="timer-list"' in page.text and key not in page.text
     assert "form-action 'self'" in page.headers["content-security-policy"]
@@ -84,13 +90,22 @@ def test_behind_https_the_cookie_is_secure(server: Server, key: str,
     origin = server.base.replace("http://", "https://")
     # The sign-in form's cookie is Secure as well: httpx would not send it over http.
     [form_cookie] = [c.split(";")[0] for c in page.headers.get_list("set-cookie")
-                     if c.startswith("castimer_sign_in=")]
+                     if c.startswith("__Host-castimer_sign_in=")]
     signed_in = browser_like.post("/dashboard/sign-in", data={"key": key, "csrf": csrf.group(1)},
                                   headers={**https, "Origin": origin, "Cookie": form_cookie})
     assert signed_in.status_code == 303, signed_in.text
+    # __Host-: browsers take it only from this host, Secure, for the whole path, so a sibling
+    # subdomain cannot plant a session of its own choosing.
     [cookie] = [c for c in signed_in.headers.get_list("set-cookie")
-                if c.startswith("castimer_session=")]
-    assert "secure" in {part.strip().lower() for part in cookie.split(";")}
+                if c.startswith("__Host-castimer_session=")]
+    assert {"secure", "path=/"} <= {part.strip().lower() for part in cookie.split(";")}
+    value = cookie.split(";")[0].split("=", 1)[1]
+    own = browser_like.get("/api/v1/account", headers={
+        **https, "Cookie": f"__Host-castimer_session={value}"})
+    assert own.status_code == 200
+    planted = browser_like.get("/api/v1/account", headers={
+        **https, "Cookie": f"castimer_session={value}"})
+    assert planted.status_code == 401  # the unprefixed name counts only over plain http
 
 
 def test_the_api_takes_the_session_from_this_servers_pages(server: Server, key: str,
@@ -198,3 +213,32 @@ def test_signing_out_needs_the_pages_token_and_ends_the_session(
     assert out.status_code == 303
     assert "castimer_session" not in session.cookies
     error_of(session.get("/api/v1/account"), 401, "authentication_error", says="missing")
+
+
+def test_with_a_public_https_url_the_cookie_is_secure_even_over_plain_http(tmp_path) -> None:
+    """Behind a proxy that ends TLS but whose forwarded headers are not trusted, the requests
+    arrive as plain http; CASTIMER_PUBLIC_URL says the site is https."""
+    from tests.conftest import sqlite_url
+
+    running = Server(sqlite_url(tmp_path), tmp_path,
+                     env={"CASTIMER_PUBLIC_URL": "https://timers.example.com"}).start()
+    try:
+        page = httpx.get(f"{running.base}/dashboard", timeout=10)
+        [cookie] = [c for c in page.headers.get_list("set-cookie")
+                    if c.startswith("__Host-castimer_sign_in=")]
+        assert {"secure", "path=/", "httponly"} <= {p.strip().lower() for p in cookie.split(";")}
+    finally:
+        running.stop()
+
+
+def test_api_answers_are_never_stored_by_caches(server: Server, key: str,
+                                                session: httpx.Client) -> None:
+    assert session.get("/api/v1/account").headers["cache-control"] == "no-store"
+    with client(server, key) as api:
+        own = api.get("/account")
+        assert own.status_code == 200 and own.headers["cache-control"] == "no-store"
+        missing = api.get("/timers/tmr_none")
+        assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
+    with client(server, None) as anonymous:
+        refused = anonymous.get("/account")
+        assert refused.status_code == 401 and refused.headers["cache-control"] == "no-store"

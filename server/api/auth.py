@@ -14,7 +14,7 @@ from starlette.responses import Response
 from .. import accounts, sessions
 from ..clock import now_ms
 from ..engines.base import Account, ApiKey, Engine, RateLimit, RateStatus
-from .errors import ApiError, as_api_error, error_response
+from .errors import NO_STORE, ApiError, as_api_error, error_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -39,7 +39,7 @@ async def caller(request: Request, engine: Engine, now: int) -> tuple[Account, A
     """Who is asking, and with which key: the one place that decides. A Bearer key wins; a
     session cookie counts only for this server's own pages, and its key is re-checked now."""
     authorization = request.headers.get("authorization")
-    if authorization or sessions.COOKIE not in request.cookies:
+    if authorization or sessions.cookie_name(request, sessions.COOKIE) not in request.cookies:
         return await accounts.authenticate(engine, authorization, now)
     sessions.check_same_origin(request, request.method)
     session = sessions.read(request, now)
@@ -83,6 +83,7 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
                 raise
             response = error_response(error)
         response.headers.update(headers)
+        response.headers.update(NO_STORE)
         return response
 
     return guarded

@@ -18,6 +18,11 @@ from .responses import json_response
 log = logging.getLogger("castimer.api")
 
 
+#: Every API answer: some carry secrets (keys at creation, the signing secret, control tokens)
+#: and may now answer a browser's cookie, which shared caches do not treat as private.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 class ApiError(Exception):
     def __init__(self, status: int, type_: str, message: str, param: str | None = None,
                  **extra: object) -> None:
@@ -60,7 +65,7 @@ def as_api_error(exc: Exception) -> ApiError | None:
 
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
     body = {"type": error.type, "message": error.message, "param": error.param, **error.extra}
-    return json_response({"error": body}, error.status, headers)
+    return json_response({"error": body}, error.status, {**NO_STORE, **(headers or {})})
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:

@@ -20,8 +20,10 @@ CATALOGS: dict[str, dict[str, str]] = {
 
 
 def pick(lang: str | None) -> str:
-    """`lang` if Castimer speaks it, else English: an unknown language is not an error."""
-    return lang if lang in CATALOGS else DEFAULT
+    """`lang` if Castimer speaks it (by its primary subtag, any case: zh-CN and DE count),
+    else English: an unknown language is not an error."""
+    primary = (lang or "").split("-")[0].split("_")[0].lower()
+    return primary if primary in CATALOGS else DEFAULT
 
 
 def negotiate(lang: str | None, accept_language: str | None) -> str:

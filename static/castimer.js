@@ -54,6 +54,10 @@
     }
 
     function open() {
+      // A new connection may reach another process, and a computer that slept may have
+      // paused the monotonic clock: learn the offset afresh, from a fresh anchor.
+      samples = [];
+      origin = Date.now() - performance.now();
       options.onStatus(attempt ? "reconnecting" : "connecting");
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
       ws = new WebSocket(scheme + location.host + options.path);
@@ -93,7 +97,6 @@
       serverNow: function () { return now() + (estimate ? estimate.offset : 0); },
       // Half the best round trip: the most the offset can be wrong by (null before a pong).
       syncError: function () { return estimate ? estimate.error : null; },
-      hasEstimate: function () { return estimate !== null; },
       close: function () { stopped = true; if (ws) ws.close(); }
     };
   }

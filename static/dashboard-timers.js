@@ -210,6 +210,7 @@
     var card = cards[timerId];
     if (!card) return;
     delete cards[timerId];
+    clearTimeout(card.poll);
     card.connection.close();
     card.node.remove();
     el("no-timers").hidden = Object.keys(cards).length > 0;

@@ -53,7 +53,7 @@
         q.set(name, "0");
       }
     });
-    return config.base + "/widget?" + q.toString();
+    return "/widget?" + q.toString();
   }
 
   function attribute(text) {
@@ -62,7 +62,10 @@
   }
 
   function update() {
-    var url = widgetUrl();
+    // The preview loads from this page's own origin (its CSP allows only that); the code to
+    // copy names the server's public address.
+    var path = widgetUrl();
+    var url = config.base + path;
     var width = size("width");
     var height = size("height");
     // A live timer brings its own type and times; show_date stays, it may be an event.
@@ -76,7 +79,7 @@
       attribute(value("title") || T["embed.frame_title"]) + '" allow="autoplay"></iframe>';
     preview.style.width = width + "px";
     preview.style.height = height + "px";
-    if (preview.getAttribute("src") !== url) preview.src = url;
+    if (preview.getAttribute("src") !== path) preview.src = path;
     el("copied").textContent = "";
   }
 

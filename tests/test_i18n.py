@@ -57,3 +57,5 @@ def test_negotiate(lang: str | None, accept: str | None, chosen: str) -> None:
 def test_an_unknown_widget_language_is_english() -> None:
     assert i18n.pick("xx") == "en"
     assert i18n.pick("ko") == "ko"
+    assert [i18n.pick(tag) for tag in ("zh-CN", "fr-CA", "DE", "pt-BR", "", None)] == [
+        "zh", "fr", "de", "en", "en", "en"]

@@ -71,6 +71,10 @@ def test_signing_in_sets_a_strict_httponly_cookie_that_does_not_hold_the_key(
     page = browser_like.get("/dashboard")
     assert 'id="timer-list"' in page.text and key not in page.text
     assert "form-action 'self'" in page.headers["content-security-policy"]
+    # Neither the dashboard nor its sign-in page may be framed (clickjacking).
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    sign_in_page = httpx.get(f"{server.base}/dashboard", timeout=10)
+    assert "frame-ancestors 'none'" in sign_in_page.headers["content-security-policy"]
 
 
 def test_the_sign_in_page_speaks_the_language_asked_for(browser_like: httpx.Client) -> None:

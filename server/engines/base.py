@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 log = logging.getLogger("castimer.engines")
@@ -49,8 +49,9 @@ class Account:
     name: str
     plan: str
     created_at_ms: int
-    webhook_secret: str
-    previous_webhook_secret: str | None = None
+    # Kept out of repr: an account in a log line or a traceback must not leak its secrets.
+    webhook_secret: str = field(repr=False)
+    previous_webhook_secret: str | None = field(default=None, repr=False)
     previous_secret_expires_ms: int | None = None
 
 

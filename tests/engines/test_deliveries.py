@@ -179,6 +179,8 @@ async def test_rotating_the_secret_keeps_the_old_one_for_the_overlap(engine):
             rotated.previous_secret_expires_ms) == ("whsec_new", account.webhook_secret,
                                                     T0 + 86_400_000)
     assert await engine.get_account(account.id) == rotated
+    # An account logged or in a traceback shows neither secret.
+    assert "whsec_" not in repr(rotated)
     assert await engine.rotate_webhook_secret("acct_none", "whsec_x", T0, 1) is None
 
 

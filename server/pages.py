@@ -63,7 +63,8 @@ def render(request: Request, name: str, context: dict[str, Any], *, status: int 
                                                   frames=frames, forms=forms),
                "X-Content-Type-Options": "nosniff", "Referrer-Policy": referrer,
                "Cache-Control": "no-store"}
-    return templates.TemplateResponse(request, name, {**context, "nonce": nonce},
+    return templates.TemplateResponse(request, name,
+                                      {**context, "nonce": nonce, "referrer": referrer},
                                       status_code=status, headers=headers)
 
 

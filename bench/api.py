@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._machine import free_port, on_cpu, pin, wait_for_port  # noqa: E402
 from server import accounts, commit  # noqa: E402
 from server.clock import now_ms  # noqa: E402
 from server.engines import create_engine  # noqa: E402
@@ -51,28 +51,6 @@ request = function()
                     '{"state": "' .. state .. '"}')
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def on_cpu(cpu: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *command] if len(os.sched_getaffinity(0)) > 1 else command
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("the server did not start")
 
 
 async def prepare(engine_url: str) -> tuple[str, list[str]]:
@@ -147,8 +125,7 @@ def load_python(port: int, mode: str, key: str, ids: list[str], seconds: int,
                 "p99": latencies[int(len(latencies) * 0.99)], "non_2xx": bad,
                 "socket_errors": ""}
 
-    if len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {1})
+    pin({1})
     return asyncio.run(run())
 
 

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,41 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
+from bench._machine import free_port, rss_bytes, serve  # noqa: E402
 from server import accounts, commit, timers  # noqa: E402
 from server.clock import now_ms  # noqa: E402
 from server.engines import create_engine  # noqa: E402
 
 DURATION_S = 3600
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def start_server(engine_url: str, cpu: int, workdir: Path) -> subprocess.Popen[bytes]:
-    port = free_port()
-    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--engine",
-               engine_url, "--log-level", "warning"]
-    if len(os.sched_getaffinity(0)) > 1:
-        command = ["taskset", "-c", str(cpu), *command]
-    with (workdir / f"server-{port}.log").open("ab") as log:
-        process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process
-        time.sleep(0.05)
-    raise RuntimeError("castimer serve did not start")
 
 
 async def one_round(engine, account_id: str, count: int, window_s: float) -> dict:
@@ -113,17 +83,17 @@ async def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict:
         url = f"redis://127.0.0.1:{port}/0"
     else:
         url = f"sqlite:///{workdir}/{target}.db"
-    servers = [start_server(url, 0, workdir)]
+    servers = [serve(url, 0, workdir)]
     if target == "redis-2":
-        servers.append(start_server(url, 1, workdir))
+        servers.append(serve(url, 1, workdir))
     engine = create_engine(url)
     await engine.open()
     try:
         account, _ = await accounts.key_for(engine, "bench", "unlimited", now_ms())
         first = await one_round(engine, account.id, args.timers, args.window)
-        rss_first = rss_kib(servers[0].pid)
+        rss_first = rss_bytes(servers[0].pid) // 1024
         second = await one_round(engine, account.id, args.timers, args.window)
-        rss_second = rss_kib(servers[0].pid)
+        rss_second = rss_bytes(servers[0].pid) // 1024
     finally:
         await engine.close()
         for server in servers:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,30 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
+from bench._machine import cpu_seconds, free_port, on_cpu, pin, serve  # noqa: E402
 from server import accounts, commit, ids  # noqa: E402
 from server.clock import now_ms  # noqa: E402
 from server.engines import create_engine  # noqa: E402
 from server.engines.base import DeliveryRecord  # noqa: E402
 from server.webhooks.dispatcher import CONNECTIONS_PER_CLIENT  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 CONCURRENCY = 100
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pin(cpus: set[int]) -> None:
-    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, cpus)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -91,24 +74,6 @@ class Receiver(asyncio.Protocol):
             self.buffer = self.buffer[end + 4 + length:]
             Receiver.arrivals.append((time.time(), body))
             self.transport.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-
-
-def start_server(engine_url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CASTIMER_ALLOW_PRIVATE_WEBHOOKS": "1",
-           "CASTIMER_WEBHOOK_CONCURRENCY": str(CONCURRENCY)}
-    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--engine",
-               engine_url, "--log-level", "warning"]
-    if len(os.sched_getaffinity(0)) > 1:
-        command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(command, env=env, cwd=workdir, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process
-        time.sleep(0.05)
-    raise RuntimeError("castimer serve did not start")
 
 
 def iso_ms(text: str) -> int:
@@ -188,10 +153,8 @@ uvloop.run(main())
 
 
 def baseline(url: str, burst: int, size: int, per: int) -> float:
-    command = [sys.executable, "-c", BASELINE, url, str(burst), str(size), str(CONCURRENCY),
-               str(per)]
-    if len(os.sched_getaffinity(0)) > 1:
-        command = ["taskset", "-c", "0", *command]
+    command = on_cpu(0, [sys.executable, "-c", BASELINE, url, str(burst), str(size),
+                         str(CONCURRENCY), str(per)])
     return float(subprocess.run(command, stdout=subprocess.PIPE, check=True,
                                 timeout=300).stdout)
 
@@ -215,8 +178,8 @@ async def run(args: argparse.Namespace) -> None:
     engine = create_engine(engine_url)
     await engine.open()
     account, _ = await accounts.key_for(engine, "bench", "enterprise", now_ms())
-    port = free_port()
-    server = start_server(engine_url, port, workdir)
+    server = serve(engine_url, 0, workdir, {"CASTIMER_ALLOW_PRIVATE_WEBHOOKS": "1",
+                                            "CASTIMER_WEBHOOK_CONCURRENCY": str(CONCURRENCY)})
     try:
         late = await latency(engine, account.id, url, args.rate, args.seconds)
         fast = await throughput(engine, account.id, url, args.burst, server.pid)

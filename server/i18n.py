@@ -1,4 +1,4 @@
-"""Languages: the catalogs in `i18n/*.json` (one flat key → text map each, the same keys in every
+"""Languages: the catalogs in `server/catalogs/*.json` (one flat key → text map each, the same keys in every
 file) and the choice of a language for a request."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "i18n"
+CATALOG_DIR = Path(__file__).resolve().parent / "catalogs"
 DEFAULT = "en"
 #: Each language's name in itself, for language pickers.
 AUTONYMS = {"en": "English", "zh": "中文", "ja": "日本語", "es": "Español", "fr": "Français",

@@ -25,16 +25,18 @@ from .api.timers import base_url
 from .clock import now_ms
 from .engines.base import EngineUnavailable
 
-ROOT = Path(__file__).resolve().parent.parent
-WIDGET_DIR = ROOT / "widget"
-STATIC_DIR = ROOT / "static"
+# Package data (pyproject.toml), found beside this module in editable and installed copies alike.
+HERE = Path(__file__).resolve().parent
+WIDGET_DIR = HERE / "widget"
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
 #: Plans whose live timers may hide the Castimer branding.
 PAID_PLANS = frozenset({"pro", "enterprise"})
 _WIDGET_ASSETS = {"widget.js": "text/javascript", "widget.css": "text/css"}
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 templates = Jinja2Templates(env=jinja2.Environment(
-    loader=jinja2.FileSystemLoader(WIDGET_DIR), autoescape=True, trim_blocks=True,
+    loader=jinja2.FileSystemLoader([TEMPLATES_DIR, WIDGET_DIR]), autoescape=True, trim_blocks=True,
     lstrip_blocks=True))
 
 

@@ -1,5 +1,5 @@
-"""Languages: the catalogs in `server/catalogs/*.json` (one flat key → text map each, the same keys in every
-file) and the choice of a language for a request."""
+"""Languages: the catalogs in `server/catalogs/*.json` (one flat key → text map each, the same
+keys in every file) and the choice of a language for a request."""
 
 from __future__ import annotations
 

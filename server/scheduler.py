@@ -8,13 +8,13 @@ lets exactly one commit win; the others reload, find nothing due, and move on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
 from . import commit
 from .clock import now_ms as wall_clock
 from .engines.base import DEADLINES_CHANNEL, Engine, EngineUnavailable
+from .wake import Wake
 
 log = logging.getLogger("castimer.scheduler")
 
@@ -28,7 +28,7 @@ class Scheduler:
         # poll is the fallback (and the only path across processes on the sqlite engine).
         self.poll_s = poll_s
         self.batch = batch
-        self._wake = asyncio.Event()
+        self._wake = Wake()
         self.fired = 0
 
     def _on_deadline(self, message: bytes) -> None:
@@ -39,6 +39,7 @@ class Scheduler:
         await self.engine.subscribe(DEADLINES_CHANNEL, self._on_deadline)
         try:
             while True:
+                self._wake.arm()  # before looking: a commit made during the look is kept
                 try:
                     delay = await self._fire_due()
                 except EngineUnavailable as exc:
@@ -48,14 +49,7 @@ class Scheduler:
                     # A bug or an error reply must not stop deadlines for good: log, go on.
                     log.exception("scheduler: unexpected error; retrying")
                     delay = self.poll_s
-                self._wake.clear()
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that arrives as the wake-up does, and the loop would never stop.
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+                await self._wake.sleep(delay)
         finally:
             await self.engine.unsubscribe(DEADLINES_CHANNEL, self._on_deadline)
 

@@ -9,7 +9,6 @@ drift, however late one wake-up is.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from . import timer_json, timers
 from .clock import now_ms as wall_clock
 from .hub import Hub, Room, broadcast
 from .timers import Timer
+from .wake import Wake
 
 
 def next_tick(timer: Timer, after_ms: int) -> int | None:
@@ -49,7 +49,7 @@ class Ticker:
         # rejoins within a second gets a new room; a new commit gets a new token).
         self._heap: list[tuple[int, int, Room, object]] = []
         self._sequence = 0
-        self._wake = asyncio.Event()
+        self._wake = Wake()
         hub.on_state(self.track)
 
     def track(self, room: Room) -> None:
@@ -70,20 +70,15 @@ class Ticker:
     async def run(self) -> None:
         heap = self._heap
         while True:
+            # Looking at the heap does not await, so arming right before sleeping loses nothing.
             if not heap:
-                self._wake.clear()
-                await self._wake.wait()
+                self._wake.arm()
+                await self._wake.sleep(None)
                 continue
             delay = (heap[0][0] - self.clock()) / 1000
             if delay > 0:
-                self._wake.clear()
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that arrives as the wake-up does, and the loop would never stop.
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+                self._wake.arm()
+                await self._wake.sleep(delay)
                 continue
             now = self.clock()
             while heap and heap[0][0] <= now:

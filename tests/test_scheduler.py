@@ -9,6 +9,7 @@ import pytest
 
 from server import commit, timers
 from server.engines import create_engine
+from server.engines.base import DEADLINES_CHANNEL, timer_channel
 from server.scheduler import Scheduler
 
 pytestmark = pytest.mark.anyio
@@ -139,6 +140,51 @@ async def test_an_unexpected_error_does_not_stop_the_scheduler(private_engine):
                 break
             await asyncio.sleep(0.01)
         assert flaky.failed and scheduler.fired == 1
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_deadline_committed_while_the_scheduler_looks_is_not_missed(private_engine):
+    """The race: another commit sets a sooner deadline after the scheduler has read the next
+    deadline but before it sleeps. Its wake-up must cut the sleep short; dropped, the deadline
+    would wait for the next poll (30 s here). The engine double makes the race happen every
+    time: its `next_deadline` reads the real one, then commits, waits until the commit's
+    wake-up has been delivered, and returns the stale answer."""
+    engine = private_engine
+    woken = asyncio.Event()
+    await engine.subscribe(DEADLINES_CHANNEL, lambda message: woken.set())
+
+    class CommitsDuringTheLook:
+        def __init__(self, inner):
+            self.inner, self.timer_id = inner, None
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        async def next_deadline(self):
+            seen = await self.inner.next_deadline()
+            if self.timer_id is None:
+                timer = await commit.create(self.inner, "acct_1",
+                                            {"type": "countdown", "duration": 1})
+                self.timer_id = timer.id
+                await commit.command(self.inner, "acct_1", timer.id, "start")
+                await asyncio.wait_for(woken.wait(), 5)
+            return seen
+
+    completed = asyncio.Event()
+    double = CommitsDuringTheLook(engine)
+    scheduler = Scheduler(double, poll_s=30)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        while double.timer_id is None:
+            await asyncio.sleep(0.01)
+        await engine.subscribe(timer_channel(double.timer_id),
+                               lambda message: b'"completed"' in message and completed.set())
+        await asyncio.wait_for(completed.wait(), 5)
+        [event] = await completions(engine)
+        assert event["timer_id"] == double.timer_id and event["data"]["late_ms"] < 500
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

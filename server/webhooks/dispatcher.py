@@ -29,6 +29,7 @@ from ..engines.base import (
     EngineUnavailable,
     Outcome,
 )
+from ..wake import Wake
 from . import retries, signing
 from .urls import UnsafeTarget, guarded_transport
 
@@ -74,7 +75,7 @@ class Dispatcher:
         self.poll_s = poll_s
         self.concurrency = concurrency
         self.sent = 0  # attempts made by this dispatcher (for tests and operators)
-        self._wake = asyncio.Event()
+        self._wake = Wake()
         self._attempts: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._recorded = asyncio.Event()
@@ -94,7 +95,7 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record(), name="castimer-webhook-recorder")
         try:
             while True:
-                self._wake.clear()  # before looking: a wake-up during the look is kept
+                self._wake.arm()  # before looking: a wake-up during the look is kept
                 try:
                     delay = await self._dispatch_due()
                 except EngineUnavailable as exc:
@@ -103,11 +104,7 @@ class Dispatcher:
                 except Exception:
                     log.exception("webhooks: unexpected error; retrying")
                     delay = self.poll_s
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that arrives as the wake-up does, and the loop would never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
+                await self._wake.sleep(delay)
         finally:
             for task in list(self._attempts):
                 task.cancel()

@@ -1,0 +1,34 @@
+"""A wake-up signal for the loops that sleep until there is work (scheduler, dispatcher,
+ticker): sleep for at most so long, or until someone says there is something new.
+
+The one rule that makes it safe: `arm()` forgets earlier wake-ups and must be called *before*
+the loop looks at what there is to do. A wake-up that arrives while it looks (a commit that
+sets a sooner deadline during an await) is then kept and cuts the next sleep short; arming
+after the look would drop it and leave that work waiting for the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class Wake:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """There is something new: the next or current `sleep` ends now."""
+        self._event.set()
+
+    def arm(self) -> None:
+        """Forget wake-ups so far; call before looking for work."""
+        self._event.clear()
+
+    async def sleep(self, seconds: float | None) -> None:
+        """Until woken (since the last `arm`) or `seconds` have passed (None: no limit)."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the wake-up does, and the loop would never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()

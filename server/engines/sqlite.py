@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import sqlite3
 from collections import defaultdict
@@ -45,6 +46,7 @@ from .base import (
 )
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -148,6 +150,7 @@ class SQLiteEngine:
             if self._db is not None:
                 return
             db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout = 5000")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
@@ -159,6 +162,7 @@ class SQLiteEngine:
         await asyncio.get_running_loop().run_in_executor(self._thread, connect)
         if self._reader is None:
             reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            reader.row_factory = sqlite3.Row
             reader.execute("PRAGMA query_only = 1")
             reader.execute("PRAGMA busy_timeout = 1000")
             self._reader = reader
@@ -183,7 +187,7 @@ class SQLiteEngine:
     async def add_account(self, account: Account) -> None:
         def insert(db: sqlite3.Connection) -> None:
             try:
-                db.execute("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)", _row(account))
+                _insert(db, "accounts", account)
             except sqlite3.IntegrityError:
                 raise ValueError(f"an account named {account.name!r} exists already") from None
 
@@ -198,20 +202,19 @@ class SQLiteEngine:
     async def _one_account(self, column: str, value: str) -> Account | None:
         row = await self._read(lambda db: db.execute(
             f"SELECT * FROM accounts WHERE {column} = ?", (value,)).fetchone())  # noqa: S608
-        return Account(*row) if row else None
+        return _record(Account, row) if row else None
 
     async def count_accounts(self) -> int:
         row = await self._run(lambda db: db.execute("SELECT count(*) FROM accounts").fetchone())
         return int(row[0])
 
     async def add_api_key(self, key: ApiKey) -> None:
-        await self._run(lambda db: db.execute(
-            "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?)", _row(key)))
+        await self._run(lambda db: _insert(db, "api_keys", key))
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
         row = await self._read(lambda db: db.execute(
             "SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone())
-        return ApiKey(*row) if row else None
+        return _record(ApiKey, row) if row else None
 
     async def list_api_keys(self, account_id: str | None = None) -> list[ApiKey]:
         sql = "SELECT * FROM api_keys {} ORDER BY created_at_ms, id"
@@ -220,7 +223,7 @@ class SQLiteEngine:
         else:
             rows = await self._run(lambda db: db.execute(
                 sql.format("WHERE account_id = ?"), (account_id,)).fetchall())
-        return [ApiKey(*row) for row in rows]
+        return [_record(ApiKey, row) for row in rows]
 
     async def revoke_api_key(self, key_id: str, now_ms: int) -> bool:
         cursor = await self._run(lambda db: db.execute(
@@ -320,8 +323,8 @@ class SQLiteEngine:
                     "UPDATE deliveries SET due_ms = ?, lease_until_ms = ?, claim = ? "
                     "WHERE id = ?",
                     [(now_ms + lease_ms, now_ms + lease_ms, token, d.id) for d in taken])
-                accounts = {a: Account(*db.execute("SELECT * FROM accounts WHERE id = ?",
-                                                   (a,)).fetchone())
+                accounts = {a: _record(Account, db.execute(
+                    "SELECT * FROM accounts WHERE id = ?", (a,)).fetchone())
                             for a in {d.account_id for d in taken}}
             return [ClaimedDelivery(d, accounts[d.account_id], token) for d in taken]
 
@@ -352,7 +355,7 @@ class SQLiteEngine:
                 "SELECT number, at_ms, duration_ms, status_code, response, error "
                 "FROM delivery_attempts WHERE delivery_id = ? ORDER BY number, rowid",
                 (delivery_id,)).fetchall()
-            return _delivery(row), [Attempt(*a) for a in attempts]
+            return _delivery(row), [_record(Attempt, a) for a in attempts]
 
         return await self._run(read)
 
@@ -365,7 +368,7 @@ class SQLiteEngine:
             (account_id, timer_id, before, limit + 1)).fetchall())
         page = rows[:limit]
         following = str(page[-1][0]) if len(rows) > limit else None
-        return [_delivery(row[1:]) for row in page], following
+        return [_delivery(row) for row in page], following
 
     async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
         def retry(db: sqlite3.Connection) -> tuple[Delivery | None, bool]:
@@ -399,7 +402,7 @@ class SQLiteEngine:
                 "previous_secret_expires_ms = ?, webhook_secret = ? WHERE id = ?",
                 (now_ms + overlap_ms, secret, account_id))
             row = db.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
-            return Account(*row) if row else None
+            return _record(Account, row) if row else None
 
         return await self._run(rotate)
 
@@ -487,13 +490,14 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
                    "FROM deliveries WHERE status = 'pending' GROUP BY timer_id)")
 
 
-def _delivery(row: Sequence[Any]) -> Delivery:
-    return Delivery(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), *row[6:])
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return _record(Delivery, row)
 
 
 def _finish(db: sqlite3.Connection, outcome: Outcome) -> None:
     a = outcome.attempt
-    db.execute("INSERT INTO delivery_attempts VALUES (?, ?, ?, ?, ?, ?, ?)",
+    db.execute("INSERT INTO delivery_attempts (delivery_id, number, at_ms, duration_ms, "
+               "status_code, response, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
                (outcome.delivery_id, a.number, a.at_ms, a.duration_ms, a.status_code,
                 a.response, a.error))
     db.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?",
@@ -536,8 +540,19 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("COMMIT")
 
 
-def _row(record: Any) -> tuple[Any, ...]:
-    return tuple(getattr(record, name) for name in record.__slots__)
+def _record(kind: type[_R], row: sqlite3.Row) -> _R:
+    """A record from a row, field by column name: a store whose columns stand in another order
+    (one migrated by ALTER TABLE, or a field moved in its dataclass) still maps each value to
+    its own field."""
+    return kind(**{f.name: row[f.name] for f in dataclasses.fields(kind)})
+
+
+def _insert(db: sqlite3.Connection, table: str, record: Any) -> None:
+    """Insert a record's fields into the columns of the same names."""
+    names = [f.name for f in dataclasses.fields(record)]
+    db.execute(f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608 (our own names)
+               f"VALUES ({', '.join(':' + n for n in names)})",
+               {n: getattr(record, n) for n in names})
 
 
 _MAX_INT = 2**63 - 1  # SQLite's INTEGER

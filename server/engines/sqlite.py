@@ -47,6 +47,8 @@ from .base import (
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+#: Primary result codes of a file locked by another connection.
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -143,7 +145,11 @@ class SQLiteEngine:
         try:
             return work(self._reader)
         except sqlite3.OperationalError as exc:
-            raise EngineUnavailable(f"sqlite: {exc}") from exc
+            if exc.sqlite_errorcode & 0xFF not in _BUSY:
+                raise EngineUnavailable(f"sqlite: {exc}") from exc
+        # The file is locked (WAL recovery, another process holding it exclusively): wait for
+        # it on the writer's thread, not here, where waiting would stall every socket.
+        return await self._run(work)
 
     async def open(self) -> None:
         def connect() -> None:
@@ -164,7 +170,8 @@ class SQLiteEngine:
             reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             reader.row_factory = sqlite3.Row
             reader.execute("PRAGMA query_only = 1")
-            reader.execute("PRAGMA busy_timeout = 1000")
+            # No busy wait on the loop: a locked file sends the read to the writer's thread.
+            reader.execute("PRAGMA busy_timeout = 0")
             self._reader = reader
 
     async def close(self) -> None:

@@ -51,10 +51,16 @@ EVENTS = (STARTED, PAUSED, RESUMED, COMPLETED, RESET, ADJUSTED, ROUND_END, INTER
 
 COMMANDS = ("start", "pause", "resume", "reset", "adjust")
 
-MAX_DURATION_S = 366 * 86400  # a countdown or interval phase of at most a year and a day
+#: The longest any timer may run in all, whatever its type: a countdown's duration with its
+#: adjustments, an interval's rounds times (work + rest), an event's target from now.
+MAX_TOTAL_DAYS = 3660  # about ten years
+MAX_TOTAL_S = MAX_TOTAL_DAYS * 86400
 MAX_ROUNDS = 1000
 MAX_TITLE = 200
 DEFAULT_WORK, DEFAULT_REST, DEFAULT_ROUNDS = 20, 10, 8
+#: The allowed values of each integer field a request may carry (inclusive).
+RANGES = {"duration": (1, MAX_TOTAL_S), "work": (1, MAX_TOTAL_S), "rest": (0, MAX_TOTAL_S),
+          "rounds": (1, MAX_ROUNDS), "seconds": (-MAX_TOTAL_S, MAX_TOTAL_S)}
 
 
 class TimerError(ValueError):
@@ -220,10 +226,35 @@ def next_deadline(t: Timer) -> int | None:
 # -- creation and edits -----------------------------------------------------------------------
 
 
-def _int_seconds(value: Any, name: str, low: int, high: int = MAX_DURATION_S) -> int:
+def check_range(name: str, value: int) -> int:
+    """`value` if it lies in the field's range (RANGES), else a TimerError that names it."""
+    low, high = RANGES[name]
     if not low <= value <= high:
-        raise TimerError(f"{name} must be between {low} and {high} seconds, got {value}", name)
-    return int(value) * 1000
+        unit = "" if name == "rounds" else " seconds"
+        raise TimerError(f"{name} must be between {low} and {high}{unit}, got {value}", name)
+    return value
+
+
+def _check_total(t: Timer, now_ms: int, param: str) -> Timer:
+    """`t` if it runs at most MAX_TOTAL_S in all, else a TimerError naming `param`."""
+    if t.type == EVENT:
+        if t.target_ms is not None and t.target_ms - now_ms > MAX_TOTAL_S * 1000:
+            raise TimerError(f"target_date must be at most {MAX_TOTAL_DAYS} days ahead (no "
+                             f"timer runs longer), got {t.target_date}", "target_date")
+        return t
+    total_s = seconds(_end_position_ms(t))
+    if total_s > MAX_TOTAL_S:
+        what = ("duration" if t.type == COUNTDOWN else
+                f"{t.rounds} rounds of {seconds(t.work_ms)} + {seconds(t.rest_ms)} seconds")
+        if param == "seconds":
+            what = "the time added"
+        raise TimerError(f"a timer runs at most {MAX_TOTAL_DAYS} days ({MAX_TOTAL_S} seconds) "
+                         f"in all; {what} would make {total_s} seconds", param)
+    return t
+
+
+def _int_seconds(value: int, name: str) -> int:
+    return check_range(name, value) * 1000
 
 
 def parse_target_date(value: str, now_ms: int) -> int:
@@ -275,21 +306,18 @@ def _timing(timer_type: str, fields: dict[str, Any], now_ms: int) -> dict[str, A
         raise TimerError(f"{name} applies to {owner} timers, not {timer_type}", name)
     out: dict[str, Any] = {}
     if "duration" in fields:
-        out["duration_ms"] = _int_seconds(fields["duration"], "duration", 1)
+        out["duration_ms"] = _int_seconds(fields["duration"], "duration")
     if "target_date" in fields:
         out["target_ms"] = parse_target_date(fields["target_date"], now_ms)
         out["target_date"] = fields["target_date"]
     if "timezone" in fields:
         out["timezone"] = check_timezone(fields["timezone"])
     if "work" in fields:
-        out["work_ms"] = _int_seconds(fields["work"], "work", 1)
+        out["work_ms"] = _int_seconds(fields["work"], "work")
     if "rest" in fields:
-        out["rest_ms"] = _int_seconds(fields["rest"], "rest", 0)
+        out["rest_ms"] = _int_seconds(fields["rest"], "rest")
     if "rounds" in fields:
-        if not 1 <= fields["rounds"] <= MAX_ROUNDS:
-            raise TimerError(f"rounds must be between 1 and {MAX_ROUNDS}, got {fields['rounds']}",
-                             "rounds")
-        out["rounds"] = fields["rounds"]
+        out["rounds"] = check_range("rounds", fields["rounds"])
     return out
 
 
@@ -311,11 +339,16 @@ def create(timer_id: str, account_id: str, fields: dict[str, Any], now_ms: int,
                   updated_at_ms=now_ms, control_token=control_token,
                   webhook_url=fields.get("webhook_url"),
                   webhook_events=_events_filter(fields.get("webhook_events")), **timing)
-    timer = replace(blank, version=1)
+    timer = _check_total(replace(blank, version=1), now_ms, _total_param(fields))
     if timer_type == EVENT:
         started = _start(timer, now_ms)
         return Change(blank, started.timer, started.events)
     return Change(blank, timer, ())
+
+
+def _total_param(fields: dict[str, Any]) -> str:
+    """The field to name when the timing fields given make a timer too long."""
+    return next((n for n in ("duration", "rounds", "work", "rest") if n in fields), "rounds")
 
 
 def _events_filter(names: list[str] | None) -> tuple[str, ...] | None:
@@ -344,7 +377,8 @@ def edit(t: Timer, fields: dict[str, Any], now_ms: int) -> Change:
         changes["webhook_url"] = fields["webhook_url"]
     if "webhook_events" in fields:
         changes["webhook_events"] = _events_filter(fields["webhook_events"])
-    timer = replace(t, **changes, version=t.version + 1, updated_at_ms=now_ms)
+    timer = _check_total(replace(t, **changes, version=t.version + 1, updated_at_ms=now_ms),
+                         now_ms, _total_param(fields))
     events: tuple[TimerEvent, ...] = ()
     if t.type == EVENT and t.state == State.RUNNING and "target_ms" in changes:
         shift = timer.target_ms - (t.target_ms or 0)  # type: ignore[operator]
@@ -403,6 +437,9 @@ def _resume(t: Timer, now_ms: int) -> Change:
 
 
 def _reset(t: Timer, now_ms: int) -> Change:
+    if t.state == State.IDLE and t.adjust_ms == 0:
+        raise TimerError("cannot reset a timer that is idle: it has not started, and no time "
+                         "was added or removed", "state")
     timer = replace(t, state=State.IDLE, elapsed_ms=0, running_since_ms=None, adjust_ms=0,
                     rounds_done=0, started_at_ms=None, paused_at_ms=None, completed_at_ms=None)
     return Change(t, timer, (_event(RESET, timer, now_ms),))
@@ -414,13 +451,14 @@ def _adjust(t: Timer, now_ms: int, delta_s: int) -> Change:
     if t.type == EVENT:
         raise TimerError("event timers count to their target_date; change target_date instead",
                          "seconds")
-    if not -MAX_DURATION_S <= delta_s <= MAX_DURATION_S or delta_s == 0:
-        raise TimerError(f"seconds must be a non-zero whole number between -{MAX_DURATION_S} "
-                         f"and {MAX_DURATION_S}, got {delta_s}", "seconds")
+    if delta_s == 0:
+        raise TimerError(f"seconds must be a non-zero whole number between -{MAX_TOTAL_S} "
+                         f"and {MAX_TOTAL_S}, got 0", "seconds")
+    check_range("seconds", delta_s)
     ran = _running_ms(t, now_ms)
     position = ran - t.adjust_ms
     new_position = position - delta_s * 1000
-    floor = -MAX_DURATION_S * 1000
+    floor = -MAX_TOTAL_S * 1000
     if t.type == INTERVAL:
         floor = t.rounds_done * (t.work_ms + t.rest_ms)
     new_position = max(floor, min(new_position, _base_total_ms(t)))
@@ -430,7 +468,7 @@ def _adjust(t: Timer, now_ms: int, delta_s: int) -> Change:
     if applied_ms == 0:
         raise TimerError("nothing to adjust: the timer is already at the limit of its schedule",
                          "seconds")
-    timer = replace(t, adjust_ms=t.adjust_ms + applied_ms)
+    timer = _check_total(replace(t, adjust_ms=t.adjust_ms + applied_ms), now_ms, "seconds")
     return Change(t, timer, (_event(ADJUSTED, timer, now_ms, seconds=round(applied_ms / 1000)),))
 
 

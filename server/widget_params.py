@@ -112,7 +112,7 @@ def parse(query: Mapping[str, str]) -> WidgetParams:
              Problem("title", "error.too_long", {"max": timers.MAX_TITLE}))
     for name, low in (("duration", 1), ("work", 1), ("rest", 0)):
         if name in query:
-            keep(name, _integer(name, query[name], low, timers.MAX_DURATION_S))
+            keep(name, _integer(name, query[name], low, timers.MAX_TOTAL_S))
     if "rounds" in query:
         keep("rounds", _integer("rounds", query["rounds"], 1, timers.MAX_ROUNDS))
     if "target_date" in query:

@@ -274,3 +274,51 @@ def test_completed_is_final_until_reset(kind, script):
         with pytest.raises(TimerError):
             T.apply(done, command, T0 + 10**7 + gap, seconds=delta)
     assert T.advance(done, T0 + 10**8) is None
+
+
+def test_resetting_a_timer_that_never_started_is_refused():
+    with pytest.raises(TimerError, match="cannot reset a timer that is idle") as refused:
+        T.apply(countdown(), "reset", T0 + 1000)
+    assert refused.value.param == "state"
+    # Time added while idle is something to reset.
+    adjusted, _ = run(countdown(), ("adjust", 0, 30))
+    timer, names = run(adjusted, ("reset", 1000))
+    assert names == ["timer.reset"] and timer.adjust_ms == 0
+
+
+DAY_S = 86400
+CAP = T.MAX_TOTAL_S
+
+
+@pytest.mark.parametrize(("fields", "param"), [
+    ({"type": "countdown", "duration": CAP + 1}, "duration"),
+    ({"type": "interval", "work": CAP, "rest": 0, "rounds": 2}, "rounds"),
+    ({"type": "interval", "work": 3 * DAY_S, "rest": DAY_S, "rounds": 1000}, "rounds"),
+    ({"type": "event", "target_date": "9999-12-31T00:00:00Z"}, "target_date"),
+    ({"type": "event", "target_date": T.iso(T0 + (CAP + 1) * 1000)}, "target_date"),
+])
+def test_no_timer_runs_longer_than_the_cap(fields, param):
+    with pytest.raises(TimerError, match=rf"{CAP} seconds|{T.MAX_TOTAL_DAYS} days") as refused:
+        T.create("tmr_x", "acct_x", fields, T0)
+    assert refused.value.param == param
+
+
+@pytest.mark.parametrize("fields", [
+    {"type": "countdown", "duration": CAP},
+    {"type": "interval", "work": 216_224, "rest": 100_000, "rounds": 1000},
+    {"type": "event", "target_date": T.iso(T0 + CAP * 1000)},
+])
+def test_a_timer_of_exactly_the_cap_is_allowed(fields):
+    assert T.create("tmr_x", "acct_x", fields, T0).timer is not None
+
+
+def test_edits_and_adjustments_keep_to_the_cap():
+    timer = interval(work=60, rest=0, rounds=1000)
+    with pytest.raises(TimerError, match="would make") as refused:
+        T.edit(timer, {"work": 40 * DAY_S}, T0)
+    assert refused.value.param == "work"
+    full = countdown(CAP - 10)
+    with pytest.raises(TimerError, match="the time added would make") as refused:
+        T.apply(full, "adjust", T0, seconds=11)
+    assert refused.value.param == "seconds"
+    assert T.apply(full, "adjust", T0, seconds=10).timer is not None

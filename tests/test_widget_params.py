@@ -31,9 +31,9 @@ def test_good_values_are_read() -> None:
 
 
 @pytest.mark.parametrize(("query", "message"), [
-    ({"duration": "-1"}, "duration must be a whole number from 1 to 31622400; got “-1”."),
-    ({"duration": "1.5"}, "duration must be a whole number from 1 to 31622400; got “1.5”."),
-    ({"rest": "x"}, "rest must be a whole number from 0 to 31622400; got “x”."),
+    ({"duration": "-1"}, "duration must be a whole number from 1 to 316224000; got “-1”."),
+    ({"duration": "1.5"}, "duration must be a whole number from 1 to 316224000; got “1.5”."),
+    ({"rest": "x"}, "rest must be a whole number from 0 to 316224000; got “x”."),
     ({"rounds": "1001"}, "rounds must be a whole number from 1 to 1000; got “1001”."),
     ({"type": "stopwatch"}, "type must be one of: countdown, event, interval; got “stopwatch”."),
     ({"theme": "pink"}, "theme must be one of: light, dark, auto; got “pink”."),

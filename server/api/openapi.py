@@ -21,7 +21,7 @@ _DESCRIPTIONS = {
     "title": "Display title, at most 200 characters.",
     "type": "countdown (duration), event (target_date, timezone) or interval (work, rest, "
             "rounds). Default countdown.",
-    "duration": "Countdown length in seconds (1 to 31,622,400).",
+    "duration": "Countdown length in seconds (1 to 316,224,000: no timer runs over 3,660 days).",
     "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
     "timezone": "IANA time zone the event is shown in. Default UTC.",
     "work": "Interval work phase in seconds. Default 20.",

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from .. import settings
+from .. import settings, timers
 from .errors import ApiError, bad_request, invalid
 
 #: A field's JSON type: "string", "integer", "boolean", "strings" (array of strings);
@@ -21,6 +22,20 @@ Spec = dict[str, str]
 
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "true or false",
                "strings": "an array of strings"}
+
+
+#: Ranges of the integer fields the timer core does not know (its own are timers.RANGES).
+_RANGES = {"expected_version": (1, 2**63 - 1)}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class _Number(str):
+    """A JSON number that is not an integer, kept as it was written (1800.0, 1e3)."""
+
+
+def _integer(text: str) -> int | _Number:
+    # Python refuses to convert over 4,300 digits; such a number is out of any range anyway.
+    return int(text) if len(text) <= 4000 else _Number(text)
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -36,8 +51,8 @@ def _is(kind: str, value: Any) -> bool:
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "object"}.get(type(value), type(value).__name__)
+    return {bool: "boolean", int: "integer", float: "number", _Number: "number", str: "string",
+            list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -52,16 +67,29 @@ def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> d
         kind = spec[name].rstrip("?")
         if value is None and spec[name].endswith("?"):
             continue
-        if kind == "integer" and isinstance(value, float) and value.is_integer():
-            # orjson reads integers beyond 64 bits as floats: a whole number, out of range.
-            raise invalid(f"{name} is out of range: {value:.0f}", name)
-        if kind == "integer" and _is(kind, value) and not -(2**63) <= value < 2**63:
-            raise invalid(f"{name} is out of range: {value}", name)
+        if kind == "integer" and isinstance(value, float | _Number):
+            raise bad_request(f"{name} must be an integer, got {value}", name)
+        if kind == "integer" and _is(kind, value):
+            _check_range(name, value)
         if not _is(kind, value):
             nullable = " or null" if spec[name].endswith("?") else ""
             raise bad_request(f"{name} must be {_TYPE_NAMES[kind]}{nullable}, got "
                               f"{_json_type(value)}", name)
     return body
+
+
+def _check_range(name: str, value: int) -> None:
+    """A 422 naming the field's range, for every integer field, so that no number the store
+    or the core cannot hold gets further (JSON allows integers of any size)."""
+    if name in timers.RANGES:
+        try:
+            timers.check_range(name, value)
+        except timers.TimerError as exc:
+            raise invalid(exc.message, name) from None
+        return
+    low, high = _RANGES.get(name, _INT64)
+    if not low <= value <= high:
+        raise invalid(f"{name} must be between {low} and {high}, got {value}", name)
 
 
 async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -81,6 +109,10 @@ async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> 
             raise bad_request(f"malformed JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise bad_request(f"the body must be a JSON object, got {_json_type(parsed)}")
+    if any(isinstance(parsed.get(n), float) for n, kind in spec.items() if kind == "integer"):
+        # orjson reads 1800.0 and integers beyond 64 bits alike as floats: read the body again,
+        # keeping each number as it was written, so the error says which it was.
+        parsed = json.loads(raw, parse_float=_Number, parse_int=_integer)
     return check(parsed, spec, required)
 
 

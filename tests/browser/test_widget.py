@@ -125,9 +125,9 @@ def test_primary_color_applies(page: Page, site: Server, color: str, rgb: str) -
 
 
 @pytest.mark.parametrize(("query", "message"), [
-    ("duration=-1", "duration must be a whole number from 1 to 31622400; got “-1”."),
+    ("duration=-1", "duration must be a whole number from 1 to 316224000; got “-1”."),
     ("duration=-1&lang=de",
-     "duration muss eine ganze Zahl von 1 bis 31622400 sein; erhalten: „-1“."),
+     "duration muss eine ganze Zahl von 1 bis 316224000 sein; erhalten: „-1“."),
     ("primary_color=zzz",
      "primary_color must be 3 or 6 hexadecimal digits, like 6C63FF; got “zzz”."),
     ("primary_color=zzz&lang=ja",

@@ -13,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 
 from . import accounts, i18n, sessions, settings, timers
 from .api.auth import caller
-from .api.webhooks import TEST_EVENT
 from .clock import now_ms
 from .engines.base import Account, EngineUnavailable
 from .pages import page_lang, render
@@ -78,7 +77,7 @@ async def dashboard(request: Request) -> Response:
                              if ended else None, end_session=ended)
     account, session = found
     config = {"lang": lang, "csrf": session.csrf, "csrf_header": sessions.CSRF_HEADER,
-              "events": [e for e in timers.EVENTS if e != TEST_EVENT],
+              "events": list(timers.EVENTS),
               "text": i18n.subset(lang, ("dashboard.", "widget."))}
     return render(request, "dashboard.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "account": account, "csrf": session.csrf,

@@ -1,5 +1,5 @@
-"""Webhook endpoints: send a test, the delivery log with its attempts, redelivery, and the
-account's signing secret."""
+"""Webhook endpoints: send a test, the delivery log with its attempts, and redelivery. (The
+account's signing secret and its rotation are in `account.py`.)"""
 
 from __future__ import annotations
 
@@ -12,15 +12,12 @@ from starlette.routing import Route
 
 from .. import commit, ids, timers
 from ..clock import now_ms
-from ..engines.base import PENDING, Account, Attempt, Delivery, DeliveryRecord
+from ..commit import TimerNotFound
+from ..engines.base import PENDING, Attempt, Delivery, DeliveryRecord
 from . import schema
 from .auth import authenticated
 from .errors import ApiError, bad_request, invalid
 from .responses import json_response
-
-#: How long a rotated-out secret still signs, beside the new one.
-SECRET_OVERLAP_MS = 24 * 3600 * 1000
-TEST_EVENT = "webhook.test"
 
 
 def delivery_json(d: Delivery, attempts: list[Attempt] | None = None) -> dict[str, Any]:
@@ -36,14 +33,6 @@ def delivery_json(d: Delivery, attempts: list[Attempt] | None = None) -> dict[st
                             "duration_ms": a.duration_ms, "status_code": a.status_code,
                             "response": a.response, "error": a.error} for a in attempts]
     return out
-
-
-def secret_json(account: Account, now: int) -> dict[str, Any]:
-    """The signing secret, and while a rotation's overlap lasts, when the old one stops."""
-    overlap = account.previous_secret_expires_ms
-    return {"webhook_secret": account.webhook_secret,
-            "previous_webhook_secret_expires_at":
-                timers.iso(overlap) if overlap and overlap > now else None}
 
 
 def _not_found(delivery_id: str) -> ApiError:
@@ -69,7 +58,7 @@ async def send_test(request: Request) -> Response:
                       "/api/v1/timers/{id} first", "webhook_url")
     now, event_id = now_ms(), ids.event_id()
     progress = timers.progress(timer, now)
-    body = commit.event_body(TEST_EVENT, event_id, now, timer, {
+    body = commit.event_body(timers.WEBHOOK_TEST, event_id, now, timer, {
         "state": str(timer.state), "remaining": timers.seconds(progress.remaining_ms),
         "test": True})
     delivery = DeliveryRecord(ids.delivery_id(), account_id, timer.id, event_id,
@@ -82,14 +71,21 @@ async def send_test(request: Request) -> Response:
 
 @authenticated
 async def list_deliveries(request: Request) -> Response:
-    """A timer's deliveries, newest first (also after the timer was deleted)."""
+    """A timer's deliveries, newest first (also after the timer was deleted). A timer of
+    another account is 404 like on every timer route, and so is one this account never had."""
     limit = schema.query_int(request, "limit", 20, 1, 100)
     cursor = schema.decode_cursor(request)
+    engine, account_id = request.state.engine, request.state.account.id
+    timer_id = request.path_params["timer_id"]
+    raw = await engine.get_timer(timer_id)
+    if raw is not None and timers.load(raw).account_id != account_id:
+        raise TimerNotFound(timer_id)
     try:
-        page, following = await request.state.engine.list_deliveries(
-            request.state.account.id, request.path_params["timer_id"], cursor, limit)
+        page, following = await engine.list_deliveries(account_id, timer_id, cursor, limit)
     except ValueError as exc:
         raise bad_request(str(exc), "cursor") from None
+    if raw is None and not page and cursor is None:
+        raise TimerNotFound(timer_id)
     return json_response({"data": [delivery_json(d) for d in page],
                           "has_more": following is not None,
                           "next_cursor": schema.encode_cursor(following)})
@@ -115,21 +111,9 @@ async def retry_delivery(request: Request) -> Response:
     return json_response(delivery_json(retried), 202)
 
 
-@authenticated
-async def rotate_secret(request: Request) -> Response:
-    """A new signing secret; the old one goes on signing beside it for 24 hours."""
-    await schema.body(request, {})
-    account = await request.state.engine.rotate_webhook_secret(
-        request.state.account.id, ids.webhook_secret(), now_ms(), SECRET_OVERLAP_MS)
-    if account is None:
-        raise ApiError(401, "authentication_error", "this API key's account no longer exists")
-    return json_response(secret_json(account, now_ms()))
-
-
 routes = [
     Route("/timers/{timer_id}/webhooks/test", send_test, methods=["POST"]),
     Route("/timers/{timer_id}/deliveries", list_deliveries, methods=["GET"]),
     Route("/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
     Route("/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]),
-    Route("/account/webhook-secret/rotate", rotate_secret, methods=["POST"]),
 ]

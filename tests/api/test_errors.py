@@ -71,6 +71,8 @@ def test_unknown_ids_and_other_accounts_timers_are_404(server, api, timer):
                          stranger.patch(f"/timers/{timer['id']}/state",
                                         json={"state": "paused"}),
                          stranger.post(f"/timers/{timer['id']}/adjust", json={"seconds": 5}),
+                         stranger.get(f"/timers/{timer['id']}/deliveries"),
+                         stranger.post(f"/timers/{timer['id']}/webhooks/test"),
                          stranger.delete(f"/timers/{timer['id']}")):
             error_of(response, 404, "not_found", "id")
         assert stranger.get("/events").json()["data"] == []
@@ -78,6 +80,8 @@ def test_unknown_ids_and_other_accounts_timers_are_404(server, api, timer):
     assert api.get(f"/timers/{timer['id']}").json()["state"] == "running"
     assert len(api.get("/events", params={"timer_id": timer["id"]}).json()["data"]) == 1
     error_of(api.get("/nowhere"), 404, "not_found", None, "no such endpoint")
+    error_of(api.get("/timers/tmr_doesnotexist/deliveries"), 404, "not_found", "id", "no timer")
+    assert api.get(f"/timers/{timer['id']}/deliveries").json()["data"] == []
 
 
 def test_a_stale_expected_version_is_409_and_changes_nothing(api, timer):

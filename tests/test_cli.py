@@ -137,9 +137,13 @@ def test_openapi_document_is_valid_and_describes_every_route(tmp_path):
         server.stop()
     validate(document)
     [mount] = [r for r in app.routes if isinstance(r, Mount) and r.path == "/api/v1"]
-    served = {(route.path, method.lower()) for route in mount.routes
+    served = {("/api/v1" + route.path, method.lower()) for route in mount.routes
               for method in route.methods or () if method != "HEAD"}
     served |= {("/healthz", "get"), ("/readyz", "get")}
+    # Every operation is reached at the one server plus its path, as a generated client does.
+    assert document["servers"] == [{"url": "/"}]
+    assert not any("servers" in op for ops in document["paths"].values() for op in ops.values()
+                   if isinstance(op, dict))
     documented = {(path, method)
                   for path, ops in document["paths"].items() for method in ops
                   if method != "parameters"}

@@ -8,6 +8,8 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
 from .. import sessions, timers
 from ..accounts import AuthError
@@ -68,8 +70,29 @@ def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Re
     return json_response({"error": body}, error.status, {**NO_STORE, **(headers or {})})
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's 405 names only the first
+    route that matched, and each of ours serves one method."""
+    methods: set[str] = set()
+
+    def walk(routes: list[BaseRoute], scope: Scope) -> None:
+        for route in routes:
+            match, child = route.matches(scope)
+            if match == Match.NONE:
+                continue
+            if isinstance(route, Mount):
+                walk(route.routes, {**scope, **child})
+            elif isinstance(route, Route):
+                methods.update(route.methods or ())
+
+    walk(request.app.routes, request.scope)
+    return ", ".join(sorted(methods))
+
+
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
     kinds = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     message = {404: f"no such endpoint: {request.method} {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(

@@ -36,6 +36,10 @@ _DESCRIPTIONS = {
 }
 
 
+#: What the parser enforces of each integer field, stated in the document.
+_INTEGER_RANGES = {**timers.RANGES, **schema.RANGES}
+
+
 def _body(spec: schema.Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
     properties = {}
     for name, kind in spec.items():
@@ -44,6 +48,8 @@ def _body(spec: schema.Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
             prop["type"] = [prop["type"], "null"]
         if name == "webhook_events":
             prop["items"] = {"type": "string", "enum": list(timers.EVENTS)}
+        if name in _INTEGER_RANGES:
+            prop["minimum"], prop["maximum"] = _INTEGER_RANGES[name]
         prop["description"] = _DESCRIPTIONS[name]
         properties[name] = prop
     return {"required": True, "content": {"application/json": {"schema": {
@@ -104,14 +110,18 @@ def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = N
 
 
 def _param(name: str, where: str, description: str, type_: str = "string",
-           required: bool = False) -> dict[str, Any]:
+           required: bool = False, **limits: Any) -> dict[str, Any]:
     return {"name": name, "in": where, "required": required, "description": description,
-            "schema": {"type": type_}}
+            "schema": {"type": type_, **limits}}
 
 
 _TIMER_ID = _param("timer_id", "path", "The timer's id (tmr_…)", required=True)
-_PAGE = [_param("limit", "query", "Page size", "integer"),
-         _param("cursor", "query", "next_cursor of the previous page")]
+
+
+def _page(most: int) -> list[dict[str, Any]]:
+    return [_param("limit", "query", f"Page size (1 to {most})", "integer", minimum=1,
+                   maximum=most),
+            _param("cursor", "query", "next_cursor of the previous page, as it came")]
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"]}
@@ -216,12 +226,21 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _TIMER = _ref("Timer")
+#: Paths served at the root; every other one is under the API's base.
+_ROOT_PATHS = ("/healthz", "/readyz")
+
+
+def _whole(paths: dict[str, Any]) -> dict[str, Any]:
+    return {path if path in _ROOT_PATHS else f"/api/v1{path}": item
+            for path, item in paths.items()}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Castimer API", "version": __version__,
              "description": "Real-time timers: create, control, embed, and receive webhooks."},
-    "servers": [{"url": "/api/v1"}],
+    # One server at the root and paths written whole (/api/v1/…): /healthz and /readyz live
+    # outside /api/v1, and generated clients ignore servers given per operation.
+    "servers": [{"url": "/"}],
     "security": [{"apiKey": []}, {"dashboardSession": []}],
     "components": {"securitySchemes": {
         "apiKey": {"type": "http", "scheme": "bearer", "description": "ck_live_… API key"},
@@ -229,12 +248,12 @@ DOCUMENT: dict[str, Any] = {
                              "description": "The dashboard's session, from this server's own "
                              "pages only: changes need its Origin and the X-CSRF-Token header"}},
                    "schemas": SCHEMAS},
-    "paths": {
+    "paths": _whole({
         "/timers": {
             "post": _op("Create a timer", _ok("The new timer", _TIMER, "201"),
                         _body(TIMER_FIELDS), codes=(422,)),
             "get": _op("List the account's timers, oldest first",
-                       _ok("A page of timers", _ref("TimerPage")), parameters=_PAGE,
+                       _ok("A page of timers", _ref("TimerPage")), parameters=_page(100),
                        codes=(422,)),
         },
         "/timers/{timer_id}": {
@@ -246,8 +265,9 @@ DOCUMENT: dict[str, Any] = {
             "delete": _op("Delete a timer (its events stay in the log)",
                           _ok("Deleted", status="204"),
                           parameters=[_param("expected_version", "query",
-                                             "Delete only at this version", "integer")],
-                          codes=(404, 409)),
+                                             "Delete only at this version", "integer",
+                                             minimum=1, maximum=2**63 - 1)],
+                          codes=(404, 409, 422)),
         },
         "/timers/{timer_id}/state": {
             "parameters": [_TIMER_ID],
@@ -267,7 +287,7 @@ DOCUMENT: dict[str, Any] = {
         "/events": {
             "get": _op("The account's event log, oldest first",
                        _ok("A page of events", _ref("EventPage")),
-                       parameters=[*_PAGE, _param("timer_id", "query", "Only this timer")],
+                       parameters=[*_page(500), _param("timer_id", "query", "Only this timer")],
                        codes=(422,)),
         },
         "/timers/{timer_id}/webhooks/test": {
@@ -279,8 +299,8 @@ DOCUMENT: dict[str, Any] = {
         "/timers/{timer_id}/deliveries": {
             "parameters": [_TIMER_ID],
             "get": _op("The timer's webhook deliveries, newest first",
-                       _ok("A page of deliveries", _ref("DeliveryPage")), parameters=_PAGE,
-                       codes=(422,)),
+                       _ok("A page of deliveries", _ref("DeliveryPage")), parameters=_page(100),
+                       codes=(404, 422)),
         },
         "/deliveries/{delivery_id}": {
             "parameters": [_DELIVERY_ID],
@@ -311,16 +331,14 @@ DOCUMENT: dict[str, Any] = {
                           "once", _ok("The key, revoked", _ref("ApiKey")), codes=(404,)),
         },
         "/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
-                             "servers": [{"url": "/"}],
                              "responses": _ok("Alive", {"type": "object"})}},
         "/readyz": {"get": {"summary": "Readiness: the timer store answers", "security": [],
-                            "servers": [{"url": "/"}],
                             "responses": {**_ok("Ready", {"type": "object"}),
                                           "503": {"description": "The store is unreachable"}}}},
         "/openapi.json": {"get": {"summary": "This document", "security": [],
                                   "responses": _ok("OpenAPI 3.1 document",
                                                    {"type": "object"})}},
-    },
+    }),
 }
 
 

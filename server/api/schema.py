@@ -25,7 +25,7 @@ _TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "true o
 
 
 #: Ranges of the integer fields the timer core does not know (its own are timers.RANGES).
-_RANGES = {"expected_version": (1, 2**63 - 1)}
+RANGES = {"expected_version": (1, 2**63 - 1)}
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -87,7 +87,7 @@ def _check_range(name: str, value: int) -> None:
         except timers.TimerError as exc:
             raise invalid(exc.message, name) from None
         return
-    low, high = _RANGES.get(name, _INT64)
+    low, high = RANGES.get(name, _INT64)
     if not low <= value <= high:
         raise invalid(f"{name} must be between {low} and {high}, got {value}", name)
 

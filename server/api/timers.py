@@ -127,7 +127,8 @@ async def rotate_control_token(request: Request) -> Response:
 async def delete_timer(request: Request) -> Response:
     expected = None
     if "expected_version" in request.query_params:
-        expected = schema.query_int(request, "expected_version", 0, -(2**63), 2**63 - 1)
+        expected = schema.query_int(request, "expected_version", 0,
+                                    *schema.RANGES["expected_version"])
     await commit.delete(request.state.engine, request.state.account.id,
                         request.path_params["timer_id"], expected_version=expected)
     return Response(status_code=204)

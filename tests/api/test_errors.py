@@ -171,7 +171,9 @@ def test_odd_numbers_get_clear_answers(api, timer):
              "invalid_request", "expected_version", "integer")
     error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "²"}), 400,
              "invalid_request", "expected_version", "integer")
-    error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "-1"}), 409,
+    error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "-1"}), 422,
+             "validation_error", "expected_version", "between 1 and")
+    error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "7"}), 409,
              "version_conflict", "expected_version")
     error_of(api.patch(f"/timers/{timer['id']}/state", json={"action": "adjust"}), 422,
              "validation_error", "action", "start, pause, resume, reset")

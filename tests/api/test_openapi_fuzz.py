@@ -25,8 +25,9 @@ def test_the_served_document_holds_for_generated_requests(server, tmp_path):
          "-H", f"Authorization: Bearer {key}", *CHECKS, "--max-examples", "25",
          "--workers", "1", "--seed", "20261201", "--generation-database", "none",
          "--request-timeout", "10", "--no-color",
-         # Revoking keys (the only operation at this path) would soon revoke the one the run uses (stateful chains find its
-         # id in GET /keys) and leave every later request a 401; tests/api/test_keys.py has it.
+         # Revoking keys (the only operation at this path) would soon revoke the run's own
+         # (stateful chains find its id in GET /keys), leaving every later request a 401;
+         # tests/api/test_keys.py covers it.
          "--exclude-path", "/api/v1/keys/{key_id}"],
         capture_output=True, text=True, timeout=170, cwd=tmp_path)
     summary = run.stdout[-12000:]

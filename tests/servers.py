@@ -29,7 +29,9 @@ class Server:
     """One `castimer serve` process. Its output goes to a file in `workdir`."""
 
     def __init__(self, engine_url: str, workdir: Path, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, command: list[str] | None = None) -> None:
+        #: How to run `castimer`: this checkout's by default, or an installed one.
+        self.command = command or [sys.executable, "-m", "server.cli"]
         self.engine_url = engine_url
         self.workdir = workdir
         self.env = {**os.environ, "CASTIMER_SCHEDULER_POLL": "0.2", **(env or {})}
@@ -41,7 +43,7 @@ class Server:
     def start(self, timeout: float = 20) -> Server:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port),
+                [*self.command, "serve", "--port", str(self.port),
                  "--engine", self.engine_url, "--log-level", "warning"],
                 stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=self.workdir)
         deadline = time.monotonic() + timeout

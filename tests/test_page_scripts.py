@@ -1,6 +1,6 @@
 """The page scripts' own checks, in the one test command: TypeScript checks every script
-(`tsc --noEmit`, JSDoc types, strict). It comes from `npm ci` (package-lock.json), which the
-README's test command runs before pytest."""
+(`tsc --noEmit`, JSDoc types, strict), and `node --test` runs tests/js. Both come from
+`npm ci` (package-lock.json), which the README's test command runs before pytest."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def _run(*command: str | Path) -> str:
     return output
 
 
-def test_typescript_finds_no_error() -> None:
-    _run(TSC, "--noEmit", "-p", ".")
+@pytest.mark.parametrize("project", [".", "tests/js"])
+def test_typescript_finds_no_error(project: str) -> None:
+    _run(TSC, "--noEmit", "-p", project)
 
 
 def test_typescript_checks_every_page_script() -> None:
@@ -33,3 +34,7 @@ def test_typescript_checks_every_page_script() -> None:
     assert set(SCRIPTS) <= listed
     for script in SCRIPTS:
         assert script.read_text(encoding="utf-8").startswith("// @ts-check\n"), script
+
+
+def test_the_scripts_tests_pass_under_node() -> None:
+    _run("node", "--test", "tests/js/")

@@ -1,7 +1,8 @@
 // @ts-check
 // The time arithmetic of server/timers.py as the pages need it: from a timer as the server
-// sent it (valid at its server_time) to what it is at any later instant. Pure: no page, no
-// clock, no socket.
+// sent it (valid at its server_time) to what it is at any later instant. Pure, so it runs
+// the same in a page and under `node --test`; tests/data/time_cases.json holds the cases
+// that both this module and timers.py must agree on.
 
 /** @typedef {"idle" | "running" | "paused" | "completed"} TimerState */
 /** @typedef {"countdown" | "event" | "interval"} TimerType */
@@ -16,7 +17,6 @@
  * @property {number} remaining_ms at server_time
  * @property {number} elapsed_ms running time at server_time, adjustments included
  * @property {number} total_ms running time at which the timer ends (with adjustments)
- * @property {number} [adjustment] seconds added (or, negative, removed)
  * @property {number} server_time the server's clock (epoch ms) when it was valid
  * @property {number} [version]
  * @property {string} [title]
@@ -48,17 +48,21 @@
  */
 export function progress(timer, at) {
   const state = timer.state;
-  const passed = state === "running" ? Math.max(0, at - timer.server_time) : 0;
-  const remaining = Math.max(0, timer.remaining_ms - passed);
+  // An event counts to its date whatever its state; the others run only while running.
+  const passes = state === "running" || (timer.type === "event" && state !== "completed");
+  const passed = passes ? Math.max(0, at - timer.server_time) : 0;
+  const remaining = state === "completed" ? 0 : Math.max(0, timer.remaining_ms - passed);
   const out = { state, remaining_ms: remaining, round: null, phase: null, shown_ms: remaining };
   if (timer.type !== "interval") return out;
   const rounds = timer.rounds ?? 1;
   const work = (timer.work ?? 0) * 1000;
   const cycle = work + (timer.rest ?? 0) * 1000;
   const base = rounds * cycle;
-  if (state === "completed" || remaining === 0) return { ...out, round: rounds };
+  if (state === "completed") return { ...out, round: rounds };
+  // Where the schedule is: running time less the adjustments, which total_ms carries exactly
+  // (it is the schedule's length plus them).
   const elapsed = Math.min(timer.elapsed_ms + passed, timer.total_ms);
-  const position = Math.min(Math.max(0, elapsed - (timer.adjustment ?? 0) * 1000), base - 1);
+  const position = Math.min(Math.max(0, elapsed - (timer.total_ms - base)), base - 1);
   const inCycle = position % cycle;
   /** @type {Phase} */
   const phase = inCycle < work ? "work" : "rest";

@@ -199,7 +199,7 @@ function begin(given) {
     : given.type === "event" ? Math.max(0, (given.target_ms ?? 0) - Date.now())
       : given.duration * 1000;
   return { ...given, state: total === 0 ? "completed" : "running", server_time: now(),
-           remaining_ms: total, elapsed_ms: 0, total_ms: total, adjustment: 0 };
+           remaining_ms: total, elapsed_ms: 0, total_ms: total };
 }
 
 /** @param {ServerMessage} message */

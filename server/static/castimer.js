@@ -32,8 +32,7 @@ export function now() {
   return origin + performance.now();
 }
 
-/** Close codes after which reconnecting cannot help (docs/websockets.md). */
-/** @type {Record<number, ConnectionStatus>} */
+/** @type {Record<number, ConnectionStatus>} close codes after which reconnecting cannot help */
 const FINAL = { 4401: "unauthorized", 4403: "forbidden", 4404: "not_found", 4410: "deleted" };
 const SAMPLES = 8; // offset samples kept: a window, so a changed clock is learnt again
 // Clocks drift by milliseconds an hour; at 10,000 viewers this is ~330 pings a second.
@@ -68,8 +67,7 @@ export function connect(options) {
   let attempt = 0;
   /** @type {{rtt: number, offset: number}[]} */
   let samples = [];
-  /** The server's clock minus ours, and how wrong that can be. */
-  /** @type {{offset: number, error: number | null} | null} */
+  /** @type {{offset: number, error: number | null} | null} server's clock minus ours, ± error */
   let estimate = options.guess === null ? null : { offset: options.guess, error: null };
   /** @type {ReturnType<typeof setInterval> | undefined} */
   let pinger;

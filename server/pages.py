@@ -33,6 +33,10 @@ STATIC_DIR = HERE / "static"
 #: Plans whose live timers may hide the Castimer branding.
 PAID_PLANS = frozenset({"pro", "enterprise"})
 _WIDGET_ASSETS = {"widget.js": "text/javascript", "widget.css": "text/css"}
+# Page scripts are ES modules, which browsers fetch with CORS: a widget framed with
+# sandbox="allow-scripts" has an opaque origin and loads them only if any origin may. They are
+# public files, and no credentials go with them.
+_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 templates = Jinja2Templates(env=jinja2.Environment(
@@ -133,7 +137,16 @@ async def widget_asset(request: Request) -> Response:
         return Response("not found", 404, media_type="text/plain")
     return FileResponse(WIDGET_DIR / name, media_type=_WIDGET_ASSETS[name],
                         headers={"Cache-Control": "public, max-age=300",
-                                 "X-Content-Type-Options": "nosniff"})
+                                 "X-Content-Type-Options": "nosniff", **_ANY_ORIGIN})
+
+
+class _PublicFiles(StaticFiles):
+    """The static files, which any origin may fetch (see _ANY_ORIGIN)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(_ANY_ORIGIN)
+        return response
 
 
 def page_lang(request: Request) -> str:
@@ -166,5 +179,5 @@ routes: list[BaseRoute] = [
     Route("/widget/{name}", widget_asset, methods=["GET"]),
     Route("/embed", embed, methods=["GET"]),
     Route("/control/{timer_id}", control, methods=["GET"]),
-    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    Mount("/static", app=_PublicFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -80,14 +81,57 @@ def test_pages_send_a_strict_content_security_policy(site: Server) -> None:
         assert "<script>" not in response.text  # every script is a file
 
 
+# A module's static imports (`import … from "./x.js"`), which the browser fetches too.
+_IMPORT = re.compile(r'^import\b[^"]*?"([^"]+)"', re.M)
+
+
+def _loaded(server: Server, page: str) -> dict[str, httpx.Response]:
+    """Every file `page` makes a browser fetch: what it names, and what its modules import."""
+    wanted = re.findall(r'(?:src|href)="(/[^"]+)"', page)
+    loaded: dict[str, httpx.Response] = {}
+    while wanted:
+        path = wanted.pop()
+        if path in loaded:
+            continue
+        loaded[path] = response = httpx.get(server.base + path)
+        assert response.status_code == 200, path
+        if path.endswith(".js"):
+            wanted += [urljoin(path, name) for name in _IMPORT.findall(response.text)]
+    return loaded
+
+
 def test_the_widget_weighs_at_most_40_kb(site: Server) -> None:
     page = httpx.get(f"{site.base}/widget?type=interval&title=HIIT")
-    assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
-    assert sorted(assets) == ["/static/castimer.js", "/static/icon.svg", "/widget/widget.css",
-                              "/widget/widget.js"]
-    sizes = {path: len(httpx.get(site.base + path).content) for path in assets}
+    loaded = _loaded(site, page.text)
+    assert sorted(loaded) == ["/static/castimer.js", "/static/icon.svg", "/static/time.js",
+                              "/widget/widget.css", "/widget/widget.js"]
+    sizes = {path: len(response.content) for path, response in loaded.items()}
     total = len(page.content) + sum(sizes.values())
     assert total <= 40 * 1024, (total, sizes)
+
+
+def test_the_widget_preloads_what_its_script_imports(site: Server) -> None:
+    """Framed on other sites, the widget should not wait for its script before fetching the
+    modules the script imports."""
+    page = httpx.get(f"{site.base}/widget?duration=60").text
+    preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)">', page)
+    script = httpx.get(f"{site.base}/widget/widget.js").text
+    assert sorted(preloaded) == sorted(urljoin("/widget/widget.js", name)
+                                       for name in _IMPORT.findall(script))
+
+
+def test_page_scripts_are_modules_served_as_javascript(site: Server) -> None:
+    """Browsers run a module only if it comes with a JavaScript MIME type."""
+    timer_id = _live_timer(site, "free")
+    for path in (f"/widget?timer={timer_id}", "/embed", f"/control/{timer_id}"):
+        page = httpx.get(site.base + path).text
+        scripts = re.findall(r"<script\b[^>]*\bsrc=[^>]*>", page)
+        assert scripts, path
+        assert all(' type="module"' in tag for tag in scripts), scripts
+        for name, response in _loaded(site, page).items():
+            if name.endswith(".js"):
+                assert response.headers["content-type"].split(";")[0] in (
+                    "text/javascript", "application/javascript"), name
 
 
 def test_no_page_asks_another_host_for_anything() -> None:
@@ -97,6 +141,8 @@ def test_no_page_asks_another_host_for_anything() -> None:
             # The dashboard fetches its own API: only a literal path of this server passes.
             assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//|url\(\s*[\"']?(?:https?:)?//"
                                  r"|@import|fetch\((?!\"/[a-z])", text), path
+            # Modules import only files of this server, by relative path.
+            assert all(name.startswith(("./", "../")) for name in _IMPORT.findall(text)), path
 
 
 def test_a_missing_live_timer_says_so_in_the_widget_language(site: Server) -> None:

@@ -1,172 +1,302 @@
-// What the widget and the presenter page share: one clock, the live connection to a timer
-// (clock offset from ping/pong, reconnects) and the arithmetic that turns the authoritative
-// state into what to show at any instant.
-(function () {
-  "use strict";
+// @ts-check
+// What the pages share: one clock, the live connection to a timer (clock offset from
+// ping/pong, reconnects), the page's config, and the ways a timer is put into words and
+// buttons. The arithmetic itself is time.js.
 
-  // Monotonic, in epoch-like ms: wall-clock jumps on this machine do not move a running timer.
-  var origin = Date.now() - performance.now();
-  function now() {
-    return origin + performance.now();
+/** @typedef {import("./time.js").PublicTimer} PublicTimer */
+/** @typedef {import("./time.js").Progress} Progress */
+/** @typedef {Record<string, string>} Catalog the page's texts, by catalog key */
+
+/**
+ * A message of the timer's socket (docs/websockets.md); pongs are the connection's own.
+ * @typedef {object} ServerMessage
+ * @property {"snapshot" | "tick" | "state" | "deleted" | "ack"} type
+ * @property {number} v the timer's version
+ * @property {number} server_time
+ * @property {PublicTimer} [timer] every message but deleted and ack
+ * @property {string[]} [events] state: the events of the change
+ * @property {boolean} [ok] ack: whether the command was accepted
+ * @property {{message: string}} [error] ack: why not
+ */
+
+/**
+ * @typedef {"connecting" | "reconnecting" | "live" | "unauthorized" | "forbidden" |
+ *           "not_found" | "deleted"} ConnectionStatus
+ */
+
+// Monotonic, in epoch-like ms: wall-clock jumps on this machine do not move a running timer.
+let origin = Date.now() - performance.now();
+
+/** This machine's clock, monotonic, in epoch ms. */
+export function now() {
+  return origin + performance.now();
+}
+
+/** @type {Record<number, ConnectionStatus>} close codes after which reconnecting cannot help */
+const FINAL = { 4401: "unauthorized", 4403: "forbidden", 4404: "not_found", 4410: "deleted" };
+const SAMPLES = 8; // offset samples kept: a window, so a changed clock is learnt again
+// Clocks drift by milliseconds an hour; at 10,000 viewers this is ~330 pings a second.
+const PING_EVERY = 30000;
+
+/**
+ * @typedef {object} ConnectOptions
+ * @property {string} path /ws/…
+ * @property {object | null} auth the first message, or null
+ * @property {number | null} guess an offset to use until the socket says better
+ * @property {(message: ServerMessage) => void} onMessage every server message but pongs
+ * @property {(status: ConnectionStatus) => void} onStatus
+ */
+
+/**
+ * @typedef {object} Connection
+ * @property {(message: object) => boolean} send false when the socket is not open
+ * @property {() => number} serverNow our estimate of the server's clock now
+ * @property {() => number | null} syncError half the best round trip: the most the offset
+ *   can be wrong by (null before a pong)
+ * @property {() => void} close
+ */
+
+/**
+ * The live stream of one timer.
+ * @param {ConnectOptions} options
+ * @returns {Connection}
+ */
+export function connect(options) {
+  /** @type {WebSocket | null} */
+  let ws = null;
+  let attempt = 0;
+  /** @type {{rtt: number, offset: number}[]} */
+  let samples = [];
+  /** @type {{offset: number, error: number | null} | null} server's clock minus ours, ± error */
+  let estimate = options.guess === null ? null : { offset: options.guess, error: null };
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let pinger;
+  let stopped = false;
+
+  /** @param {object} message */
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
   }
 
-  // Close codes after which reconnecting cannot help (docs/websockets.md).
-  var FINAL = { 4401: "unauthorized", 4403: "forbidden", 4404: "not_found", 4410: "deleted" };
-  var SAMPLES = 8; // offset samples kept: a window, so a changed clock is learnt again
-  // Clocks drift by milliseconds an hour; at 10,000 viewers this is ~330 pings a second.
-  var PING_EVERY = 30000;
+  function ping() {
+    send({ type: "ping", t: now() });
+  }
 
-  // The live stream of one timer. `options`: path (/ws/…), auth (first message or null),
-  // guess (an offset to use until the socket says better, or null), onMessage(msg) for every
-  // server message but pongs, onStatus(status, detail).
-  function connect(options) {
-    var ws = null;
-    var attempt = 0;
-    var samples = [];
-    // {offset, error}: the server's clock minus ours, and how wrong that can be.
-    var estimate = options.guess == null ? null : { offset: options.guess, error: null };
-    var pinger = null;
-    var stopped = false;
+  // NTP-style: the pong's server_time was read about half a round trip after we sent `t`.
+  // The sample with the shortest round trip has the smallest possible error.
+  /** @param {{t: number, server_time: number}} pong */
+  function learn(pong) {
+    const rtt = now() - pong.t;
+    if (!(rtt >= 0)) return;
+    samples.push({ rtt, offset: pong.server_time - (pong.t + rtt / 2) });
+    if (samples.length > SAMPLES) samples.shift();
+    const best = samples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
+    estimate = { offset: best.offset, error: best.rtt / 2 };
+  }
 
-    function send(message) {
-      if (ws && ws.readyState === WebSocket.OPEN) {
-        ws.send(JSON.stringify(message));
-        return true;
+  function open() {
+    // A new connection may reach another process, and a computer that slept may have
+    // paused the monotonic clock: learn the offset afresh, from a fresh anchor.
+    samples = [];
+    origin = Date.now() - performance.now();
+    options.onStatus(attempt ? "reconnecting" : "connecting");
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + location.host + options.path);
+    ws = socket;
+    socket.onopen = () => {
+      if (options.auth) send(options.auth);
+      // A few quick samples at first, then a steady trickle far below the rate limit.
+      for (const delay of [0, 200, 400, 600]) setTimeout(ping, delay);
+      pinger = setInterval(ping, PING_EVERY);
+    };
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "pong") return learn(message);
+      if (message.type === "snapshot") {
+        attempt = 0;
+        // Until a pong arrives, assume the snapshot took no time to get here.
+        if (samples.length === 0) estimate = { offset: message.server_time - now(), error: null };
+        options.onStatus("live");
       }
-      return false;
-    }
-
-    function ping() {
-      send({ type: "ping", t: now() });
-    }
-
-    // NTP-style: the pong's server_time was read about half a round trip after we sent `t`.
-    // The sample with the shortest round trip has the smallest possible error.
-    function learn(pong) {
-      var arrived = now();
-      var rtt = arrived - pong.t;
-      if (!(rtt >= 0)) return;
-      samples.push({ rtt: rtt, offset: pong.server_time - (pong.t + rtt / 2) });
-      if (samples.length > SAMPLES) samples.shift();
-      var best = samples[0];
-      for (var i = 1; i < samples.length; i++) if (samples[i].rtt < best.rtt) best = samples[i];
-      estimate = { offset: best.offset, error: best.rtt / 2 };
-    }
-
-    function open() {
-      // A new connection may reach another process, and a computer that slept may have
-      // paused the monotonic clock: learn the offset afresh, from a fresh anchor.
-      samples = [];
-      origin = Date.now() - performance.now();
-      options.onStatus(attempt ? "reconnecting" : "connecting");
-      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      ws = new WebSocket(scheme + location.host + options.path);
-      ws.onopen = function () {
-        if (options.auth) send(options.auth);
-        // A few quick samples at first, then a steady trickle far below the rate limit.
-        [0, 200, 400, 600].forEach(function (delay) { setTimeout(ping, delay); });
-        pinger = setInterval(ping, PING_EVERY);
-      };
-      ws.onmessage = function (event) {
-        var message = JSON.parse(event.data);
-        if (message.type === "pong") return learn(message);
-        if (message.type === "snapshot") {
-          attempt = 0;
-          // Until a pong arrives, assume the snapshot took no time to get here.
-          if (samples.length === 0) estimate = { offset: message.server_time - now(), error: null };
-          options.onStatus("live");
-        }
-        options.onMessage(message);
-      };
-      ws.onclose = function (event) {
-        clearInterval(pinger);
-        if (stopped) return;
-        if (FINAL[event.code]) return options.onStatus(FINAL[event.code], event.reason);
-        // Jittered exponential backoff: a restarted server is not hit by every viewer at once.
-        var delay = Math.min(30000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random());
-        attempt += 1;
-        options.onStatus("reconnecting");
-        setTimeout(open, delay);
-      };
-    }
-
-    open();
-    return {
-      send: send,
-      // Our estimate of the server's clock now.
-      serverNow: function () { return now() + (estimate ? estimate.offset : 0); },
-      // Half the best round trip: the most the offset can be wrong by (null before a pong).
-      syncError: function () { return estimate ? estimate.error : null; },
-      close: function () { stopped = true; if (ws) ws.close(); }
+      options.onMessage(message);
+    };
+    socket.onclose = (event) => {
+      clearInterval(pinger);
+      if (stopped) return;
+      const final = FINAL[event.code];
+      if (final) return options.onStatus(final);
+      // Jittered exponential backoff: a restarted server is not hit by every viewer at once.
+      const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random());
+      attempt += 1;
+      options.onStatus("reconnecting");
+      setTimeout(open, delay);
     };
   }
 
-  // A public timer (as the server sends it, valid at timer.server_time) seen at server time
-  // `at`: remaining ms, the interval's round and phase, and the ms left in the phase.
-  function view(timer, at) {
-    var running = timer.state === "running";
-    var passed = running ? Math.max(0, at - timer.server_time) : 0;
-    var remaining = Math.max(0, timer.remaining_ms - passed);
-    var out = { state: timer.state, remaining: remaining, shown: remaining, round: null,
-                phase: null };
-    if (timer.type !== "interval") return out;
-    var work = timer.work * 1000;
-    var cycle = work + timer.rest * 1000;
-    var base = timer.rounds * cycle;
-    if (timer.state === "completed" || remaining === 0) {
-      out.round = timer.rounds;
-      return out;
-    }
-    var ran = Math.min(timer.elapsed_ms + passed, timer.total_ms);
-    var position = Math.min(Math.max(0, ran - (timer.adjustment || 0) * 1000), base - 1);
-    var inCycle = position % cycle;
-    out.round = Math.floor(position / cycle) + 1;
-    out.phase = inCycle < work ? "work" : "rest";
-    out.shown = Math.min(remaining, (inCycle < work ? work : cycle) - inCycle);
-    return out;
-  }
+  open();
+  return {
+    send,
+    serverNow: () => now() + (estimate ? estimate.offset : 0),
+    syncError: () => (estimate ? estimate.error : null),
+    close: () => {
+      stopped = true;
+      if (ws) ws.close();
+    },
+  };
+}
 
-  // Whole seconds as people read them: 0.2 s left still shows as 1.
-  function seconds(ms) {
-    return Math.ceil(ms / 1000);
-  }
+/**
+ * The page's config, as the server wrote it into the page (#castimer-config).
+ * @template T
+ * @returns {T}
+ */
+export function readConfig() {
+  return JSON.parse(el("castimer-config").textContent ?? "null");
+}
 
-  // Intl formatters are slow to build and drawn with every frame: one of each per language.
-  var formatters = {};
-  function formatter(lang, name, options) {
-    var key = lang + " " + name;
-    if (!formatters[key]) formatters[key] = new Intl.NumberFormat(lang, options);
-    return formatters[key];
-  }
+/**
+ * The element with this id, of the kind the page's template promises (checked: a template
+ * that changed says so at once instead of failing later on a null).
+ * @template {HTMLElement} E
+ * @param {string} id
+ * @param {new () => E} [kind] HTMLElement unless given
+ * @returns {E}
+ */
+export function el(id, kind) {
+  const node = document.getElementById(id);
+  const wanted = kind ?? HTMLElement;
+  if (!(node instanceof wanted)) throw new Error(`#${id} is not a ${wanted.name} in this page`);
+  return /** @type {E} */ (node);
+}
 
-  // "05:00", "1:05:00"; days apart (the caller words them with Intl).
-  function clock(totalSeconds, lang) {
-    var two = formatter(lang, "two", { minimumIntegerDigits: 2, useGrouping: false });
-    var one = formatter(lang, "one", { useGrouping: false });
-    var days = Math.floor(totalSeconds / 86400);
-    var rest = totalSeconds - days * 86400;
-    var h = Math.floor(rest / 3600);
-    var m = Math.floor((rest % 3600) / 60);
-    var s = rest % 60;
-    var text = (h || days ? (days ? two : one).format(h) + ":" : "") + two.format(m) + ":" +
-      two.format(s);
-    return { days: days, text: text };
-  }
+/**
+ * A setter of texts that touches an element only when its text changes: pages redraw every
+ * animation frame. Texts stay text (titles are untrusted).
+ * @param {(key: string) => HTMLElement | null} find the element a key names
+ * @param {{hideEmpty: boolean}} options hideEmpty: an element with no text is hidden
+ * @returns {(key: string, text: string) => void}
+ */
+export function textSetter(find, { hideEmpty }) {
+  /** @type {Map<string, string>} */
+  const shown = new Map();
+  return (key, text) => {
+    if (shown.get(key) === text) return;
+    shown.set(key, text);
+    const node = find(key);
+    if (!node) return;
+    node.textContent = text;
+    if (hideEmpty) node.hidden = text === "";
+  };
+}
 
-  function daysLabel(days, lang) {
-    return formatter(lang, "days", { style: "unit", unit: "day", unitDisplay: "long" })
-      .format(days);
+// Intl formatters are slow to build and drawn with every frame: one of each per language.
+/** @type {Map<string, Intl.NumberFormat>} */
+const formatters = new Map();
+/**
+ * @param {string} lang
+ * @param {string} name
+ * @param {Intl.NumberFormatOptions} options
+ */
+function formatter(lang, name, options) {
+  const key = `${lang} ${name}`;
+  let format = formatters.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(lang, options);
+    formatters.set(key, format);
   }
+  return format;
+}
 
-  // "{round} of {rounds}" → text, with numbers in the language's own digits.
-  function fill(template, values, lang) {
-    var number = formatter(lang, "number", {});
-    return template.replace(/\{(\w+)\}/g, function (_, name) {
-      var value = values[name];
-      return typeof value === "number" ? number.format(value) : String(value);
-    });
+/**
+ * "05:00", "1:05:00"; days apart (the caller words them with daysLabel).
+ * @param {number} totalSeconds
+ * @param {string} lang
+ * @returns {{days: number, text: string}}
+ */
+export function clock(totalSeconds, lang) {
+  const two = formatter(lang, "two", { minimumIntegerDigits: 2, useGrouping: false });
+  const one = formatter(lang, "one", { useGrouping: false });
+  const days = Math.floor(totalSeconds / 86400);
+  const rest = totalSeconds - days * 86400;
+  const h = Math.floor(rest / 3600);
+  const m = Math.floor((rest % 3600) / 60);
+  const s = rest % 60;
+  const hours = h || days ? `${(days ? two : one).format(h)}:` : "";
+  return { days, text: `${hours}${two.format(m)}:${two.format(s)}` };
+}
+
+/**
+ * "3 days", in the language's words.
+ * @param {number} days
+ * @param {string} lang
+ */
+export function daysLabel(days, lang) {
+  return formatter(lang, "days", { style: "unit", unit: "day", unitDisplay: "long" })
+    .format(days);
+}
+
+/**
+ * "{round} of {rounds}" → text, with numbers in the language's own digits.
+ * @param {string} template
+ * @param {Record<string, string | number | null | undefined>} values
+ * @param {string} lang
+ */
+export function fill(template, values, lang) {
+  const number = formatter(lang, "number", {});
+  return template.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = values[name];
+    return typeof value === "number" ? number.format(value) : String(value);
+  });
+}
+
+/**
+ * "Round 2 of 8 · Rest", or "" for a timer without rounds.
+ * @param {Catalog} text the catalog with the widget.* texts
+ * @param {Progress} seen
+ * @param {PublicTimer} timer
+ * @param {string} lang
+ */
+export function roundLabel(text, seen, timer, lang) {
+  if (!seen.round) return "";
+  const round = fill(text["widget.round"], { round: seen.round, rounds: timer.rounds }, lang);
+  return seen.phase ? `${round} · ${text[`widget.${seen.phase}`]}` : round;
+}
+
+/**
+ * The state to word: a running timer at zero is over, though its completion is still on the
+ * way from the server.
+ * @param {Progress} seen
+ */
+export function stateShown(seen) {
+  return seen.remaining_ms === 0 ? "completed" : seen.state;
+}
+
+/**
+ * Enable the command buttons ([data-command], [data-seconds]) under `root` that make sense
+ * for `timer` now; the server decides in the end (and says why not).
+ * @param {ParentNode} root
+ * @param {PublicTimer | null} timer null: not known (yet)
+ * @param {boolean} connected false: nothing can be sent
+ */
+export function enableCommands(root, timer, connected) {
+  const state = timer ? timer.state : null;
+  /** @type {Record<string, boolean>} */
+  const allowed = {
+    start: state === "idle", pause: state === "running" && timer?.type !== "event",
+    resume: state === "paused", reset: state !== null && state !== "idle",
+  };
+  /** @type {NodeListOf<HTMLButtonElement>} */
+  const commands = root.querySelectorAll("button[data-command]");
+  for (const button of commands) {
+    button.disabled = !connected || !allowed[button.dataset.command ?? ""];
   }
-
-  window.Castimer = { now: now, connect: connect, view: view, seconds: seconds, clock: clock,
-                      daysLabel: daysLabel, fill: fill };
-})();
+  /** @type {NodeListOf<HTMLButtonElement>} */
+  const adjusts = root.querySelectorAll("button[data-seconds]");
+  for (const button of adjusts) {
+    button.disabled = !connected || !timer || timer.type === "event" || state === "completed";
+  }
+}

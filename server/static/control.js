@@ -1,146 +1,152 @@
+// @ts-check
 // The presenter page: the timer big, its commands as buttons and keys, the connection and the
 // measured clock-sync error. The control token comes from the URL fragment, which the browser
 // never sends to any server, and goes only into the socket's first message.
-(function () {
-  "use strict";
-  var C = window.Castimer;
-  var config = JSON.parse(document.getElementById("castimer-config").textContent);
-  var T = config.text;
-  var lang = config.lang;
-  var el = function (id) { return document.getElementById(id); };
-  var token = new URLSearchParams(location.hash.slice(1)).get("token");
-  var timer = null;
-  var version = 0;
-  var req = 0;
-  var shown = {};
-  var connection = null;
+import {
+  clock, connect, daysLabel, enableCommands, fill, readConfig, roundLabel, stateShown,
+  textSetter,
+} from "./castimer.js";
+import { progress, seconds } from "./time.js";
 
-  function set(id, text) {
-    if (shown[id] === text) return;
-    shown[id] = text;
-    el(id).textContent = text; // untrusted titles stay text
-    el(id).hidden = text === "";
-  }
+/** @typedef {import("./time.js").PublicTimer} PublicTimer */
+/** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
+/** @typedef {import("./castimer.js").ConnectionStatus} ConnectionStatus */
+/** @typedef {import("./castimer.js").Connection} Connection */
 
-  function say(text) {
-    set("message", text);
-  }
+/** @type {{lang: string, timer_id: string, text: Record<string, string>}} */
+const config = readConfig();
+const T = config.text;
+const lang = config.lang;
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
+const set = textSetter((id) => document.getElementById(id), { hideEmpty: true });
+/** @type {PublicTimer | null} */
+let timer = null;
+let version = 0;
+let req = 0;
+let live = false;
+/** @type {Connection | null} */
+let connection = null;
 
-  // Which commands make sense now; the server decides in the end (and says why not).
-  function enable() {
-    var state = timer ? timer.state : null;
-    var live = shown.connection === T["control.live"];
-    var allowed = {
-      start: state === "idle", pause: state === "running" && timer.type !== "event",
-      resume: state === "paused", reset: state !== null && state !== "idle"
-    };
-    document.querySelectorAll("[data-command]").forEach(function (button) {
-      button.disabled = !live || !allowed[button.dataset.command];
-    });
-    document.querySelectorAll("[data-seconds]").forEach(function (button) {
-      button.disabled = !live || !timer || timer.type === "event" || state === "completed";
-    });
-  }
+/** @param {string} text */
+function say(text) {
+  set("message", text);
+}
 
-  function command(name, seconds) {
-    req += 1;
-    var message = { type: "command", req: req, command: name };
-    if (name === "adjust") message.seconds = seconds;
-    if (!connection || !connection.send(message)) say(T["control.reconnecting"]);
-  }
+function enable() {
+  enableCommands(document, timer, live);
+}
 
-  function toggle() {
-    if (!timer) return;
-    var next = { idle: "start", running: "pause", paused: "resume" }[timer.state];
-    if (next) command(next);
-  }
+/**
+ * @param {string} name
+ * @param {number} [seconds] for adjust
+ */
+function command(name, seconds) {
+  req += 1;
+  const message = name === "adjust" ? { type: "command", req, command: name, seconds }
+    : { type: "command", req, command: name };
+  if (!connection || !connection.send(message)) say(T["control.reconnecting"]);
+}
 
-  function onMessage(message) {
-    if (message.type === "ack") {
-      if (!message.ok) say(C.fill(T["control.refused"], { message: message.error.message }));
-      else say("");
-      return;
-    }
-    if (message.type === "deleted") {
-      timer = null;
-      set("state", T["widget.deleted"]);
-      return enable();
-    }
-    if (!message.timer || message.v < version) return;
-    version = message.v;
-    timer = message.timer;
-    set("title", timer.title || "");
-    enable();
-  }
+/** @type {Record<string, string>} */
+const NEXT = { idle: "start", running: "pause", paused: "resume" };
 
-  var statusWords = {
-    connecting: "control.connecting", reconnecting: "control.reconnecting",
-    live: "control.live", unauthorized: "control.bad_token", forbidden: "control.bad_token",
-    not_found: "control.not_found", deleted: "widget.deleted"
-  };
+function toggle() {
+  const next = timer && NEXT[timer.state];
+  if (next) command(next);
+}
 
-  function onStatus(status) {
-    var words = T[statusWords[status]];
-    set("connection", status === "live" || status === "connecting" ||
-        status === "reconnecting" ? words : "");
-    document.body.dataset.connection = status;
-    if (statusWords[status] && !/live|connecting/.test(status)) say(words);
-    else if (status === "live") say("");
-    enable();
-  }
-
-  function frame() {
-    if (timer) {
-      var view = C.view(timer, connection.serverNow());
-      var parts = C.clock(C.seconds(view.shown), lang);
-      set("time", parts.text);
-      set("days", parts.days ? C.daysLabel(parts.days, lang) : "");
-      set("round", view.round ? C.fill(T["widget.round"], { round: view.round,
-                                                            rounds: timer.rounds }, lang) +
-          (view.phase ? " · " + T["widget." + view.phase] : "") : "");
-      set("state", T["widget." + (view.remaining === 0 ? "completed" : view.state)]);
-      document.body.dataset.state = view.state;
-    }
-    var error = connection.syncError();
-    set("sync", error === null ? T["control.sync_pending"]
-      : C.fill(T["control.sync"], { ms: Math.max(1, Math.round(error)) }, lang));
-    requestAnimationFrame(frame);
-  }
-
-  document.querySelectorAll("[data-command]").forEach(function (button) {
-    button.addEventListener("click", function (event) {
-      command(button.dataset.command);
-      if (event.detail) button.blur(); // after a tap, Space is the shortcut again
-    });
-  });
-  document.querySelectorAll("[data-seconds]").forEach(function (button) {
-    button.addEventListener("click", function (event) {
-      command("adjust", Number(button.dataset.seconds));
-      if (event.detail) button.blur();
-    });
-  });
-  var keys = { ArrowRight: 10, ArrowLeft: -10, ArrowUp: 60, ArrowDown: -60 };
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
-    // A focused button already answers Space and Enter itself.
-    if (event.target.tagName === "BUTTON" && (event.key === " " || event.key === "Enter")) {
-      return;
-    }
-    if (event.key === " ") toggle();
-    else if (event.key === "r" || event.key === "R") command("reset");
-    else if (keys[event.key]) command("adjust", keys[event.key]);
-    else return;
-    event.preventDefault();
-  });
-
-  if (!token) {
-    say(T["control.no_token"]);
-    set("connection", "");
+/** @param {ServerMessage} message */
+function onMessage(message) {
+  if (message.type === "ack") {
+    say(message.ok ? "" : fill(T["control.refused"], { message: message.error?.message }, lang));
     return;
   }
-  connection = C.connect({
-    path: "/ws/control/" + encodeURIComponent(config.timer_id),
-    auth: { type: "auth", token: token }, guess: null, onMessage: onMessage, onStatus: onStatus
+  if (message.type === "deleted") {
+    timer = null;
+    set("state", T["widget.deleted"]);
+    return enable();
+  }
+  if (!message.timer || message.v < version) return;
+  version = message.v;
+  timer = message.timer;
+  set("title", timer.title || "");
+  enable();
+}
+
+/** @type {Record<ConnectionStatus, string>} */
+const STATUS_WORDS = {
+  connecting: "control.connecting", reconnecting: "control.reconnecting",
+  live: "control.live", unauthorized: "control.bad_token", forbidden: "control.bad_token",
+  not_found: "control.not_found", deleted: "widget.deleted",
+};
+
+/** @param {ConnectionStatus} status */
+function onStatus(status) {
+  const words = T[STATUS_WORDS[status]];
+  const trying = status === "connecting" || status === "reconnecting";
+  live = status === "live";
+  set("connection", live || trying ? words : "");
+  document.body.dataset.connection = status;
+  if (live) say("");
+  else if (!trying) say(words);
+  enable();
+}
+
+/** @param {Connection} connection */
+function frame(connection) {
+  if (timer) {
+    const seen = progress(timer, connection.serverNow());
+    const shown = clock(seconds(seen.shown_ms), lang);
+    set("time", shown.text);
+    set("days", shown.days ? daysLabel(shown.days, lang) : "");
+    set("round", roundLabel(T, seen, timer, lang));
+    set("state", T[`widget.${stateShown(seen)}`]);
+    document.body.dataset.state = seen.state;
+  }
+  const error = connection.syncError();
+  set("sync", error === null ? T["control.sync_pending"]
+    : fill(T["control.sync"], { ms: Math.max(1, Math.round(error)) }, lang));
+  requestAnimationFrame(() => frame(connection));
+}
+
+/** @type {NodeListOf<HTMLButtonElement>} */
+const commandButtons = document.querySelectorAll("button[data-command]");
+for (const button of commandButtons) {
+  button.addEventListener("click", (event) => {
+    command(button.dataset.command ?? "");
+    if (event.detail) button.blur(); // after a tap, Space is the shortcut again
   });
-  frame();
-})();
+}
+/** @type {NodeListOf<HTMLButtonElement>} */
+const adjustButtons = document.querySelectorAll("button[data-seconds]");
+for (const button of adjustButtons) {
+  button.addEventListener("click", (event) => {
+    command("adjust", Number(button.dataset.seconds));
+    if (event.detail) button.blur();
+  });
+}
+/** @type {Record<string, number>} */
+const KEYS = { ArrowRight: 10, ArrowLeft: -10, ArrowUp: 60, ArrowDown: -60 };
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+  // A focused button already answers Space and Enter itself.
+  if (event.target instanceof HTMLButtonElement && (event.key === " " || event.key === "Enter")) {
+    return;
+  }
+  if (event.key === " ") toggle();
+  else if (event.key === "r" || event.key === "R") command("reset");
+  else if (KEYS[event.key]) command("adjust", KEYS[event.key]);
+  else return;
+  event.preventDefault();
+});
+
+if (token) {
+  connection = connect({
+    path: `/ws/control/${encodeURIComponent(config.timer_id)}`,
+    auth: { type: "auth", token }, guess: null, onMessage, onStatus,
+  });
+  frame(connection);
+} else {
+  say(T["control.no_token"]);
+  set("connection", "");
+}

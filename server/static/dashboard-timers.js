@@ -1,359 +1,473 @@
+// @ts-check
 // The dashboard's timers: each with its live state (over the viewer socket), commands, links,
 // edit and webhook forms and its delivery log with attempts and retry; and the create form.
-(function () {
-  "use strict";
-  var C = window.Castimer;
-  var D = window.Dashboard;
-  var T = D.T;
-  var lang = D.lang;
-  var el = D.el;
-  var api = D.api;
-  var text = D.text;
-  var say = D.say;
-  var when = D.when;
-  var showErrors = D.showErrors;
-  var confirming = D.confirming;
-  var cards = {}; // timer id → {timer (as the API returned it), live (latest state), node, …}
-  var TIMING = { countdown: ["duration"], event: ["target_date", "timezone"],
+import {
+  clock, connect, daysLabel, el, enableCommands, fill, roundLabel, stateShown, textSetter,
+} from "./castimer.js";
+import {
+  T, api, confirming, field, lang, say, showErrors, text, when,
+} from "./dashboard-api.js";
+import { progress, seconds } from "./time.js";
+
+/** @typedef {import("./time.js").PublicTimer} PublicTimer */
+/** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
+/** @typedef {import("./castimer.js").Connection} Connection */
+
+/**
+ * A timer as its owner sees it (timer_json.owner).
+ * @typedef {PublicTimer & {id: string, version: number, webhook_url: string | null,
+ *   webhook_events: string[] | null, urls: {widget: string, embed: string, control: string}}}
+ *   OwnedTimer
+ */
+
+/**
+ * One timer in the list.
+ * @typedef {object} Card
+ * @property {OwnedTimer} timer as the API last returned it
+ * @property {PublicTimer} live its latest state, from the socket or the API
+ * @property {HTMLElement} node
+ * @property {(selector: string, value: string) => void} show sets a part's text when it changed
+ * @property {Set<string>} openAttempts deliveries whose attempts are shown
+ * @property {boolean} controlShown
+ * @property {number} looks deliveries looked at again in a row
+ * @property {ReturnType<typeof setTimeout> | undefined} poll the next look
+ * @property {Connection} connection
+ */
+
+/**
+ * @typedef {object} Delivery
+ * @property {string} id
+ * @property {string} event
+ * @property {string} status
+ * @property {number} attempt_count
+ * @property {string} created_at
+ * @property {string | null} next_attempt_at
+ * @property {string} url
+ */
+
+/**
+ * @typedef {object} Attempt
+ * @property {number} number
+ * @property {string} at
+ * @property {number} duration_ms
+ * @property {number | null} status_code
+ * @property {string | null} error
+ * @property {string | null} response
+ */
+
+/** @type {Map<string, Card>} by timer id */
+const cards = new Map();
+/** @type {Record<string, string[]>} */
+const TIMING = { countdown: ["duration"], event: ["target_date", "timezone"],
                  interval: ["work", "rest", "rounds"] };
 
-  function part(card, selector) {
-    return card.node.querySelector(selector);
+/**
+ * @param {Card} card
+ * @param {string} selector
+ * @returns {HTMLElement}
+ */
+function part(card, selector) {
+  const found = card.node.querySelector(selector);
+  if (!(found instanceof HTMLElement)) throw new Error(`${selector} is not in a timer's card`);
+  return found;
+}
+
+/**
+ * @template {HTMLElement} E
+ * @param {Card} card
+ * @param {string} selector
+ * @param {new () => E} kind
+ * @returns {E}
+ */
+function partOf(card, selector, kind) {
+  const found = part(card, selector);
+  if (!(found instanceof kind)) throw new Error(`${selector} is not a ${kind.name}`);
+  return found;
+}
+
+/**
+ * The timing fields filled in, as the API takes them.
+ * @param {HTMLFormElement} form
+ * @param {string} type
+ * @returns {Record<string, string | number>}
+ */
+function timing(form, type) {
+  /** @type {Record<string, string | number>} */
+  const body = {};
+  for (const name of TIMING[type]) {
+    const input = field(form, name, HTMLInputElement);
+    const value = input.value.trim();
+    if (value !== "") body[name] = input.type === "number" ? Number(value) : value;
   }
+  return body;
+}
 
-  function number(form, name) {
-    var value = form.elements[name].value.trim();
-    return value === "" ? undefined : Number(value);
-  }
+/**
+ * @param {HTMLFormElement} form
+ * @param {string} type
+ */
+function showFields(form, type) {
+  /** @type {NodeListOf<HTMLElement>} */
+  const labels = form.querySelectorAll("[data-for]");
+  for (const label of labels) label.hidden = label.dataset.for !== type;
+}
 
-  function timing(form, type) {
-    var body = {};
-    TIMING[type].forEach(function (name) {
-      var value = form.elements[name].type === "number" ? number(form, name)
-        : form.elements[name].value.trim();
-      if (value !== undefined && value !== "") body[name] = value;
-    });
-    return body;
-  }
+// -- timers ----------------------------------------------------------------------------------
 
-  function showFields(form, type) {
-    form.querySelectorAll("[data-for]").forEach(function (label) {
-      label.hidden = label.dataset.for !== type;
-    });
-  }
-
-  // -- timers --------------------------------------------------------------------------------
-
-  function enable(card) {
-    var t = card.live;
-    var allowed = {
-      start: t.state === "idle", pause: t.state === "running" && t.type !== "event",
-      resume: t.state === "paused", reset: t.state !== "idle"
-    };
-    card.node.querySelectorAll("[data-command]").forEach(function (button) {
-      button.disabled = !allowed[button.dataset.command];
-    });
-    card.node.querySelectorAll("[data-seconds]").forEach(function (button) {
-      button.disabled = t.type === "event" || t.state === "completed";
-    });
-  }
-
-  // A timer as the API returned it: its owner's fields, and its state if that is news.
-  function showTimer(card, timer) {
-    if (timer.version >= card.timer.version) card.timer = timer;
-    if (timer.version >= card.live.version) {
-      card.live = timer;
-      showLive(card);
-    }
-    // Open forms keep what the user is typing; closed ones follow the timer.
-    if (!part(card, ".edit").open) fillEdit(card);
-    if (!part(card, ".webhooks").open) fillHooks(card);
-    part(card, ".widget-url").value = card.timer.urls.widget;
-    part(card, ".embed-code").value = card.timer.urls.embed;
-    if (card.controlShown) text(part(card, ".control-url"), card.timer.urls.control);
-  }
-
-  function showLive(card) {
-    text(part(card, ".title"), card.live.title || T["dashboard.untitled"]);
-    text(part(card, ".type"), T["dashboard.type_" + card.live.type]);
-    card.node.dataset.version = card.live.version;
-    enable(card);
-  }
-
-  function onLive(card, message) {
-    if (message.type === "deleted") return removeCard(card.timer.id);
-    if (!message.timer || message.v < card.live.version) return;
-    card.live = message.timer;
+/**
+ * A timer as the API returned it: its owner's fields, and its state if that is news.
+ * @param {Card} card
+ * @param {OwnedTimer} timer
+ */
+function showTimer(card, timer) {
+  if (timer.version >= card.timer.version) card.timer = timer;
+  if (timer.version >= (card.live.version ?? 0)) {
+    card.live = timer;
     showLive(card);
   }
+  // Open forms keep what the user is typing; closed ones follow the timer.
+  if (!partOf(card, ".edit", HTMLDetailsElement).open) fillEdit(card);
+  if (!partOf(card, ".webhooks", HTMLDetailsElement).open) fillHooks(card);
+  partOf(card, ".widget-url", HTMLInputElement).value = card.timer.urls.widget;
+  partOf(card, ".embed-code", HTMLTextAreaElement).value = card.timer.urls.embed;
+  if (card.controlShown) text(part(card, ".control-url"), card.timer.urls.control);
+}
 
-  function act(card, method, path, body) {
-    var message = part(card, ".message");
-    return api(method, "/timers/" + encodeURIComponent(card.timer.id) + path, body)
-      .then(function (timer) {
-        say(message, "");
-        if (timer) showTimer(card, timer);
-      }, function (error) { say(message, error.message); });
+/** @param {Card} card */
+function showLive(card) {
+  text(part(card, ".title"), card.live.title || T["dashboard.untitled"]);
+  text(part(card, ".type"), T[`dashboard.type_${card.live.type}`]);
+  card.node.dataset.version = String(card.live.version);
+  enableCommands(card.node, card.live, true);
+}
+
+/**
+ * @param {Card} card
+ * @param {ServerMessage} message
+ */
+function onLive(card, message) {
+  if (message.type === "deleted") return removeCard(card.timer.id);
+  if (!message.timer || message.v < (card.live.version ?? 0)) return;
+  card.live = message.timer;
+  showLive(card);
+}
+
+/**
+ * @param {Card} card
+ * @param {"POST" | "PATCH"} method
+ * @param {string} path under the timer's
+ * @param {object} [body]
+ */
+function act(card, method, path, body) {
+  const message = part(card, ".message");
+  return api(method, `/timers/${encodeURIComponent(card.timer.id)}${path}`, body)
+    .then((timer) => {
+      say(message, "");
+      if (timer) showTimer(card, timer);
+    }, (error) => say(message, error.message));
+}
+
+/** @param {Card} card */
+function fillEdit(card) {
+  const form = partOf(card, ".edit-form", HTMLFormElement);
+  const timer = /** @type {Record<string, unknown>} */ (card.timer);
+  field(form, "title", HTMLInputElement).value = card.timer.title || "";
+  showFields(form, card.timer.type);
+  for (const name of TIMING[card.timer.type]) {
+    field(form, name, HTMLInputElement).value = String(timer[name] ?? "");
   }
+}
 
-  function fillEdit(card) {
-    var form = part(card, ".edit-form");
-    var timer = card.timer;
-    form.elements.title.value = timer.title || "";
-    showFields(form, timer.type);
-    TIMING[timer.type].forEach(function (name) { form.elements[name].value = timer[name]; });
+/** @param {HTMLFormElement} hooks */
+function eventBoxes(hooks) {
+  /** @type {NodeListOf<HTMLInputElement>} */
+  const boxes = hooks.querySelectorAll("input[name=event]");
+  return Array.from(boxes);
+}
+
+/** @param {Card} card */
+function fillHooks(card) {
+  const timer = card.timer;
+  const hooks = partOf(card, ".webhook-form", HTMLFormElement);
+  const all = field(hooks, "all_events", HTMLInputElement);
+  field(hooks, "webhook_url", HTMLInputElement).value = timer.webhook_url || "";
+  all.checked = timer.webhook_events === null;
+  for (const box of eventBoxes(hooks)) {
+    box.checked = timer.webhook_events === null || timer.webhook_events.includes(box.value);
+    box.disabled = all.checked;
   }
+}
 
-  function fillHooks(card) {
-    var timer = card.timer;
-    var hooks = part(card, ".webhook-form");
-    hooks.elements.webhook_url.value = timer.webhook_url || "";
-    hooks.elements.all_events.checked = timer.webhook_events === null;
-    hooks.querySelectorAll("[name=event]").forEach(function (box) {
-      box.checked = timer.webhook_events === null || timer.webhook_events.indexOf(box.value) >= 0;
-      box.disabled = hooks.elements.all_events.checked;
-    });
-  }
-
-  function wire(card) {
-    var id = function () { return encodeURIComponent(card.timer.id); };
-    card.node.querySelectorAll("[data-command]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        act(card, "PATCH", "/state", { action: button.dataset.command });
-      });
-    });
-    card.node.querySelectorAll("[data-seconds]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        act(card, "POST", "/adjust", { seconds: Number(button.dataset.seconds) });
-      });
-    });
-    confirming(part(card, ".delete"), function () {
-      api("DELETE", "/timers/" + id()).then(function () { removeCard(card.timer.id); },
-        function (error) { say(part(card, ".message"), error.message); });
-    });
-    part(card, ".reveal-control").addEventListener("click", function () {
-      card.controlShown = !card.controlShown;
-      text(part(card, ".control-url"), card.controlShown ? card.timer.urls.control
-        : T["dashboard.hidden"]);
-      text(part(card, ".reveal-control"), T[card.controlShown ? "dashboard.hide"
-        : "dashboard.reveal"]);
-    });
-    confirming(part(card, ".rotate-control"), function () {
-      act(card, "POST", "/control-token/rotate");
-    });
-    part(card, ".edit-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      var form = event.target;
-      var body = timing(form, card.timer.type);
-      Object.keys(body).forEach(function (name) {
-        if (body[name] === card.timer[name]) delete body[name]; // timing changes only while idle
-      });
-      body.title = form.elements.title.value;
-      api("PATCH", "/timers/" + id(), body).then(function (timer) {
-        showErrors(form, null);
-        showTimer(card, timer);
-        part(card, ".edit").open = false;
-      }, function (error) { showErrors(form, error); });
-    });
-    var hooks = part(card, ".webhook-form");
-    hooks.elements.all_events.addEventListener("change", function () {
-      hooks.querySelectorAll("[name=event]").forEach(function (box) {
-        box.disabled = hooks.elements.all_events.checked;
-      });
-    });
-    hooks.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var url = hooks.elements.webhook_url.value.trim();
-      var chosen = Array.prototype.slice.call(hooks.querySelectorAll("[name=event]:checked"))
-        .map(function (box) { return box.value; });
-      api("PATCH", "/timers/" + id(), {
-        webhook_url: url || null,
-        webhook_events: hooks.elements.all_events.checked ? null : chosen
-      }).then(function (timer) {
-        showErrors(hooks, null);
-        showTimer(card, timer);
-        say(part(card, ".saved"), T["dashboard.saved"]);
-      }, function (error) { showErrors(hooks, error); });
-    });
-    part(card, ".webhooks").addEventListener("toggle", function () {
-      if (part(card, ".webhooks").open) loadDeliveries(card);
-    });
-    part(card, ".send-test").addEventListener("click", function () {
-      api("POST", "/timers/" + id() + "/webhooks/test").then(function () {
-        showErrors(hooks, null);
-        loadDeliveries(card);
-      }, function (error) { showErrors(hooks, error); });
-    });
-    part(card, ".refresh-deliveries").addEventListener("click", function () {
-      loadDeliveries(card);
+/** @param {Card} card */
+function wire(card) {
+  const id = () => encodeURIComponent(card.timer.id);
+  /** @type {NodeListOf<HTMLButtonElement>} */
+  const commands = card.node.querySelectorAll("button[data-command]");
+  for (const button of commands) {
+    button.addEventListener("click", () => {
+      act(card, "PATCH", "/state", { action: button.dataset.command });
     });
   }
-
-  function addCard(timer) {
-    var node = el("timer-template").content.firstElementChild.cloneNode(true);
-    node.dataset.timerId = timer.id;
-    var card = { timer: timer, live: timer, node: node, shown: {}, openAttempts: {},
-                 controlShown: false, looks: 0 };
-    cards[timer.id] = card;
-    wire(card);
-    showTimer(card, timer);
-    el("timer-list").appendChild(node);
-    el("no-timers").hidden = true;
-    card.connection = C.connect({
-      path: "/ws/timers/" + encodeURIComponent(timer.id), auth: null, guess: null,
-      onMessage: function (message) { onLive(card, message); },
-      onStatus: function (status) { node.dataset.connection = status; }
+  /** @type {NodeListOf<HTMLButtonElement>} */
+  const adjusts = card.node.querySelectorAll("button[data-seconds]");
+  for (const button of adjusts) {
+    button.addEventListener("click", () => {
+      act(card, "POST", "/adjust", { seconds: Number(button.dataset.seconds) });
     });
   }
-
-  function removeCard(timerId) {
-    var card = cards[timerId];
-    if (!card) return;
-    delete cards[timerId];
-    clearTimeout(card.poll);
-    card.connection.close();
-    card.node.remove();
-    el("no-timers").hidden = Object.keys(cards).length > 0;
-  }
-
-  function loadTimers(cursor) {
-    var path = "/timers?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
-    return api("GET", path).then(function (page) {
-      page.data.forEach(addCard);
-      if (page.has_more) return loadTimers(page.next_cursor);
-      el("no-timers").hidden = Object.keys(cards).length > 0;
-    });
-  }
-
-  function setShown(card, selector, value) {
-    if (card.shown[selector] === value) return;
-    card.shown[selector] = value;
-    text(part(card, selector), value);
-  }
-
-  function frame() {
-    Object.keys(cards).forEach(function (id) {
-      var card = cards[id];
-      var t = card.live;
-      var view = C.view(t, card.connection.serverNow());
-      var parts = C.clock(C.seconds(view.shown), lang);
-      setShown(card, ".time", (parts.days ? C.daysLabel(parts.days, lang) + " " : "") +
-               parts.text);
-      setShown(card, ".round", view.round ? C.fill(T["widget.round"], {
-        round: view.round, rounds: t.rounds }, lang) +
-        (view.phase ? " · " + T["widget." + view.phase] : "") : "");
-      setShown(card, ".state", T["widget." + (view.remaining === 0 ? "completed" : view.state)]);
-      card.node.dataset.state = view.state;
-    });
-    requestAnimationFrame(frame);
-  }
-
-  // -- webhook deliveries ----------------------------------------------------------------------
-
-  function showAttempts(list, delivery) {
-    list.replaceChildren();
-    delivery.attempts.forEach(function (attempt) {
-      var item = document.createElement("li");
-      var outcome = attempt.status_code === null ? attempt.error || T["dashboard.no_answer"]
-        : String(attempt.status_code);
-      text(item.appendChild(document.createElement("span")), C.fill(T["dashboard.attempt"], {
-        number: attempt.number, at: when(attempt.at), ms: attempt.duration_ms }, lang));
-      text(item.appendChild(document.createElement("strong")), " " + outcome + " ")
-        .className = "status-code";
-      if (attempt.response) {
-        text(item.appendChild(document.createElement("code")), attempt.response)
-          .className = "response";
-      }
-      list.appendChild(item);
-    });
-  }
-
-  function loadAttempts(card, deliveryId, list) {
-    api("GET", "/deliveries/" + encodeURIComponent(deliveryId)).then(function (delivery) {
-      showAttempts(list, delivery);
-    }, function (error) { say(part(card, ".message"), error.message); });
-  }
-
-  function showDelivery(card, delivery) {
-    var node = el("delivery-template").content.firstElementChild.cloneNode(true);
-    node.dataset.deliveryId = delivery.id;
-    node.dataset.status = delivery.status;
-    text(node.querySelector(".event"), delivery.event);
-    text(node.querySelector(".status"), T["dashboard.status_" + delivery.status]);
-    text(node.querySelector(".attempt-count"),
-         C.fill(T["dashboard.attempts_made"], { n: delivery.attempt_count }, lang));
-    text(node.querySelector(".created"), when(delivery.created_at));
-    text(node.querySelector(".url"), delivery.url);
-    var list = node.querySelector(".attempts");
-    node.querySelector(".show-attempts").addEventListener("click", function () {
-      card.openAttempts[delivery.id] = true;
-      loadAttempts(card, delivery.id, list);
-    });
-    if (card.openAttempts[delivery.id]) loadAttempts(card, delivery.id, list);
-    var retry = node.querySelector(".retry");
-    retry.hidden = delivery.status === "pending";
-    retry.addEventListener("click", function () {
-      api("POST", "/deliveries/" + encodeURIComponent(delivery.id) + "/retry").then(function () {
-        loadDeliveries(card);
-      }, function (error) { say(part(card, ".message"), error.message); });
-    });
-    return node;
-  }
-
-  // The log looks again when a pending delivery's next attempt is due (at least a second
-  // apart), not on a fixed beat: every look counts against the account's rate limit, and an
-  // attempt due in hours is left to the refresh button.
-  var LOOK_AHEAD = 300000;
-  var MAX_LOOKS = 60;
-
-  function nextLook(deliveries) {
-    var due = deliveries.filter(function (d) { return d.status === "pending"; })
-      .map(function (d) { return Date.parse(d.next_attempt_at) - Date.now(); });
-    if (!due.length) return null;
-    var wait = Math.max(1000, Math.min.apply(null, due) + 500);
-    return wait <= LOOK_AHEAD ? wait : null;
-  }
-
-  function loadDeliveries(card) {
-    clearTimeout(card.poll);
-    return api("GET", "/timers/" + encodeURIComponent(card.timer.id) + "/deliveries?limit=20")
-      .then(function (page) {
-        var list = part(card, ".deliveries");
-        list.replaceChildren.apply(list, page.data.map(function (delivery) {
-          return showDelivery(card, delivery);
-        }));
-        say(part(card, ".no-deliveries"), page.data.length ? "" : T["dashboard.no_deliveries"]);
-        var wait = nextLook(page.data);
-        card.looks = wait === null ? 0 : card.looks + 1;
-        if (wait !== null && card.looks < MAX_LOOKS && cards[card.timer.id]) {
-          card.poll = setTimeout(function () { loadDeliveries(card); }, wait);
-        }
-      }, function (error) { say(part(card, ".message"), error.message); });
-  }
-
-  // -- create ----------------------------------------------------------------------------------
-
-  var create = el("create");
-  showFields(create, create.elements.type.value);
-  create.elements.type.addEventListener("change", function () {
-    showFields(create, create.elements.type.value);
-    showErrors(create, null);
+  confirming(part(card, ".delete"), () => {
+    api("DELETE", `/timers/${id()}`).then(() => removeCard(card.timer.id),
+      (error) => say(part(card, ".message"), error.message));
   });
-  create.addEventListener("submit", function (event) {
+  part(card, ".reveal-control").addEventListener("click", () => {
+    card.controlShown = !card.controlShown;
+    text(part(card, ".control-url"), card.controlShown ? card.timer.urls.control
+      : T["dashboard.hidden"]);
+    text(part(card, ".reveal-control"), T[card.controlShown ? "dashboard.hide"
+      : "dashboard.reveal"]);
+  });
+  confirming(part(card, ".rotate-control"), () => act(card, "POST", "/control-token/rotate"));
+  const edit = partOf(card, ".edit-form", HTMLFormElement);
+  edit.addEventListener("submit", (event) => {
     event.preventDefault();
-    var type = create.elements.type.value;
-    var body = timing(create, type);
-    body.type = type;
-    body.title = create.elements.title.value;
-    var hook = create.elements.webhook_url.value.trim();
-    if (hook) body.webhook_url = hook;
-    api("POST", "/timers", body).then(function (timer) {
-      showErrors(create, null);
-      create.elements.title.value = "";
-      addCard(timer);
-    }, function (error) { showErrors(create, error); });
+    const body = timing(edit, card.timer.type);
+    const before = /** @type {Record<string, unknown>} */ (card.timer);
+    for (const name of Object.keys(body)) {
+      if (body[name] === before[name]) delete body[name]; // timing changes only while idle
+    }
+    body.title = field(edit, "title", HTMLInputElement).value;
+    api("PATCH", `/timers/${id()}`, body).then((timer) => {
+      showErrors(edit, null);
+      showTimer(card, timer);
+      partOf(card, ".edit", HTMLDetailsElement).open = false;
+    }, (error) => showErrors(edit, error));
   });
+  const hooks = partOf(card, ".webhook-form", HTMLFormElement);
+  const all = field(hooks, "all_events", HTMLInputElement);
+  all.addEventListener("change", () => {
+    for (const box of eventBoxes(hooks)) box.disabled = all.checked;
+  });
+  hooks.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const url = field(hooks, "webhook_url", HTMLInputElement).value.trim();
+    const chosen = eventBoxes(hooks).filter((box) => box.checked).map((box) => box.value);
+    api("PATCH", `/timers/${id()}`, {
+      webhook_url: url || null, webhook_events: all.checked ? null : chosen,
+    }).then((timer) => {
+      showErrors(hooks, null);
+      showTimer(card, timer);
+      say(part(card, ".saved"), T["dashboard.saved"]);
+    }, (error) => showErrors(hooks, error));
+  });
+  const webhooks = partOf(card, ".webhooks", HTMLDetailsElement);
+  webhooks.addEventListener("toggle", () => {
+    if (webhooks.open) loadDeliveries(card);
+  });
+  part(card, ".send-test").addEventListener("click", () => {
+    api("POST", `/timers/${id()}/webhooks/test`).then(() => {
+      showErrors(hooks, null);
+      loadDeliveries(card);
+    }, (error) => showErrors(hooks, error));
+  });
+  part(card, ".refresh-deliveries").addEventListener("click", () => loadDeliveries(card));
+}
 
-  D.load(loadTimers);
-  frame();
-})();
+/**
+ * A copy of the template with this id.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function fromTemplate(id) {
+  const copy = el(id, HTMLTemplateElement).content.firstElementChild?.cloneNode(true);
+  if (!(copy instanceof HTMLElement)) throw new Error(`#${id} holds no element`);
+  return copy;
+}
+
+/** @param {OwnedTimer} timer */
+function addCard(timer) {
+  const node = fromTemplate("timer-template");
+  node.dataset.timerId = timer.id;
+  /** @type {Card} */
+  const card = {
+    timer, live: timer, node, openAttempts: new Set(), controlShown: false, looks: 0,
+    poll: undefined,
+    show: textSetter((selector) => node.querySelector(selector), { hideEmpty: false }),
+    connection: connect({
+      path: `/ws/timers/${encodeURIComponent(timer.id)}`, auth: null, guess: null,
+      onMessage: (message) => onLive(card, message),
+      onStatus: (status) => { node.dataset.connection = status; },
+    }),
+  };
+  cards.set(timer.id, card);
+  wire(card);
+  showTimer(card, timer);
+  el("timer-list").appendChild(node);
+  el("no-timers").hidden = true;
+}
+
+/** @param {string} timerId */
+function removeCard(timerId) {
+  const card = cards.get(timerId);
+  if (!card) return;
+  cards.delete(timerId);
+  clearTimeout(card.poll);
+  card.connection.close();
+  card.node.remove();
+  el("no-timers").hidden = cards.size > 0;
+}
+
+/**
+ * Every timer of the account, a page at a time.
+ * @param {string} [cursor]
+ * @returns {Promise<void>}
+ */
+export async function loadTimers(cursor) {
+  const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+  const page = await api("GET", `/timers?limit=100${query}`);
+  page.data.forEach(addCard);
+  if (page.has_more) return loadTimers(page.next_cursor);
+  el("no-timers").hidden = cards.size > 0;
+}
+
+function frame() {
+  for (const card of cards.values()) {
+    const timer = card.live;
+    const seen = progress(timer, card.connection.serverNow());
+    const shown = clock(seconds(seen.shown_ms), lang);
+    card.show(".time", (shown.days ? `${daysLabel(shown.days, lang)} ` : "") + shown.text);
+    card.show(".round", roundLabel(T, seen, timer, lang));
+    card.show(".state", T[`widget.${stateShown(seen)}`]);
+    card.node.dataset.state = seen.state;
+  }
+  requestAnimationFrame(frame);
+}
+
+// -- webhook deliveries ----------------------------------------------------------------------
+
+/**
+ * @param {HTMLElement} list
+ * @param {{attempts: Attempt[]}} delivery
+ */
+function showAttempts(list, delivery) {
+  list.replaceChildren();
+  for (const attempt of delivery.attempts) {
+    const item = document.createElement("li");
+    const outcome = attempt.status_code === null ? attempt.error || T["dashboard.no_answer"]
+      : String(attempt.status_code);
+    text(item.appendChild(document.createElement("span")), fill(T["dashboard.attempt"], {
+      number: attempt.number, at: when(attempt.at), ms: attempt.duration_ms }, lang));
+    text(item.appendChild(document.createElement("strong")), ` ${outcome} `)
+      .className = "status-code";
+    if (attempt.response) {
+      text(item.appendChild(document.createElement("code")), attempt.response)
+        .className = "response";
+    }
+    list.appendChild(item);
+  }
+}
+
+/**
+ * @param {Card} card
+ * @param {string} deliveryId
+ * @param {HTMLElement} list
+ */
+function loadAttempts(card, deliveryId, list) {
+  api("GET", `/deliveries/${encodeURIComponent(deliveryId)}`)
+    .then((delivery) => showAttempts(list, delivery),
+      (error) => say(part(card, ".message"), error.message));
+}
+
+/**
+ * @param {Card} card
+ * @param {Delivery} delivery
+ */
+function showDelivery(card, delivery) {
+  const node = fromTemplate("delivery-template");
+  /** @param {string} selector */
+  const inside = (selector) => {
+    const found = node.querySelector(selector);
+    if (!(found instanceof HTMLElement)) throw new Error(`${selector} is not in a delivery`);
+    return found;
+  };
+  node.dataset.deliveryId = delivery.id;
+  node.dataset.status = delivery.status;
+  text(inside(".event"), delivery.event);
+  text(inside(".status"), T[`dashboard.status_${delivery.status}`]);
+  text(inside(".attempt-count"),
+       fill(T["dashboard.attempts_made"], { n: delivery.attempt_count }, lang));
+  text(inside(".created"), when(delivery.created_at));
+  text(inside(".url"), delivery.url);
+  const list = inside(".attempts");
+  inside(".show-attempts").addEventListener("click", () => {
+    card.openAttempts.add(delivery.id);
+    loadAttempts(card, delivery.id, list);
+  });
+  if (card.openAttempts.has(delivery.id)) loadAttempts(card, delivery.id, list);
+  const retry = inside(".retry");
+  retry.hidden = delivery.status === "pending";
+  retry.addEventListener("click", () => {
+    api("POST", `/deliveries/${encodeURIComponent(delivery.id)}/retry`)
+      .then(() => loadDeliveries(card), (error) => say(part(card, ".message"), error.message));
+  });
+  return node;
+}
+
+// The log looks again when a pending delivery's next attempt is due (at least a second
+// apart), not on a fixed beat: every look counts against the account's rate limit, and an
+// attempt due in hours is left to the refresh button.
+const LOOK_AHEAD = 300000;
+const MAX_LOOKS = 60;
+
+/**
+ * @param {Delivery[]} deliveries
+ * @returns {number | null} ms until the next look, or null for none
+ */
+function nextLook(deliveries) {
+  const due = deliveries.filter((d) => d.status === "pending")
+    .map((d) => Date.parse(d.next_attempt_at ?? "") - Date.now());
+  if (!due.length) return null;
+  const wait = Math.max(1000, Math.min(...due) + 500);
+  return wait <= LOOK_AHEAD ? wait : null;
+}
+
+/** @param {Card} card */
+function loadDeliveries(card) {
+  clearTimeout(card.poll);
+  return api("GET", `/timers/${encodeURIComponent(card.timer.id)}/deliveries?limit=20`)
+    .then((/** @type {{data: Delivery[]}} */ page) => {
+      part(card, ".deliveries").replaceChildren(
+        ...page.data.map((delivery) => showDelivery(card, delivery)));
+      say(part(card, ".no-deliveries"), page.data.length ? "" : T["dashboard.no_deliveries"]);
+      const wait = nextLook(page.data);
+      card.looks = wait === null ? 0 : card.looks + 1;
+      if (wait !== null && card.looks < MAX_LOOKS && cards.has(card.timer.id)) {
+        card.poll = setTimeout(() => loadDeliveries(card), wait);
+      }
+    }, (error) => say(part(card, ".message"), error.message));
+}
+
+// -- create ----------------------------------------------------------------------------------
+
+const create = el("create", HTMLFormElement);
+const createType = field(create, "type", HTMLSelectElement);
+showFields(create, createType.value);
+createType.addEventListener("change", () => {
+  showFields(create, createType.value);
+  showErrors(create, null);
+});
+create.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const type = createType.value;
+  /** @type {Record<string, string | number>} */
+  const body = { ...timing(create, type), type,
+                 title: field(create, "title", HTMLInputElement).value };
+  const hook = field(create, "webhook_url", HTMLInputElement).value.trim();
+  if (hook) body.webhook_url = hook;
+  api("POST", "/timers", body).then((timer) => {
+    showErrors(create, null);
+    field(create, "title", HTMLInputElement).value = "";
+    addCard(timer);
+  }, (error) => showErrors(create, error));
+});
+
+frame();

@@ -1,212 +1,248 @@
+// @ts-check
 // The widget: a standalone timer running in the page, or a live timer that follows the server.
 // Every animation frame is drawn from the authoritative state (the live timer's last message,
 // or the standalone timer's start) and the clock, never by counting down a local variable, so
 // it neither freezes between ticks nor drifts from other viewers.
-(function () {
-  "use strict";
-  var C = window.Castimer;
-  var config = JSON.parse(document.getElementById("castimer-config").textContent);
-  var T = config.text;
-  var lang = config.lang;
-  var root = document.getElementById("timer");
-  var parts = {};
-  ["title", "date", "days", "time", "round", "status", "fill"].forEach(function (id) {
-    parts[id] = document.getElementById(id);
+import {
+  clock, connect, daysLabel, el, now, readConfig, roundLabel, textSetter,
+} from "../static/castimer.js";
+import { progress, seconds } from "../static/time.js";
+
+/** @typedef {import("../static/time.js").PublicTimer} PublicTimer */
+/** @typedef {import("../static/time.js").Progress} Progress */
+/** @typedef {import("../static/castimer.js").ServerMessage} ServerMessage */
+
+/**
+ * A timer given by the widget's parameters alone (pages.py `_standalone`).
+ * @typedef {object} StandaloneTimer
+ * @property {"countdown" | "event" | "interval"} type
+ * @property {string} title
+ * @property {number} duration
+ * @property {number | null} target_ms
+ * @property {string} timezone
+ * @property {number} work
+ * @property {number} rest
+ * @property {number} rounds
+ */
+
+/**
+ * @typedef {object} Options
+ * @property {string} lang
+ * @property {string | null} fixed_title a title from the URL, which wins over the timer's
+ * @property {boolean} show_title
+ * @property {boolean} show_date
+ * @property {boolean} alarm
+ * @property {Record<string, string>} text
+ */
+/**
+ * @typedef {Options & ({live: true, timer_id: string, timer: PublicTimer} |
+ *                      {live: false, timer_id: null, timer: StandaloneTimer})} WidgetConfig
+ */
+
+/** @type {WidgetConfig} */
+const config = readConfig();
+const T = config.text;
+const lang = config.lang;
+const root = el("timer");
+const time = el("time");
+const fill = el("fill");
+const set = textSetter((id) => document.getElementById(id), { hideEmpty: true });
+/** @type {PublicTimer} */
+let timer = config.live ? config.timer : begin(config.timer);
+let version = timer.version ?? 0;
+let shownTime = "";
+/** @type {string | null} */
+let status = null;
+/** @type {number | null} */
+let lastRound = null;
+let finished = timer.state === "completed";
+
+// The host page hears every event of the timer (source "castimer"), whatever its origin:
+// the widget shows nothing that is not public to anyone holding the URL.
+/**
+ * @param {string} event
+ * @param {Progress} seen
+ */
+function tell(event, seen) {
+  if (window.parent === window) return;
+  window.parent.postMessage({
+    source: "castimer", event, timer_id: config.timer_id, state: seen.state,
+    remaining_ms: Math.round(seen.remaining_ms), round: seen.round, phase: seen.phase,
+    v: version,
+  }, "*");
+}
+
+// A few beeps made by Web Audio: no sound file to fetch. Browsers may hold audio back
+// until someone interacts with the page (or the host delegates autoplay to the iframe);
+// then data-alarm says "blocked" and the first tap plays it.
+function alarm() {
+  /** @type {typeof AudioContext | undefined} */
+  const Context = window.AudioContext
+    ?? /** @type {{webkitAudioContext?: typeof AudioContext}} */ (window).webkitAudioContext;
+  if (!config.alarm || !Context) return;
+  const audio = new Context();
+  let played = false;
+  const play = () => {
+    if (played || audio.state !== "running") return;
+    played = true;
+    const start = audio.currentTime + 0.05;
+    for (let i = 0; i < 6; i++) {
+      const at = start + i * 0.4 + (i % 2 ? -0.2 : 0);
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.3, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.15);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(at);
+      tone.stop(at + 0.16);
+    }
+    document.body.dataset.alarm = "playing";
+    setTimeout(() => audio.close(), 3500);
+  };
+  if (audio.state === "running") return play();
+  document.body.dataset.alarm = "blocked";
+  audio.resume().then(play);
+  document.addEventListener("pointerdown", () => audio.resume().then(play), { once: true });
+}
+
+// Size the time for its number of characters, then shrink it if this font still overflows.
+function fit() {
+  time.style.setProperty("--chars", String(time.textContent?.length ?? 0));
+  time.style.setProperty("--fit", "1");
+  if (time.scrollWidth > time.clientWidth) {
+    time.style.setProperty("--fit", (time.clientWidth / time.scrollWidth * 0.98).toFixed(3));
+  }
+}
+
+/** @param {Progress} seen */
+function statusText(seen) {
+  // The page came with the timer's state: only a lost connection is worth a word.
+  if (status === "reconnecting" || status === "deleted") return T[`widget.${status}`];
+  if (seen.state === "completed" || (seen.remaining_ms === 0 && seen.state === "running")) {
+    return T["widget.completed"];
+  }
+  return seen.state === "paused" || seen.state === "idle" ? T[`widget.${seen.state}`] : "";
+}
+
+// The event's date in its own timezone, worded for the language (formatted once per
+// target, not every frame).
+let dated = { key: "", text: "" };
+function targetDate() {
+  if (timer.type !== "event" || !config.show_date) return "";
+  const target = timer.target_ms || Date.parse(timer.target_date ?? "");
+  const zone = timer.timezone || "UTC";
+  if (dated.key !== `${target} ${zone}`) {
+    /** @type {Intl.DateTimeFormatOptions} */
+    const options = { dateStyle: "full", timeStyle: "short", timeZone: zone };
+    let format;
+    try {
+      format = new Intl.DateTimeFormat(lang, options);
+    } catch {
+      format = new Intl.DateTimeFormat(lang, { ...options, timeZone: "UTC" }); // unknown zone
+    }
+    dated = { key: `${target} ${zone}`, text: format.format(target) };
+  }
+  return dated.text;
+}
+
+/** @param {Progress} seen */
+function render(seen) {
+  const shown = clock(seconds(seen.shown_ms), lang);
+  const title = config.fixed_title ?? timer.title ?? "";
+  set("title", config.show_title ? title : "");
+  set("date", targetDate());
+  set("days", shown.days ? daysLabel(shown.days, lang) : "");
+  const resized = shownTime.length !== shown.text.length;
+  shownTime = shown.text;
+  set("time", shown.text);
+  if (resized) fit();
+  set("round", roundLabel(T, seen, timer, lang));
+  set("status", statusText(seen));
+  const phaseMs = timer.type === "interval"
+    ? (seen.phase === "rest" ? timer.rest ?? 0 : timer.work ?? 0) * 1000 : timer.total_ms;
+  const share = phaseMs > 0 ? Math.min(1, seen.shown_ms / phaseMs) : 0;
+  fill.style.transform = `scaleX(${share.toFixed(4)})`;
+  root.dataset.state = seen.state;
+  root.dataset.phase = seen.phase ?? "";
+}
+
+// Standalone timers keep their own events: round ends and the completion.
+/** @param {Progress} seen */
+function follow(seen) {
+  if (timer.type === "interval" && lastRound !== null && (seen.round ?? 0) > lastRound) {
+    tell("interval.round_end", seen);
+  }
+  lastRound = seen.round;
+  if (!finished && seen.remaining_ms === 0) {
+    finished = true;
+    timer = { ...timer, state: "completed", remaining_ms: 0 };
+    const over = { ...seen, state: /** @type {const} */ ("completed") };
+    if (timer.type === "interval") {
+      tell("interval.round_end", over); // the last round ends too, as on the server
+      tell("interval.completed", over);
+    }
+    tell("timer.completed", over);
+    alarm();
+  }
+}
+
+/**
+ * A standalone timer, started now: an event already past is simply over, with nothing
+ * started and nothing to ring for.
+ * @param {StandaloneTimer} given
+ * @returns {PublicTimer}
+ */
+function begin(given) {
+  const total = given.type === "interval" ? given.rounds * (given.work + given.rest) * 1000
+    : given.type === "event" ? Math.max(0, (given.target_ms ?? 0) - Date.now())
+      : given.duration * 1000;
+  return { ...given, state: total === 0 ? "completed" : "running", server_time: now(),
+           remaining_ms: total, elapsed_ms: 0, total_ms: total };
+}
+
+/** @param {ServerMessage} message */
+function onMessage(message) {
+  if (message.type === "deleted") {
+    timer = { ...timer, state: "idle" };
+    status = "deleted";
+    tell("timer.deleted", progress(timer, message.server_time));
+    return;
+  }
+  if (!message.timer || message.v < version) return;
+  version = message.v;
+  timer = message.timer;
+  if (message.type !== "state") return;
+  const seen = progress(timer, message.server_time);
+  for (const name of message.events ?? []) {
+    tell(name, seen);
+    if (name === "timer.completed") alarm();
+  }
+}
+
+/** @type {() => number} the clock the timer is drawn by */
+let clockNow = now;
+if (config.live) {
+  const connection = connect({
+    path: `/ws/timers/${encodeURIComponent(config.timer_id)}`, auth: null,
+    guess: timer.server_time - now(), onMessage,
+    onStatus: (next) => {
+      status = next === "not_found" ? "deleted" : next;
+      root.dataset.connection = status;
+    },
   });
-  var timer = config.timer;
-  var version = timer.version || 0;
-  var shown = {};
-  var connection = null;
-  var status = null;
-  var standalone = !config.live;
-  var lastRound = null;
-  var finished = false;
+  clockNow = connection.serverNow;
+} else if (!finished) {
+  tell("timer.started", progress(timer, now()));
+}
 
-  // The host page hears every event of the timer (source "castimer"), whatever its origin:
-  // the widget shows nothing that is not public to anyone holding the URL.
-  function tell(event, view) {
-    if (window.parent === window) return;
-    window.parent.postMessage({
-      source: "castimer", event: event, timer_id: config.timer_id, state: view.state,
-      remaining_ms: Math.round(view.remaining), round: view.round, phase: view.phase,
-      v: version
-    }, "*");
-  }
+function frame() {
+  const seen = progress(timer, clockNow());
+  if (!config.live) follow(seen);
+  render(seen);
+  requestAnimationFrame(frame);
+}
 
-  // A few beeps made by Web Audio: no sound file to fetch. Browsers may hold audio back
-  // until someone interacts with the page (or the host delegates autoplay to the iframe);
-  // then data-alarm says "blocked" and the first tap plays it.
-  function alarm() {
-    var Context = window.AudioContext || window.webkitAudioContext;
-    if (!config.alarm || !Context) return;
-    var audio = new Context();
-    var played = false;
-    var play = function () {
-      if (played || audio.state !== "running") return;
-      played = true;
-      var start = audio.currentTime + 0.05;
-      for (var i = 0; i < 6; i++) {
-        var at = start + i * 0.4 + (i % 2 ? -0.2 : 0);
-        var tone = audio.createOscillator();
-        var gain = audio.createGain();
-        tone.frequency.value = 880;
-        gain.gain.setValueAtTime(0.0001, at);
-        gain.gain.exponentialRampToValueAtTime(0.3, at + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.15);
-        tone.connect(gain).connect(audio.destination);
-        tone.start(at);
-        tone.stop(at + 0.16);
-      }
-      document.body.dataset.alarm = "playing";
-      setTimeout(function () { audio.close(); }, 3500);
-    };
-    if (audio.state === "running") return play();
-    document.body.dataset.alarm = "blocked";
-    audio.resume().then(play);
-    document.addEventListener("pointerdown", function () { audio.resume().then(play); },
-                              { once: true });
-  }
-
-  function set(name, text) {
-    if (shown[name] === text) return;
-    shown[name] = text;
-    var el = parts[name];
-    if (!el) return;
-    el.textContent = text; // untrusted titles stay text
-    el.hidden = text === "";
-  }
-
-  // Size the time for its number of characters, then shrink it if this font still overflows.
-  function fit() {
-    var time = parts.time;
-    time.style.setProperty("--chars", String(time.textContent.length));
-    time.style.setProperty("--fit", "1");
-    if (time.scrollWidth > time.clientWidth) {
-      time.style.setProperty("--fit", (time.clientWidth / time.scrollWidth * 0.98).toFixed(3));
-    }
-  }
-
-  function statusText(view) {
-    // The page came with the timer's state: only a lost connection is worth a word.
-    if (status === "reconnecting" || status === "deleted") return T["widget." + status];
-    if (view.state === "completed" || (view.remaining === 0 && view.state === "running")) {
-      return T["widget.completed"];
-    }
-    return view.state === "paused" || view.state === "idle" ? T["widget." + view.state] : "";
-  }
-
-  // The event's date in its own timezone, worded for the language (formatted once per
-  // target, not every frame).
-  var dated = { key: null, text: "" };
-  function targetDate() {
-    if (timer.type !== "event" || !config.show_date) return "";
-    var target = timer.target_ms || Date.parse(timer.target_date);
-    var zone = timer.timezone || "UTC";
-    if (dated.key !== target + zone) {
-      var options = { dateStyle: "full", timeStyle: "short", timeZone: zone };
-      var format;
-      try {
-        format = new Intl.DateTimeFormat(lang, options);
-      } catch (unknownZone) {
-        options.timeZone = "UTC";
-        format = new Intl.DateTimeFormat(lang, options);
-      }
-      dated = { key: target + zone, text: format.format(target) };
-    }
-    return dated.text;
-  }
-
-  function render(view) {
-    var clock = C.clock(C.seconds(view.shown), lang);
-    set("title", config.show_title ? (config.fixed_title !== null ? config.fixed_title
-                                                                : timer.title || "") : "");
-    set("date", targetDate());
-    set("days", clock.days ? C.daysLabel(clock.days, lang) : "");
-    var resized = shown.time === undefined || shown.time.length !== clock.text.length;
-    set("time", clock.text);
-    if (resized) fit();
-    set("round", view.round ? C.fill(T["widget.round"], { round: view.round,
-                                                          rounds: timer.rounds }, lang) +
-        (view.phase ? " · " + T["widget." + view.phase] : "") : "");
-    set("status", statusText(view));
-    var total = timer.type === "interval" ? (view.phase === "rest" ? timer.rest : timer.work)
-      * 1000 : timer.total_ms;
-    var share = total > 0 ? Math.min(1, view.shown / total) : 0;
-    if (parts.fill) parts.fill.style.transform = "scaleX(" + share.toFixed(4) + ")";
-    root.dataset.state = view.state;
-    root.dataset.phase = view.phase || "";
-  }
-
-  // Standalone timers keep their own events: round ends and the completion.
-  function follow(view) {
-    if (timer.type === "interval" && lastRound !== null && view.round > lastRound) {
-      tell("interval.round_end", view);
-    }
-    lastRound = view.round;
-    if (!finished && view.remaining === 0) {
-      finished = true;
-      timer = Object.assign({}, timer, { state: "completed", remaining_ms: 0 });
-      view.state = "completed";
-      if (timer.type === "interval") {
-        tell("interval.round_end", view); // the last round ends too, as on the server
-        tell("interval.completed", view);
-      }
-      tell("timer.completed", view);
-      alarm();
-    }
-  }
-
-  function frame() {
-    var at = standalone ? C.now() : connection.serverNow();
-    var view = C.view(timer, at);
-    if (standalone) follow(view);
-    render(view);
-    requestAnimationFrame(frame);
-  }
-
-  function startStandalone() {
-    var total = timer.type === "interval" ? timer.rounds * (timer.work + timer.rest) * 1000
-      : timer.type === "event" ? Math.max(0, timer.target_ms - Date.now())
-        : timer.duration * 1000;
-    // An event already past is simply over: nothing started, nothing to ring for.
-    var over = total === 0;
-    timer = Object.assign({}, timer, { state: over ? "completed" : "running",
-                                       server_time: C.now(), remaining_ms: total,
-                                       elapsed_ms: 0, total_ms: total, adjustment: 0 });
-    finished = over;
-    if (!over) tell("timer.started", C.view(timer, C.now()));
-  }
-
-  function onMessage(message) {
-    if (message.type === "deleted") {
-      timer = Object.assign({}, timer, { state: "idle" });
-      status = "deleted";
-      tell("timer.deleted", C.view(timer, message.server_time));
-      return;
-    }
-    if (!message.timer || message.v < version) return;
-    version = message.v;
-    timer = message.timer;
-    if (message.type !== "state") return;
-    var view = C.view(timer, message.server_time);
-    (message.events || []).forEach(function (name) {
-      tell(name, view);
-      if (name === "timer.completed") alarm();
-    });
-  }
-
-  window.addEventListener("resize", fit);
-  if (standalone) {
-    startStandalone();
-  } else {
-    connection = C.connect({
-      path: "/ws/timers/" + encodeURIComponent(config.timer_id), auth: null,
-      guess: timer.server_time - C.now(), onMessage: onMessage,
-      onStatus: function (next) {
-        status = next === "not_found" ? "deleted" : next;
-        root.dataset.connection = status;
-      }
-    });
-  }
-  frame();
-})();
+addEventListener("resize", fit);
+frame();

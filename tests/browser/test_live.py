@@ -239,6 +239,18 @@ def test_a_standalone_widget_tells_the_host_page_its_own_events(
         assert frame.evaluate("[document.body.dataset.alarm, window.tones]") == [None, 0]
 
 
+def test_a_live_widget_runs_in_a_sandboxed_frame_of_another_site(
+        page: Page, api: httpx.Client, host_site: HostSite) -> None:
+    """Sites often frame others' pages with sandbox="allow-scripts": the widget's document then
+    has an opaque origin, and browsers load its module scripts only if any origin may."""
+    timer = act(api, create(api, duration=600)["id"], "start")
+    page.goto(host_site.put("/sandboxed.html", f"""<!doctype html><iframe
+        sandbox="allow-scripts" src="{timer['urls']['widget']}"></iframe>"""))
+    frame = page.frame_locator("iframe")
+    expect(frame.locator("#time")).to_have_text(re.compile(r"10:00|09:5\d"))
+    expect(frame.locator("#timer")).to_have_attribute("data-connection", "live")
+
+
 def test_a_live_widget_reconnects_and_resyncs_after_a_server_restart(
         page: Page, tmp_path: Path) -> None:
     server = Server(sqlite_url(tmp_path), tmp_path).start()

@@ -322,6 +322,14 @@ class RedisEngine:
             found = await self._client.zrange(keys.OUTBOX, 0, 0, withscores=True)
         return int(found[0][1]) if found else None
 
+    async def outbox_depth(self, now_ms: int) -> tuple[int, int]:
+        with _guard():
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.zcard(keys.OUTBOX)
+                pipe.zcount(keys.OUTBOX, "-inf", now_ms)
+                pending, due = await pipe.execute()
+        return int(pending), int(due)
+
     async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
         with _guard():
             async with self._client.pipeline(transaction=False) as pipe:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import dashboard, pages, settings, ws
+from . import dashboard, metrics, pages, scrape, settings, ws
 from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
@@ -76,13 +76,14 @@ app = Starlette(
     routes=[
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", scrape.endpoint, methods=["GET"]),
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
         *pages.routes,
         *dashboard.routes,
     ],
-    middleware=[Middleware(ws.KeepRawSend)],
+    middleware=[Middleware(metrics.RequestMetrics), Middleware(ws.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,
                         Exception: errors.on_exception},
     lifespan=lifespan,

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from . import __version__
@@ -42,7 +45,49 @@ def _fail(message: str) -> int:
     return 2
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived."""
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """A fresh directory where every worker writes its metrics (prometheus_client's
+    multiprocess mode), so a scrape of any worker sees them all; removed when serving ends.
+    It must be in the environment before prometheus_client is first imported, here and in the
+    workers. An operator's own PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="castimer-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # A single uvicorn process ends its graceful shutdown by raising SIGTERM again; with the
+    # default action it would die there, before the directory is removed. So the signal
+    # becomes an exception here, and is raised again once the directory is gone.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    terminated = False
+    try:
+        yield
+    except _Terminated:
+        terminated = True
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)
+
+
 def serve(args: argparse.Namespace) -> int:
+    with _metrics_directory():
+        return _serve(args)
+    return 0  # not reached: a SIGTERM that ended serving was raised again
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from . import accounts

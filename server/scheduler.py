@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from . import commit
+from . import commit, metrics
 from .clock import now_ms as wall_clock
 from .engines.base import DEADLINES_CHANNEL, Engine, EngineUnavailable
 
@@ -63,9 +63,10 @@ class Scheduler:
         """Fire every due deadline; returns how long to sleep before the next one."""
         while True:
             due = await self.engine.due_timers(self.clock(), self.batch)
-            for timer_id, _ in due:
+            for timer_id, deadline in due:
                 if await commit.settle(self.engine, timer_id, self.clock):
                     self.fired += 1
+                    metrics.SCHEDULER_LATENESS.observe(max(0, self.clock() - deadline) / 1000)
             if len(due) < self.batch:
                 break
         upcoming = await self.engine.next_deadline()

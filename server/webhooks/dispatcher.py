@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import httpx
 import orjson
 
-from .. import commit, settings, timers
+from .. import commit, metrics, settings, timers
 from ..clock import now_ms as wall_clock
 from ..engines.base import (
     OUTBOX_CHANNEL,
@@ -148,6 +148,7 @@ class Dispatcher:
         status, due = retries.next_step(delivery.run_attempts + 1, status_code, retry_after,
                                         self.clock(), self.schedule)
         self.sent += 1
+        metrics.webhook_attempt(status_code, delivery.created_at_ms, self.clock())
         self._outcomes.append(Outcome(delivery.id, claimed.claim, attempt, status, due,
                                       gone=status_code == 410))
         self._recorded.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,14 +20,12 @@ from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
 from .api.responses import json_response
-from .engines import create_engine
+from .engines import create_engine, outage
 from .engines.base import EngineUnavailable
 from .hub import Hub
 from .scheduler import Scheduler
 from .ticker import Ticker
 from .webhooks import dispatcher
-
-log = logging.getLogger("castimer")
 
 
 @contextlib.asynccontextmanager
@@ -61,11 +58,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    engine = request.state.engine
     try:
-        await request.state.engine.ping()
+        await engine.ping()
     except EngineUnavailable as exc:
-        log.warning("not ready: %s", exc)
+        outage.of(engine).failed(exc)
         return json_response({"status": "unavailable", "engine": "unreachable"}, 503)
+    outage.of(engine).answered()
     return json_response({"status": "ready"})
 
 

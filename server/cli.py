@@ -113,8 +113,9 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host if ":" not in args.host else f"[{args.host}]"
     if key:
         print("Castimer: a development account was created. Its API key, shown only now:\n\n"
-              f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1\n"
-              f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
+              f"    {key}\n", flush=True)
+    print(f"API: http://{host}:{args.port}/api/v1\n"
+          f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, log_level=args.log_level, ws="websockets-sansio",
@@ -131,6 +132,7 @@ def worker(args: argparse.Namespace) -> int:
     """The scheduler and the webhook dispatcher without HTTP, beside or instead of `serve`."""
     import logging
 
+    from .engines import redacted
     from .scheduler import Scheduler
     from .webhooks import dispatcher
 
@@ -138,6 +140,13 @@ def worker(args: argparse.Namespace) -> int:
     from . import settings
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    # httpx logs every request's URL at info, and a webhook URL may carry a secret in its path
+    # or query: only at debug.
+    if args.log_level != "debug":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("castimer").info(
+        "castimer worker: running the scheduler and the webhook dispatcher on %s",
+        redacted(url))
 
     async def run(engine: Any) -> None:
         deliveries = dispatcher.from_settings(engine)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from . import commit, metrics
 from .clock import now_ms as wall_clock
+from .engines import outage
 from .engines.base import DEADLINES_CHANNEL, Engine, EngineUnavailable
 
 log = logging.getLogger("castimer.scheduler")
@@ -41,8 +42,9 @@ class Scheduler:
             while True:
                 try:
                     delay = await self._fire_due()
+                    outage.of(self.engine).answered()
                 except EngineUnavailable as exc:
-                    log.warning("scheduler: engine unavailable (%s); retrying", exc)
+                    outage.of(self.engine).failed(exc)
                     delay = self.poll_s
                 except Exception:
                     # A bug or an error reply must not stop deadlines for good: log, go on.

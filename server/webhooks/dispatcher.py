@@ -21,6 +21,7 @@ import orjson
 
 from .. import commit, metrics, settings, timers
 from ..clock import now_ms as wall_clock
+from ..engines import outage
 from ..engines.base import (
     OUTBOX_CHANNEL,
     Attempt,
@@ -97,8 +98,9 @@ class Dispatcher:
                 self._wake.clear()  # before looking: a wake-up during the look is kept
                 try:
                     delay = await self._dispatch_due()
+                    outage.of(self.engine).answered()
                 except EngineUnavailable as exc:
-                    log.warning("webhooks: engine unavailable (%s); retrying", exc)
+                    outage.of(self.engine).failed(exc)
                     delay = self.poll_s
                 except Exception:
                     log.exception("webhooks: unexpected error; retrying")
@@ -217,11 +219,12 @@ class Dispatcher:
             while True:
                 try:
                     await self.engine.finish_deliveries(batch)
+                    outage.of(self.engine).answered()
                     break
                 except EngineUnavailable as exc:
                     if self._stopping:
                         return
-                    log.warning("webhooks: cannot record attempts (%s); retrying", exc)
+                    outage.of(self.engine).failed(exc)
                     await asyncio.sleep(self.poll_s)
                 except Exception:
                     # Not the store being away: one outcome it refuses must not hold back the

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,19 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import dashboard, pages, settings, ws
+from . import dashboard, metrics, pages, scrape, settings, ws
 from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
 from .api.responses import json_response
-from .engines import create_engine
+from .engines import create_engine, outage
 from .engines.base import EngineUnavailable
 from .hub import Hub
 from .scheduler import Scheduler
 from .ticker import Ticker
 from .webhooks import dispatcher
-
-log = logging.getLogger("castimer")
 
 
 @contextlib.asynccontextmanager
@@ -61,11 +58,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    engine = request.state.engine
     try:
-        await request.state.engine.ping()
+        await engine.ping()
     except EngineUnavailable as exc:
-        log.warning("not ready: %s", exc)
+        outage.of(engine).failed(exc)
         return json_response({"status": "unavailable", "engine": "unreachable"}, 503)
+    outage.of(engine).answered()
     return json_response({"status": "ready"})
 
 
@@ -76,13 +75,14 @@ app = Starlette(
     routes=[
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", scrape.endpoint, methods=["GET"]),
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
         *pages.routes,
         *dashboard.routes,
     ],
-    middleware=[Middleware(ws.KeepRawSend)],
+    middleware=[Middleware(metrics.RequestMetrics), Middleware(ws.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,
                         Exception: errors.on_exception},
     lifespan=lifespan,

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from . import __version__
@@ -42,7 +45,49 @@ def _fail(message: str) -> int:
     return 2
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived."""
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """A fresh directory where every worker writes its metrics (prometheus_client's
+    multiprocess mode), so a scrape of any worker sees them all; removed when serving ends.
+    It must be in the environment before prometheus_client is first imported, here and in the
+    workers. An operator's own PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="castimer-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # A single uvicorn process ends its graceful shutdown by raising SIGTERM again; with the
+    # default action it would die there, before the directory is removed. So the signal
+    # becomes an exception here, and is raised again once the directory is gone.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    terminated = False
+    try:
+        yield
+    except _Terminated:
+        terminated = True
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)
+
+
 def serve(args: argparse.Namespace) -> int:
+    with _metrics_directory():
+        return _serve(args)
+    return 0  # not reached: a SIGTERM that ended serving was raised again
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from . import accounts
@@ -68,8 +113,9 @@ def serve(args: argparse.Namespace) -> int:
     host = args.host if ":" not in args.host else f"[{args.host}]"
     if key:
         print("Castimer: a development account was created. Its API key, shown only now:\n\n"
-              f"    {key}\n\nAPI: http://{host}:{args.port}/api/v1\n"
-              f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
+              f"    {key}\n", flush=True)
+    print(f"API: http://{host}:{args.port}/api/v1\n"
+          f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, log_level=args.log_level, ws="websockets-sansio",
@@ -86,6 +132,7 @@ def worker(args: argparse.Namespace) -> int:
     """The scheduler and the webhook dispatcher without HTTP, beside or instead of `serve`."""
     import logging
 
+    from .engines import redacted
     from .scheduler import Scheduler
     from .webhooks import dispatcher
 
@@ -93,6 +140,13 @@ def worker(args: argparse.Namespace) -> int:
     from . import settings
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    # httpx logs every request's URL at info, and a webhook URL may carry a secret in its path
+    # or query: only at debug.
+    if args.log_level != "debug":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("castimer").info(
+        "castimer worker: running the scheduler and the webhook dispatcher on %s",
+        redacted(url))
 
     async def run(engine: Any) -> None:
         deliveries = dispatcher.from_settings(engine)

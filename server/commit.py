@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from . import ids, timers
+from . import ids, metrics, timers
 from .clock import now_ms as wall_clock
 from .engines.base import Commit, DeliveryRecord, Engine, EventRecord, VersionConflict
 from .timers import Change, Timer
@@ -98,9 +98,11 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
         try:
             await engine.commit(build(change, now))
         except VersionConflict:
+            metrics.CONFLICTS.inc()
             if expected_version is not None:
                 raise
             continue
+        metrics.COMMITTED.inc()
         return change.timer, change
     raise VersionConflict((await load(engine, timer_id, account_id)).version)
 
@@ -110,6 +112,7 @@ async def create(engine: Engine, account_id: str, fields: dict[str, Any],
     now = clock()
     change = timers.create(ids.timer_id(), account_id, fields, now, ids.control_token())
     await engine.commit(build(change, now))
+    metrics.COMMITTED.inc()
     assert change.timer is not None
     return change.timer
 

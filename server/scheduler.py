@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from . import commit
+from . import commit, metrics
 from .clock import now_ms as wall_clock
+from .engines import outage
 from .engines.base import DEADLINES_CHANNEL, Engine, EngineUnavailable
 from .wake import Wake
 
@@ -42,8 +43,9 @@ class Scheduler:
                 self._wake.arm()  # before looking: a commit made during the look is kept
                 try:
                     delay = await self._fire_due()
+                    outage.of(self.engine).answered()
                 except EngineUnavailable as exc:
-                    log.warning("scheduler: engine unavailable (%s); retrying", exc)
+                    outage.of(self.engine).failed(exc)
                     delay = self.poll_s
                 except Exception:
                     # A bug or an error reply must not stop deadlines for good: log, go on.
@@ -57,9 +59,10 @@ class Scheduler:
         """Fire every due deadline; returns how long to sleep before the next one."""
         while True:
             due = await self.engine.due_timers(self.clock(), self.batch)
-            for timer_id, _ in due:
+            for timer_id, deadline in due:
                 if await commit.settle(self.engine, timer_id, self.clock):
                     self.fired += 1
+                    metrics.SCHEDULER_LATENESS.observe(max(0, self.clock() - deadline) / 1000)
             if len(due) < self.batch:
                 break
         upcoming = await self.engine.next_deadline()

@@ -33,6 +33,8 @@ SECRET_KEY: Secret = config("CASTIMER_SECRET_KEY", cast=Secret,
                             default=secrets.token_urlsafe(32))
 #: Seconds a dashboard session lasts after sign-in (the key is re-checked on every request).
 SESSION_MAX_AGE: int = config("CASTIMER_SESSION_MAX_AGE", cast=int, default=12 * 3600)
+#: Bearer token `GET /metrics` requires; unset, only direct loopback clients may scrape.
+METRICS_TOKEN: Secret = config("CASTIMER_METRICS_TOKEN", cast=Secret, default="")
 #: Largest request body the API reads (bytes).
 MAX_BODY: int = config("CASTIMER_MAX_BODY", cast=int, default=64 * 1024)
 

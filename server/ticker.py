@@ -13,7 +13,7 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-from . import timer_json, timers
+from . import metrics, timer_json, timers
 from .clock import now_ms as wall_clock
 from .hub import Hub, Room, broadcast
 from .timers import Timer
@@ -88,6 +88,7 @@ class Ticker:
                     continue  # left, deleted, or rescheduled by a newer state
                 if now - at < 1000:  # a wake-up later than a whole second sends no stale tick
                     broadcast(room.viewers, tick_message(room.timer, at))
+                    metrics.TICKS.inc(len(room.viewers))
                 following = next_tick(room.timer, max(at, now))
                 if following is not None:
                     self._push(following, room, token)

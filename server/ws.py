@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.websockets import WebSocket
 
-from . import accounts, commit, settings, timers
+from . import accounts, commit, metrics, settings, timers
 from .accounts import AuthError
 from .clock import now_ms
 from .engines.base import EngineUnavailable, VersionConflict
@@ -118,6 +118,8 @@ async def _session(websocket: WebSocket, presenter: bool) -> None:
         await websocket.close(CLOSE_POLICY, "too many connections from this address")
         return
     hub.connections_by_ip[ip] += 1
+    sockets = metrics.PRESENTERS if presenter else metrics.VIEWERS
+    sockets.inc()
     try:
         await _serve(websocket, hub, presenter)
     except Close as close:
@@ -126,6 +128,7 @@ async def _session(websocket: WebSocket, presenter: bool) -> None:
         await _close_quietly(websocket, CLOSE_UNAVAILABLE, "the timer store is unreachable; "
                                                            "reconnect shortly")
     finally:
+        sockets.dec()
         hub.connections_by_ip[ip] -= 1
         if hub.connections_by_ip[ip] <= 0:
             del hub.connections_by_ip[ip]

@@ -29,7 +29,8 @@ class Server:
     """One `castimer serve` process. Its output goes to a file in `workdir`."""
 
     def __init__(self, engine_url: str, workdir: Path, env: dict[str, str] | None = None,
-                 port: int | None = None, command: list[str] | None = None) -> None:
+                 port: int | None = None, args: tuple[str, ...] = (),
+                 command: list[str] | None = None) -> None:
         #: How to run `castimer`: this checkout's by default, or an installed one.
         self.command = command or [sys.executable, "-m", "server.cli"]
         self.engine_url = engine_url
@@ -37,6 +38,7 @@ class Server:
         self.env = {**os.environ, "CASTIMER_SCHEDULER_POLL": "0.2", **(env or {})}
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.args = args  # more of `castimer serve`'s options (--workers 2)
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"server-{self.port}.log"
 
@@ -44,7 +46,7 @@ class Server:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*self.command, "serve", "--port", str(self.port),
-                 "--engine", self.engine_url, "--log-level", "warning"],
+                 "--engine", self.engine_url, "--log-level", "warning", *self.args],
                 stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

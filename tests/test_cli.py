@@ -21,7 +21,7 @@ def castimer(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, cwd=cwd)
 
 
-def test_serve_prints_a_working_development_key_once(tmp_path):
+def test_serve_prints_a_working_development_key_once_and_its_urls_every_time(tmp_path):
     url = sqlite_url(tmp_path)
     first = Server(url, tmp_path).start()
     try:
@@ -32,7 +32,10 @@ def test_serve_prints_a_working_development_key_once(tmp_path):
         first.stop()
     again = Server(url, tmp_path).start()
     try:
-        assert "ck_live_" not in again.output()  # the store has an account: no new key
+        printed = again.output()
+        assert "ck_live_" not in printed  # the store has an account: no new key
+        assert f"API: http://127.0.0.1:{again.port}/api/v1\n" in printed
+        assert f"Dashboard: http://127.0.0.1:{again.port}/dashboard\n" in printed
     finally:
         again.stop()
 

@@ -1,9 +1,15 @@
-"""The README's two commands are the ones that work: CI runs its test command verbatim."""
+"""The README's commands and examples are the ones that work: CI runs its test command
+verbatim, and the websocket example runs against a live timer."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from tests.conftest import sqlite_url
+from tests.servers import Server, client, make_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,3 +31,40 @@ def test_quick_start_is_one_command_that_installs_and_serves():
     command = command_under("Quick start")
     assert "\n" not in command
     assert "pip install" in command and command.endswith("castimer serve")
+
+
+def python_block_under(heading: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split(f"## {heading}\n", 1)[1]
+    return re.search(r"```python\n(.+?)\n```", section, re.S).group(1)
+
+
+def test_the_websocket_example_prints_a_live_timers_snapshot_ticks_and_transitions(tmp_path):
+    example = python_block_under("Live: websockets")
+    server = Server(sqlite_url(tmp_path), tmp_path).start()
+    try:
+        with client(server, make_key(server.engine_url)) as api:
+            timer = api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+            api.patch(f"/timers/{timer['id']}/state", json={"state": "running"})
+            assert "ws://127.0.0.1:8000" in example and '"tmr_…"' in example
+            script = tmp_path / "watch.py"
+            script.write_text(example.replace("ws://127.0.0.1:8000", server.base.replace(
+                "http://", "ws://")).replace('"tmr_…"', f'"{timer["id"]}"'))
+            with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) as watcher:
+                try:
+                    assert watcher.stdout is not None
+                    first = watcher.stdout.readline().split()
+                    assert first[:2] == ["snapshot", "running"] and first[3] == "None", first
+                    assert 58_000 < int(first[2]) <= 60_000
+                    tick = watcher.stdout.readline().split()
+                    assert tick[:2] == ["tick", "running"] and int(tick[2]) % 1000 == 0, tick
+                    api.patch(f"/timers/{timer['id']}/state", json={"state": "paused"})
+                    while (line := watcher.stdout.readline().split())[0] == "tick":
+                        pass
+                    assert line[:2] == ["state", "paused"] and line[3] == "timer.paused", line
+                    assert 0 < int(line[2]) < int(first[2])
+                finally:
+                    watcher.kill()
+    finally:
+        server.stop()

@@ -6,6 +6,8 @@ it is chosen, so redis-py is needed only for redis:// URLs.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from .base import Engine
 
 
@@ -20,4 +22,18 @@ def create_engine(url: str) -> Engine:
 
         return RedisEngine(url)
     raise ValueError(f"engine URL must start with sqlite:// or redis:// (or rediss://), "
-                     f"got {url!r}")
+                     f"got {redacted(url)!r}")
+
+
+def redacted(url: str) -> str:
+    """The engine URL as a log line may show it: without a password (in the user part or, as
+    redis-py also takes it, in the query)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in query if k.lower() != "password"]
+    if parts.password is None and kept == query:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))

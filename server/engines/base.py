@@ -312,6 +312,12 @@ class Engine(Protocol):
     async def next_delivery_ms(self) -> int | None:
         """When the earliest pending delivery is due (or its lease runs out), or None."""
 
+    async def outbox_depth(self, now_ms: int) -> tuple[int, int]:
+        """(timers with a delivery pending, those of them whose next delivery is due by
+        `now_ms` and not in flight): the outbox at a glance, for /metrics. Each timer counts
+        once, for its next delivery; the ones queued behind it are not counted. Cheap at any
+        size: an index or a sorted set answers it."""
+
     async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
         """A delivery with its attempts, oldest first; None if there is no such delivery."""
 

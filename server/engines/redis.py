@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import ids
+from . import outage
 from . import redis_keys as keys
 from .base import (
     DEADLINES_CHANNEL,
@@ -60,8 +60,6 @@ from .base import (
     deliver,
     timer_channel,
 )
-
-log = logging.getLogger("castimer.engines.redis")
 
 _LUA = Path(__file__).parent / "lua"
 _STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
@@ -322,6 +320,14 @@ class RedisEngine:
             found = await self._client.zrange(keys.OUTBOX, 0, 0, withscores=True)
         return int(found[0][1]) if found else None
 
+    async def outbox_depth(self, now_ms: int) -> tuple[int, int]:
+        with _guard():
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.zcard(keys.OUTBOX)
+                pipe.zcount(keys.OUTBOX, "-inf", now_ms)
+                pending, due = await pipe.execute()
+        return int(pending), int(due)
+
     async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
         with _guard():
             async with self._client.pipeline(transaction=False) as pipe:
@@ -486,7 +492,7 @@ class RedisEngine:
                 if self._pubsub is None:
                     await self._connect_pubsub()
                     if missed:
-                        log.warning("redis pub/sub reconnected; receivers reload")
+                        outage.of(self).answered()
                         for receivers in list(self._receivers.values()):
                             deliver(receivers, b"")
                     backoff, missed = 0.05, False
@@ -506,8 +512,7 @@ class RedisEngine:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # whatever broke, the process must keep hearing commits
-                if not missed:
-                    log.warning("redis pub/sub lost (%s); reconnecting", exc)
+                outage.of(self).failed(f"redis pub/sub: {exc}")
                 missed = True
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)

@@ -352,6 +352,12 @@ class SQLiteEngine:
             "SELECT min(due_ms) FROM deliveries WHERE status = 'pending'").fetchone())
         return row[0]
 
+    async def outbox_depth(self, now_ms: int) -> tuple[int, int]:
+        row = await self._run(lambda db: db.execute(
+            "SELECT count(*), coalesce(sum(due_ms <= ?), 0) FROM deliveries "
+            "WHERE is_head = 1 AND status = 'pending'", (now_ms,)).fetchone())
+        return int(row[0]), int(row[1])
+
     async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
         def read(db: sqlite3.Connection) -> tuple[Delivery, list[Attempt]] | None:
             row = db.execute(f"SELECT {_DELIVERY} FROM deliveries WHERE id = ?",  # noqa: S608

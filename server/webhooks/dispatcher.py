@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 import httpx
 import orjson
 
-from .. import commit, settings, timers
+from .. import commit, metrics, settings, timers
 from ..clock import now_ms as wall_clock
+from ..engines import outage
 from ..engines.base import (
     OUTBOX_CHANNEL,
     Attempt,
@@ -98,8 +99,9 @@ class Dispatcher:
                 self._wake.arm()  # before looking: a wake-up during the look is kept
                 try:
                     delay = await self._dispatch_due()
+                    outage.of(self.engine).answered()
                 except EngineUnavailable as exc:
-                    log.warning("webhooks: engine unavailable (%s); retrying", exc)
+                    outage.of(self.engine).failed(exc)
                     delay = self.poll_s
                 except Exception:
                     log.exception("webhooks: unexpected error; retrying")
@@ -145,6 +147,7 @@ class Dispatcher:
         status, due = retries.next_step(delivery.run_attempts + 1, status_code, retry_after,
                                         self.clock(), self.schedule)
         self.sent += 1
+        metrics.webhook_attempt(status_code, delivery.created_at_ms, self.clock())
         self._outcomes.append(Outcome(delivery.id, claimed.claim, attempt, status, due,
                                       gone=status_code == 410))
         self._recorded.set()
@@ -213,11 +216,12 @@ class Dispatcher:
             while True:
                 try:
                     await self.engine.finish_deliveries(batch)
+                    outage.of(self.engine).answered()
                     break
                 except EngineUnavailable as exc:
                     if self._stopping:
                         return
-                    log.warning("webhooks: cannot record attempts (%s); retrying", exc)
+                    outage.of(self.engine).failed(exc)
                     await asyncio.sleep(self.poll_s)
                 except Exception:
                     # Not the store being away: one outcome it refuses must not hold back the

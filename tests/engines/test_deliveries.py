@@ -216,3 +216,21 @@ async def test_a_retried_delivery_waits_for_the_one_in_flight(engine):
     assert await engine.claim_deliveries(T0 + 2, 10, LEASE) == []  # d1 is in flight
     await engine.finish_deliveries([outcome(d1, SUCCEEDED, code=200)])
     assert numbers(await engine.claim_deliveries(T0 + 3, 10, LEASE)) == [0]
+
+
+async def test_outbox_depth_counts_each_timer_once_and_the_due_ones(engine):
+    account = await an_account(engine)
+    assert await engine.outbox_depth(T0) == (0, 0)
+    await engine.add_deliveries([a_delivery(account.id, "tmr_a", 0),
+                                 a_delivery(account.id, "tmr_a", 1),  # queued behind the first
+                                 a_delivery(account.id, "tmr_b", 2),
+                                 a_delivery(account.id, "tmr_c", 3, due=T0 + 5000)], T0)
+    assert await engine.outbox_depth(T0) == (3, 2)
+    first, second = await engine.claim_deliveries(T0, 2, LEASE)  # in flight: not due
+    assert (first.delivery.timer_id, second.delivery.timer_id) == ("tmr_a", "tmr_b")
+    assert await engine.outbox_depth(T0) == (3, 0)
+    assert await engine.outbox_depth(T0 + 5000) == (3, 1)
+    await engine.finish_deliveries([outcome(first, SUCCEEDED, code=200)])
+    assert await engine.outbox_depth(T0) == (3, 1)  # tmr_a's second one is next, and due
+    await engine.finish_deliveries([outcome(second, SUCCEEDED, code=200)])
+    assert await engine.outbox_depth(T0) == (2, 1)

@@ -45,7 +45,8 @@ def test_bad_request_bodies_are_400(api, content, param, says):
 
 
 def test_an_oversized_body_is_413(api):
-    response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}')
+    response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}',
+                        headers={"Content-Type": "application/json"})
     error_of(response, 413, "payload_too_large", None, "at most 65536 bytes")
 
 
@@ -147,7 +148,8 @@ def test_forged_cursors_are_400_not_500(api, cursor):
 
 def test_odd_numbers_get_clear_answers(api, timer):
     error_of(api.post("/timers", content=b'{"type": "countdown", "duration": 1'
-                      + b"0" * 30 + b"}"), 422, "validation_error", "duration", "out of range")
+                      + b"0" * 30 + b"}", headers={"Content-Type": "application/json"}), 422,
+             "validation_error", "duration", "out of range")
     error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "\u00b2"}), 400,
              "invalid_request", "expected_version", "integer")
     error_of(api.delete(f"/timers/{timer['id']}", params={"expected_version": "²"}), 400,

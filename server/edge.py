@@ -1,0 +1,132 @@
+"""The HTTP protocol at the edge: uvicorn's httptools protocol with limits on request heads.
+
+uvicorn (httptools) has no cap on a request's head: a 40 MB Authorization header is buffered
+whole, and a client that never finishes its head holds its connection open for ever. This
+protocol refuses a head past `MAX_HEAD` bytes with 431 and closes, counting the bytes as they
+arrive so no more than that is ever handed to the parser; closes a connection that has not
+sent a complete head within `settings.HEADER_TIMEOUT` seconds; and refuses new connections
+from an address that already has `settings.HEADER_CONNECTIONS_PER_IP` heads in progress.
+
+`castimer serve` passes it to uvicorn; run uvicorn yourself with `--http server.edge:EdgeProtocol`.
+
+This is the one module that knows uvicorn's internals. It relies on (tests/test_edge.py checks
+each, and pyproject.toml pins the uvicorn versions it was checked with): `HttpToolsProtocol`
+feeds every byte to its parser from `data_received`; the parser calls the protocol's own
+`on_message_begin`, `on_headers_complete` and `on_message_complete`; it has `transport`,
+`loop` and `client` set by `connection_made`; and a websocket upgrade moves the transport to
+another protocol (`transport.set_protocol`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from . import settings
+
+#: Largest request head (request line and headers) read (bytes).
+MAX_HEAD = 16 * 1024
+
+log = logging.getLogger("castimer.edge")
+
+_REFUSAL = b"request headers must be at most 16 KiB in all"
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+              b"content-type: text/plain; charset=utf-8\r\n"
+              b"content-length: " + str(len(_REFUSAL)).encode() + b"\r\n"
+              b"connection: close\r\n\r\n" + _REFUSAL)
+
+#: Heads in progress by client address, in this process.
+_waiting: Counter[str] = Counter()
+
+
+class EdgeProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Bytes received since the last message ended (a head, or what will be one).
+        self._head_bytes = 0
+        self._in_body = False
+        self._heads_done = 0
+        self._head_deadline: asyncio.TimerHandle | None = None
+        self._address: str | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._address = self.client[0] if self.client else None
+        cap = settings.HEADER_CONNECTIONS_PER_IP
+        if cap and self._address is not None and _waiting[self._address] >= cap:
+            log.info("%s has %d requests still sending headers; connection refused",
+                     self._address, cap)
+            transport.close()
+            return
+        self._start_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end_head()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        while data and not self.transport.is_closing():
+            if self._in_body:
+                super().data_received(data)
+                return
+            room = MAX_HEAD - self._head_bytes
+            if len(data) <= room:
+                self._head_bytes += len(data)
+                super().data_received(data)
+                return
+            # The head may still end within `room` bytes: feed only those, then look.
+            heads_done, self._head_bytes = self._heads_done, MAX_HEAD
+            super().data_received(data[:room])
+            data = data[room:]
+            upgraded = self.transport.get_protocol()
+            if upgraded is not self:  # a websocket, which reads the rest
+                upgraded.data_received(data)
+                return
+            if self._heads_done == heads_done:
+                self._refuse_head()
+                return
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_deadline is None:  # the next request on a kept-alive connection
+            self._start_head()
+
+    def on_headers_complete(self) -> None:
+        self._heads_done += 1
+        self._in_body = True
+        self._end_head()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        self._head_bytes = 0
+        super().on_message_complete()
+
+    def _start_head(self) -> None:
+        self._head_deadline = self.loop.call_later(settings.HEADER_TIMEOUT, self._head_too_slow)
+        if self._address is not None:
+            _waiting[self._address] += 1
+
+    def _end_head(self) -> None:
+        if self._head_deadline is None:
+            return
+        self._head_deadline.cancel()
+        self._head_deadline = None
+        if self._address is not None:
+            _waiting[self._address] -= 1
+            if not _waiting[self._address]:
+                del _waiting[self._address]
+
+    def _head_too_slow(self) -> None:
+        log.info("%s sent no complete request headers within %g s; connection closed",
+                 self._address, settings.HEADER_TIMEOUT)
+        self._end_head()
+        self.transport.close()
+
+    def _refuse_head(self) -> None:
+        log.info("%s sent request headers over %d bytes; answered 431", self._address, MAX_HEAD)
+        self.transport.write(_TOO_LARGE)
+        self.transport.close()

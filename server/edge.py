@@ -83,7 +83,8 @@ class EdgeProtocol(HttpToolsProtocol):
             data = data[room:]
             upgraded = self.transport.get_protocol()
             if upgraded is not self:  # a websocket, which reads the rest
-                upgraded.data_received(data)
+                if data and isinstance(upgraded, asyncio.Protocol):
+                    upgraded.data_received(data)
                 return
             if self._heads_done == heads_done:
                 self._refuse_head()

@@ -4,8 +4,9 @@ uvicorn (httptools) has no cap on a request's head: a 40 MB Authorization header
 whole, and a client that never finishes its head holds its connection open for ever. This
 protocol refuses a head past `MAX_HEAD` bytes with 431 and closes, counting the bytes as they
 arrive so no more than that is ever handed to the parser; closes a connection that has not
-sent a complete head within `settings.HEADER_TIMEOUT` seconds; and refuses new connections
-from an address that already has `settings.HEADER_CONNECTIONS_PER_IP` heads in progress.
+sent a complete head within `settings.HEADER_TIMEOUT` seconds of opening or of starting its
+next request; and refuses new connections from an address that already has
+`settings.HEADER_CONNECTIONS_PER_IP` connections open that have not yet sent a complete head.
 
 `castimer serve` passes it to uvicorn; run uvicorn yourself with `--http server.edge:EdgeProtocol`.
 
@@ -38,8 +39,20 @@ _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
               b"content-length: " + str(len(_REFUSAL)).encode() + b"\r\n"
               b"connection: close\r\n\r\n" + _REFUSAL)
 
-#: Heads in progress by client address, in this process.
-_waiting: Counter[str] = Counter()
+#: Connections sending a head, with when they began it (the event loop's clock): one sweep a
+#: second closes the late ones, cheaper than a timer per request.
+_heads: dict[EdgeProtocol, float] = {}
+#: Connections that have not yet sent their first complete head, by client address.
+_unproven: Counter[str] = Counter()
+_swept_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _sweep(loop: asyncio.AbstractEventLoop) -> None:
+    late = loop.time() - settings.HEADER_TIMEOUT
+    for protocol, since in list(_heads.items()):
+        if since <= late:
+            protocol.head_too_slow()
+    loop.call_later(min(1.0, settings.HEADER_TIMEOUT / 10), _sweep, loop)
 
 
 class EdgeProtocol(HttpToolsProtocol):
@@ -49,25 +62,42 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_body = False
         self._heads_done = 0
-        self._head_deadline: asyncio.TimerHandle | None = None
         self._address: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        global _swept_loop
         super().connection_made(transport)
-        self._address = self.client[0] if self.client else None
+        if _swept_loop is not self.loop:
+            _swept_loop = self.loop
+            _sweep(self.loop)
+        address = self.client[0] if self.client else None
         cap = settings.HEADER_CONNECTIONS_PER_IP
-        if cap and self._address is not None and _waiting[self._address] >= cap:
-            log.info("%s has %d requests still sending headers; connection refused",
-                     self._address, cap)
+        if cap and address is not None and _unproven[address] >= cap:
+            log.info("%s has %d connections still sending their first request headers; "
+                     "connection refused", address, cap)
             transport.close()
             return
-        self._start_head()
+        if address is not None:
+            self._address = address
+            _unproven[address] += 1
+        _heads[self] = self.loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._end_head()
+        _heads.pop(self, None)
+        self._prove()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._in_body:
+            super().data_received(data)
+        elif self._head_bytes + len(data) <= MAX_HEAD:
+            self._head_bytes += len(data)
+            super().data_received(data)
+        else:
+            self._near_the_limit(data)
+
+    def _near_the_limit(self, data: bytes) -> None:
+        """Feed no more than the head's allowance, then see whether it ended within it."""
         while data and not self.transport.is_closing():
             if self._in_body:
                 super().data_received(data)
@@ -77,7 +107,6 @@ class EdgeProtocol(HttpToolsProtocol):
                 self._head_bytes += len(data)
                 super().data_received(data)
                 return
-            # The head may still end within `room` bytes: feed only those, then look.
             heads_done, self._head_bytes = self._heads_done, MAX_HEAD
             super().data_received(data[:room])
             data = data[room:]
@@ -87,18 +116,22 @@ class EdgeProtocol(HttpToolsProtocol):
                     upgraded.data_received(data)
                 return
             if self._heads_done == heads_done:
-                self._refuse_head()
+                log.info("%s sent request headers over %d bytes; answered 431",
+                         self._address, MAX_HEAD)
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
                 return
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_deadline is None:  # the next request on a kept-alive connection
-            self._start_head()
+        _heads.setdefault(self, self.loop.time())  # from connection_made, or a new request
 
     def on_headers_complete(self) -> None:
         self._heads_done += 1
         self._in_body = True
-        self._end_head()
+        _heads.pop(self, None)
+        if self._address is not None:  # the first head: skip the call on later ones
+            self._prove()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -106,28 +139,16 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         super().on_message_complete()
 
-    def _start_head(self) -> None:
-        self._head_deadline = self.loop.call_later(settings.HEADER_TIMEOUT, self._head_too_slow)
-        if self._address is not None:
-            _waiting[self._address] += 1
-
-    def _end_head(self) -> None:
-        if self._head_deadline is None:
-            return
-        self._head_deadline.cancel()
-        self._head_deadline = None
-        if self._address is not None:
-            _waiting[self._address] -= 1
-            if not _waiting[self._address]:
-                del _waiting[self._address]
-
-    def _head_too_slow(self) -> None:
+    def head_too_slow(self) -> None:
         log.info("%s sent no complete request headers within %g s; connection closed",
                  self._address, settings.HEADER_TIMEOUT)
-        self._end_head()
+        _heads.pop(self, None)
         self.transport.close()
 
-    def _refuse_head(self) -> None:
-        log.info("%s sent request headers over %d bytes; answered 431", self._address, MAX_HEAD)
-        self.transport.write(_TOO_LARGE)
-        self.transport.close()
+    def _prove(self) -> None:
+        """This connection has sent a complete head (or is gone): its address's count drops."""
+        if self._address is not None:
+            _unproven[self._address] -= 1
+            if not _unproven[self._address]:
+                del _unproven[self._address]
+            self._address = None

@@ -62,9 +62,9 @@ async def readyz(request: Request) -> Response:
     try:
         await engine.ping()
     except EngineUnavailable as exc:
-        outage.of(engine).failed(exc)
+        outage.of(engine).failed(exc, "readiness")
         return json_response({"status": "unavailable", "engine": "unreachable"}, 503)
-    outage.of(engine).answered()
+    outage.of(engine).answered("readiness")
     return json_response({"status": "ready"})
 
 

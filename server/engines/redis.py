@@ -492,7 +492,7 @@ class RedisEngine:
                 if self._pubsub is None:
                     await self._connect_pubsub()
                     if missed:
-                        outage.of(self).answered()
+                        outage.of(self).answered("pub/sub")
                         for receivers in list(self._receivers.values()):
                             deliver(receivers, b"")
                     backoff, missed = 0.05, False
@@ -512,7 +512,7 @@ class RedisEngine:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # whatever broke, the process must keep hearing commits
-                outage.of(self).failed(f"redis pub/sub: {exc}")
+                outage.of(self).failed(f"redis pub/sub: {exc}", "pub/sub")
                 missed = True
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)

@@ -206,3 +206,29 @@ def test_the_31st_request_in_a_minute_on_the_free_plan_is_429(server):
 def test_health_and_readiness_need_no_key(server):
     assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{server.base}/readyz").json() == {"status": "ready"}
+
+
+def test_a_405_lists_the_methods_the_path_serves(server, api):
+    for method, path, allowed in [("PUT", "/api/v1/timers", "GET, HEAD, POST"),
+                                  ("OPTIONS", "/api/v1/timers/tmr_x", "DELETE, GET, HEAD, PATCH"),
+                                  ("POST", "/static/castimer.js", "GET, HEAD"),
+                                  ("DELETE", "/widget", "GET, HEAD")]:
+        answer = httpx.request(method, server.base + path)
+        assert answer.status_code == 405, (method, path)
+        assert answer.headers["allow"] == allowed, (method, path)
+
+
+@pytest.mark.parametrize(("content", "status", "says"), [
+    # Nested deeper than Python's json reads (orjson reads it): still an answer, no 500.
+    (b'{"type": "countdown", "duration": 1.5, "title": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+     400, "duration must be an integer, got 1.5"),
+    (b'{"type": "countdown", "duration": 1' + b"0" * 400 + b"}", 422,
+     "duration must be between 1 and 316224000 seconds, got 1" + "0" * 400),
+    (b'{"type": "countdown", "duration": 1' + b"0" * 5000 + b"}", 422,
+     "duration must be between 1 and 316224000, got an integer of 5001 digits"),
+    (b'{"type": "countdown", "duration": 1e999}', 400, "duration must be an integer, got 1e999"),
+])
+def test_numbers_no_parser_holds_get_clear_answers(api, content, status, says):
+    answer = api.post("/timers", content=content, headers={"Content-Type": "application/json"})
+    error_of(answer, status, "invalid_request" if status == 400 else "validation_error",
+             "duration", says)

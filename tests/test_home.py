@@ -51,3 +51,11 @@ def test_the_api_base_answers_an_index_not_404(site: Server, path: str) -> None:
     assert body["links"]["openapi"] == "/api/v1/openapi.json"
     for link in body["links"].values():
         assert httpx.get(site.base + link).status_code in (200, 401), link
+
+
+def test_each_spelling_of_the_api_base_is_counted_under_its_own_route(site: Server) -> None:
+    for path in ("/api/v1", "/api/v1/", "/"):
+        assert httpx.get(site.base + path).status_code == 200
+    scraped = httpx.get(f"{site.base}/metrics").text
+    for route in ("/api/v1", "/api/v1/", "/"):
+        assert f'route="{route}"' in scraped, route

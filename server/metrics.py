@@ -11,6 +11,7 @@ before importing anything that imports this module.
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -116,6 +117,10 @@ class RequestMetrics:
 
     def _series_of(self, scope: dict[str, Any], status: int) -> Any:
         endpoint, method = scope.get("endpoint"), scope["method"]
+        if not isinstance(endpoint, Hashable):
+            # A path no route inside a Mount matched leaves the Mount's Router there, which is
+            # unhashable (it defines __eq__): such a 404 is unmatched like any other.
+            endpoint = None
         key = (endpoint, method, status)
         series = self._series.get(key)
         if series is None:

@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import dashboard, metrics, pages, scrape, settings, ws
+from . import dashboard, home, metrics, pages, scrape, settings, ws
 from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
@@ -76,6 +76,7 @@ app = Starlette(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", scrape.endpoint, methods=["GET"]),
+        *home.routes,
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),

@@ -433,7 +433,7 @@ def _pause(t: Timer, now_ms: int) -> Change:
 
 def _resume(t: Timer, now_ms: int) -> Change:
     timer = replace(t, state=State.RUNNING, running_since_ms=now_ms, paused_at_ms=None)
-    return Change(t, timer, (_event(RESUMED, timer, now_ms),))
+    return Change(t, timer, (_event(RESUMED, timer, now_ms, resumed_at=iso(now_ms)),))
 
 
 def _reset(t: Timer, now_ms: int) -> Change:

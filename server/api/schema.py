@@ -133,7 +133,8 @@ def check_media_type(request: Request) -> None:
 
 
 async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request's JSON object, checked against `spec`. An empty body is `{}`."""
+    """The request's JSON object, checked against `spec`. An empty body is 400 unless the
+    endpoint takes no fields (`spec` empty), where it is the usual way to call it."""
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -141,6 +142,9 @@ async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> 
             raise ApiError(413, "payload_too_large",
                            f"request body must be at most {settings.MAX_BODY} bytes")
     if not raw.strip():
+        if spec:
+            raise bad_request("the request body is empty: send a JSON object, like "
+                              f'{{"{next(iter(spec))}": …}}')
         parsed: Any = {}
     else:
         try:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .. import ids
 from . import outage
 from . import redis_keys as keys
+from ._gcra import DAY_MS
 from .base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
@@ -162,6 +164,16 @@ class RedisEngine:
     async def count_accounts(self) -> int:
         with _guard():
             return int(await self._client.hlen(keys.ACCOUNTS))
+
+    async def list_accounts(self) -> list[Account]:
+        with _guard():
+            raw = await self._client.hvals(keys.ACCOUNTS)
+        found = [Account(**orjson.loads(value)) for value in raw]
+        return sorted(found, key=lambda a: (a.created_at_ms, a.id))
+
+    async def set_plan(self, account_id: str, plan: str) -> Account | None:
+        return await self._change_account(account_id, lambda old: dataclasses.replace(
+            old, plan=plan))
 
     async def add_api_key(self, key: ApiKey) -> None:
         with _guard():
@@ -371,6 +383,13 @@ class RedisEngine:
 
     async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
                                     overlap_ms: int) -> Account | None:
+        return await self._change_account(account_id, lambda old: Account(
+            old.id, old.name, old.plan, old.created_at_ms, secret, old.webhook_secret,
+            now_ms + overlap_ms))
+
+    async def _change_account(self, account_id: str,
+                              change: Callable[[Account], Account]) -> Account | None:
+        """Read, change and write one account, again if another process wrote meanwhile."""
         with _guard():
             async with self._client.pipeline(transaction=True) as pipe:
                 while True:
@@ -379,9 +398,7 @@ class RedisEngine:
                         raw = await pipe.hget(keys.ACCOUNTS, account_id)
                         if raw is None:
                             return None
-                        old = Account(**orjson.loads(raw))
-                        account = Account(old.id, old.name, old.plan, old.created_at_ms, secret,
-                                          old.webhook_secret, now_ms + overlap_ms)
+                        account = change(Account(**orjson.loads(raw)))
                         pipe.multi()
                         pipe.hset(keys.ACCOUNTS, account_id, orjson.dumps(account))
                         await pipe.execute()
@@ -399,6 +416,11 @@ class RedisEngine:
                 args=[rate.per_minute, "" if rate.per_day is None else rate.per_day, now_ms])
         allowed, limit, remaining, reset, window, retry, used = (int(x) for x in answer)
         return RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
+
+    async def usage_today(self, account_id: str, now_ms: int) -> int:
+        with _guard():
+            day, count = await self._client.hmget(keys.rate(account_id), ["day", "count"])
+        return int(count) if day is not None and int(day) == now_ms // DAY_MS else 0
 
     # -- pub/sub ------------------------------------------------------------------------------
 

@@ -44,6 +44,19 @@ def test_bad_request_bodies_are_400(api, content, param, says):
     error_of(response, 400, "invalid_request", param, says)
 
 
+@pytest.mark.parametrize("content", [b"", b"  \n"])
+def test_an_empty_body_is_400_where_fields_are_expected(api, timer, content):
+    json_type = {"Content-Type": "application/json"}
+    error_of(api.post("/timers", content=content, headers=json_type), 400, "invalid_request",
+             None, "the request body is empty: send a JSON object")
+    error_of(api.patch(f"/timers/{timer['id']}/state", content=content, headers=json_type),
+             400, "invalid_request", None, "send a JSON object")
+    assert [(t["id"], t["version"]) for t in api.get("/timers").json()["data"]] == [
+        (timer["id"], 1)]
+    # Endpoints that take no fields are called without a body.
+    assert api.post(f"/timers/{timer['id']}/control-token/rotate", content=content).is_success
+
+
 def test_an_oversized_body_is_413(api):
     response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}',
                         headers={"Content-Type": "application/json"})
@@ -104,6 +117,10 @@ def test_a_stale_expected_version_is_409_and_changes_nothing(api, timer):
     ({"type": "hourglass"}, "type", "type must be one of countdown, event, interval"),
     ({"type": "countdown", "duration": 5, "webhook_url": "http://example.com/hook"},
      "webhook_url", "https"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "http://example.com/hook"},
+     "webhook_url", "CASTIMER_ALLOW_PRIVATE_WEBHOOKS=1 on the server allows http:// URLs"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "https://10.0.0.1/hook"},
+     "webhook_url", "CASTIMER_ALLOW_PRIVATE_WEBHOOKS=1 on the server allows private addresses"),
     ({"type": "countdown", "duration": 5, "webhook_url": "not a url"}, "webhook_url",
      "spaces or control characters"),
     ({"type": "countdown", "duration": 5, "webhook_url": "ftp://example.com/x"}, "webhook_url",

@@ -121,6 +121,7 @@ class SQLiteEngine:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="castimer-sqlite")
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._rates: dict[str, tuple[float, int, int]] = {}
+        self._presence: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -429,6 +430,23 @@ class SQLiteEngine:
         status, tat, day, count = _gcra.decide(rate, tat, day, count, now_ms)
         self._rates[account_id] = (tat, day, count)
         return status
+
+    # -- presence -----------------------------------------------------------------------------
+
+    async def set_presence(self, timer_id: str, process_id: str, viewers: int,
+                           expires_ms: int) -> None:
+        # In memory: this engine serves one process, so only its own viewers are counted.
+        held = self._presence[timer_id]
+        if viewers > 0:
+            held[process_id] = (viewers, expires_ms)
+        else:
+            held.pop(process_id, None)
+            if not held:
+                del self._presence[timer_id]
+
+    async def count_viewers(self, timer_ids: Sequence[str], now_ms: int) -> list[int]:
+        return [sum(n for n, expires in self._presence.get(t, {}).values() if expires > now_ms)
+                for t in timer_ids]
 
     # -- pub/sub ------------------------------------------------------------------------------
 

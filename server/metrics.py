@@ -11,6 +11,7 @@ before importing anything that imports this module.
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -116,6 +117,10 @@ class RequestMetrics:
 
     def _series_of(self, scope: dict[str, Any], status: int) -> Any:
         endpoint, method = scope.get("endpoint"), scope["method"]
+        if not isinstance(endpoint, Hashable):
+            # A path under a mount that none of its routes serve leaves the mount's own router
+            # (which defines __eq__, so no __hash__) as the endpoint: unmatched.
+            endpoint = None
         key = (endpoint, method, status)
         series = self._series.get(key)
         if series is None:

@@ -60,14 +60,17 @@ def test_requests_are_counted_by_route_template_method_and_status(lone_server):
             assert api.get(f"/timers/{timer['id']}").status_code == 200
         assert api.get("/timers/tmr_nosuchtimer").status_code == 404
         assert api.put(f"/timers/{timer['id']}", json={}).status_code == 405
+        # Under the API's mount but served by none of its routes; the connection lives on.
+        assert api.get("/nowhere").status_code == 404
+        assert api.get(f"/timers/{timer['id']}").status_code == 200
     assert httpx.get(f"{lone_server.base}/no/such/page/tmr_x").status_code == 404
     text = scrape(lone_server)
     latency = "castimer_http_request_duration_seconds_count"
-    assert value(text, latency, route=GET_TIMER, method="GET", status="200") == 3
+    assert value(text, latency, route=GET_TIMER, method="GET", status="200") == 4
     assert value(text, latency, route=GET_TIMER, method="GET", status="404") == 1
     assert value(text, latency, route=GET_TIMER, method="PUT", status="405") == 1
     assert value(text, latency, route="/api/v1/timers", method="POST", status="201") == 1
-    assert value(text, latency, route="unmatched", status="404") == 1
+    assert value(text, latency, route="unmatched", status="404") == 2
     assert "tmr_" not in text  # ids never become labels
     assert value(text, "castimer_commits_total", result="committed") == 1
     assert value(text, "castimer_store_up") == 1

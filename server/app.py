@@ -11,7 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
@@ -85,6 +85,7 @@ app = Starlette(
     ],
     middleware=[Middleware(metrics.RequestMetrics), Middleware(ws.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,
+                        ClientDisconnect: errors.on_client_gone,
                         Exception: errors.on_exception},
     lifespan=lifespan,
 )

@@ -118,7 +118,8 @@ def _serve(args: argparse.Namespace) -> int:
           f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, log_level=args.log_level, ws="websockets-sansio",
+                proxy_headers=True, log_level=args.log_level, http="server.edge:EdgeProtocol",
+                ws="websockets-sansio",
                 ws_per_message_deflate=False, ws_max_size=settings.WS_MAX_MESSAGE,
                 ws_ping_interval=settings.WS_PING_INTERVAL,
                 ws_ping_timeout=settings.WS_PING_TIMEOUT,

@@ -20,20 +20,33 @@ from .pages import page_lang, render
 #: With no-referrer, browsers send `Origin: null` on form posts and fetches, and the origin
 #: check could not tell the dashboard's own requests from a sandboxed page's.
 _REFERRER = "same-origin"
-#: Longest sign-in or sign-out form body read (bytes): a key and a token.
+#: Longest sign-in or sign-out form body read (bytes), and most fields: a key and a token.
 _MAX_FORM = 4096
+_MAX_FIELDS = 10
 #: How long the sign-in form's token lives (seconds).
 _SIGN_IN_MAX_AGE = 3600
 
 
+class BadForm(Exception):
+    """A sign-in or sign-out body that no dashboard form sends; its answer is `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 async def _form(request: Request) -> dict[str, str]:
-    """An application/x-www-form-urlencoded body's fields (the first value of each)."""
+    """An application/x-www-form-urlencoded body's fields (the first value of each). The
+    body is read as text (never as multipart), so no part or file is ever stored."""
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > _MAX_FORM:
-            return {}
-    fields = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=10)
+            raise BadForm(413, f"the form must be at most {_MAX_FORM} bytes")
+    try:
+        fields = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=_MAX_FIELDS)
+    except ValueError:  # more fields than max_num_fields
+        raise BadForm(400, f"the form must have at most {_MAX_FIELDS} fields") from None
     return {name: values[0] for name, values in fields.items()}
 
 
@@ -94,6 +107,8 @@ async def sign_in(request: Request) -> Response:
             fields.get("csrf"))
     except sessions.CrossSite:
         return _sign_in_page(request, lang, i18n.text(lang, "dashboard.cross_site"), 403)
+    except BadForm as exc:
+        return PlainTextResponse(exc.message, exc.status)
     key = fields.get("key", "").strip()
     try:
         _, api_key = await accounts.authenticate(request.state.engine, f"Bearer {key}",
@@ -120,6 +135,8 @@ async def sign_out(request: Request) -> Response:
             sessions.check_csrf(session.csrf, fields.get("csrf"))
     except sessions.CrossSite:
         return _sign_in_page(request, lang, i18n.text(lang, "dashboard.cross_site"), 403)
+    except BadForm as exc:
+        return PlainTextResponse(exc.message, exc.status)
     response = RedirectResponse(f"/dashboard?lang={lang}", 303)
     sessions.clear_cookie(response, request, sessions.COOKIE)
     return response

@@ -38,6 +38,12 @@ METRICS_TOKEN: Secret = config("CASTIMER_METRICS_TOKEN", cast=Secret, default=""
 #: Largest request body the API reads (bytes).
 MAX_BODY: int = config("CASTIMER_MAX_BODY", cast=int, default=64 * 1024)
 
+#: Seconds a connection has to send a request's complete headers (server/edge.py).
+HEADER_TIMEOUT: float = config("CASTIMER_HEADER_TIMEOUT", cast=float, default=10.0)
+#: Most connections one client address may have still sending request headers; 0: no cap.
+HEADER_CONNECTIONS_PER_IP: int = config("CASTIMER_HEADER_CONNECTIONS_PER_IP", cast=int,
+                                        default=100)
+
 # Websockets (docs/websockets.md).
 #: Most sockets one client address may hold open at once.
 WS_MAX_CONNECTIONS_PER_IP: int = config("CASTIMER_WS_MAX_CONNECTIONS_PER_IP", cast=int,
@@ -75,3 +81,7 @@ if WEBHOOK_CONCURRENCY < 1 or WEBHOOK_TIMEOUT <= 0 or WEBHOOK_LEASE <= WEBHOOK_T
     raise ValueError("CASTIMER_WEBHOOK_CONCURRENCY must be at least 1, CASTIMER_WEBHOOK_TIMEOUT "
                      "above 0, and CASTIMER_WEBHOOK_LEASE longer than the timeout; got "
                      f"{WEBHOOK_CONCURRENCY}, {WEBHOOK_TIMEOUT:g}, {WEBHOOK_LEASE:g}")
+if HEADER_TIMEOUT <= 0 or HEADER_CONNECTIONS_PER_IP < 0:
+    raise ValueError("CASTIMER_HEADER_TIMEOUT must be above 0 and "
+                     "CASTIMER_HEADER_CONNECTIONS_PER_IP at least 0 (0: no cap); got "
+                     f"{HEADER_TIMEOUT:g}, {HEADER_CONNECTIONS_PER_IP}")

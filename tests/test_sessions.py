@@ -219,6 +219,19 @@ def test_signing_out_needs_the_pages_token_and_ends_the_session(
     error_of(session.get("/api/v1/account"), 401, "authentication_error", says="missing")
 
 
+@pytest.mark.parametrize("path", ["/dashboard/sign-in", "/dashboard/sign-out"])
+def test_forms_no_page_sends_are_client_errors_not_500(
+        server: Server, session: httpx.Client, path: str) -> None:
+    csrf = page_csrf(session)
+    many = {"csrf": csrf, **{f"field{n}": "x" for n in range(11)}}
+    too_many = session.post(path, data=many, headers={"Origin": server.base})
+    assert too_many.status_code == 400 and "at most 10 fields" in too_many.text
+    too_large = session.post(path, data={"csrf": csrf, "key": "k" * 5000},
+                             headers={"Origin": server.base})
+    assert too_large.status_code == 413 and "at most 4096 bytes" in too_large.text
+    assert session.get("/api/v1/account").status_code == 200
+
+
 def test_with_a_public_https_url_the_cookie_is_secure_even_over_plain_http(tmp_path) -> None:
     """Behind a proxy that ends TLS but whose forwarded headers are not trusted, the requests
     arrive as plain http; CASTIMER_PUBLIC_URL says the site is https."""

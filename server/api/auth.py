@@ -1,7 +1,7 @@
 """Every API endpoint is `authenticated`: the caller (a Bearer key, or the dashboard's session
-cookie from this server's own pages), then the account's rate limit, then the endpoint; errors
-of any of these become the error JSON here, in one place, and every answer to a known account
-carries its rate-limit headers."""
+cookie from this server's own pages), then the account's rate limit, then that a body is
+labelled JSON, then the endpoint; errors of any of these become the error JSON here, in one
+place, and every answer to a known account carries its rate-limit headers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from .. import accounts, sessions
 from ..clock import now_ms
 from ..engines.base import Account, ApiKey, Engine, RateLimit, RateStatus
+from . import schema
 from .errors import NO_STORE, ApiError, as_api_error, error_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -76,6 +77,7 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
         request.state.api_key = key
         request.state.rate = status
         try:
+            schema.check_media_type(request)
             response = await endpoint(request)
         except Exception as exc:
             error = as_api_error(exc)

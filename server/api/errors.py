@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Scope
@@ -99,6 +99,14 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         exc.status_code, str(exc.detail))
     return error_response(ApiError(exc.status_code, kinds.get(exc.status_code, "http_error"),
                                    message), dict(exc.headers or {}))
+
+
+async def on_client_gone(request: Request, exc: Exception) -> Response:
+    """An upload the client abandoned (it closed the connection mid-body): no server error, and
+    nobody is left to read an answer."""
+    assert isinstance(exc, ClientDisconnect)
+    log.debug("client left during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def on_exception(request: Request, exc: Exception) -> Response:

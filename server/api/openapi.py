@@ -95,10 +95,11 @@ def _errors(*codes: int) -> dict[str, Any]:
                404: "No such timer in this account", 409: "expected_version does not match",
                422: "A value or transition that is not allowed",
                413: "The body is larger than 64 KiB",
+               415: "A body without Content-Type: application/json",
                429: "Rate limit reached (see Retry-After)",
                503: "The timer store is unreachable"}
     answers = {str(c): {"description": meaning[c], "content": {"application/json": {
-        "schema": _ref("Error")}}} for c in (400, 401, 403, *codes, 413, 429, 503)}
+        "schema": _ref("Error")}}} for c in (400, 401, 403, *codes, 413, 415, 429, 503)}
     answers["429"]["headers"] = {**_RATE_HEADERS, "Retry-After": {
         "description": "Seconds until a request would be allowed",
         "schema": {"type": "integer"}}}

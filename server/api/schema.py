@@ -92,6 +92,19 @@ def _check_range(name: str, value: int) -> None:
         raise invalid(f"{name} must be between {low} and {high}, got {value}", name)
 
 
+def check_media_type(request: Request) -> None:
+    """A request that carries a body must label it JSON (parameters such as a charset may
+    follow); one without (no Content-Length or 0, not chunked) needs no Content-Type."""
+    length = request.headers.get("content-length", "")
+    if "transfer-encoding" not in request.headers and not length.lstrip("0"):
+        return
+    sent = request.headers.get("content-type", "")
+    if sent.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "unsupported_media_type", "the request body must be JSON, sent with "
+                       f"Content-Type: application/json; got {sent[:100] or 'no Content-Type'}",
+                       "Content-Type")
+
+
 async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The request's JSON object, checked against `spec`. An empty body is `{}`."""
     raw = bytearray()

@@ -60,15 +60,34 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
+#: Ranges that are not globally reachable although some Python versions' `is_global` says they
+#: are: the IANA special-purpose registries' entries marked so, and the deprecated site-local
+#: fec0::/10 (RFC 3879). The IETF protocol blocks are refused whole: the few anycast services
+#: assigned in them as reachable (PCP, TURN, AMT, AS112, ORCHIDv2, DRIP) receive no webhooks.
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24",  # IETF protocol assignments (192.0.0.8 dummy address, 192.0.0.9 PCP, …)
+    "192.88.99.0/24",  # deprecated 6to4 relay anycast (RFC 7526)
+    "fec0::/10",  # site-local, deprecated
+    "100::/64",  # discard-only
+    "100:0:0:1::/64",  # dummy prefix (RFC 9780)
+    "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation
+    "2001::/23",  # IETF protocol assignments: Teredo, benchmarking, ORCHID, …
+    "2001:db8::/32", "3fff::/20",  # documentation
+    "5f00::/16",  # segment routing (SRv6) SIDs
+    "fc00::/7", "fe80::/10",  # unique local, link-local
+))
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Only globally routable unicast: not loopback, private, link-local (169.254.169.254),
-    CGNAT, multicast, reserved or unspecified, nor an IPv6 form that embeds one of those
-    (IPv4-mapped, 6to4, Teredo, NAT64, IPv4-compatible, IPv4-translated)."""
+    CGNAT, multicast, reserved, documentation or unspecified, nor an IPv6 form that embeds one
+    of those (IPv4-mapped, 6to4, Teredo, NAT64, IPv4-compatible, IPv4-translated)."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(address)
         if embedded is not None and not is_public(embedded):
             return False
-    return address.is_global and not address.is_multicast
+    return (address.is_global and not address.is_multicast
+            and not any(address in network for network in _NOT_GLOBAL))
 
 
 def check_url(url: str, allow_private: bool) -> str:

@@ -45,7 +45,8 @@ def test_bad_request_bodies_are_400(api, content, param, says):
 
 
 def test_an_oversized_body_is_413(api):
-    response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}')
+    response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}',
+                        headers={"Content-Type": "application/json"})
     error_of(response, 413, "payload_too_large", None, "at most 65536 bytes")
 
 

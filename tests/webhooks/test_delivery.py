@@ -207,7 +207,8 @@ def test_delivery_endpoints_refuse_other_accounts_and_bad_input(hook_server, api
     assert refused.status_code == 422 and refused.json()["error"]["param"] == "webhook_url"
     bad = api.get(f"/timers/{timer['id']}/deliveries", params={"cursor": "bm9wZQ"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "cursor"
-    assert api.post(f"/deliveries/{delivery_id}/retry", content=b"[1]").status_code == 400
+    assert api.post(f"/deliveries/{delivery_id}/retry", content=b"[1]",
+                    headers={"Content-Type": "application/json"}).status_code == 400
     assert api.get("/deliveries/dlv_nothing").status_code == 404
 
 

@@ -83,4 +83,4 @@ def test_the_openapi_document_names_the_415(api):
     paths = api.get("/openapi.json").json()["paths"]
     for path, method in [("/timers", "post"), ("/timers/{timer_id}/state", "patch"),
                          ("/account/webhook-secret/rotate", "post")]:
-        assert "415" in paths[path][method]["responses"], (path, method)
+        assert "415" in paths["/api/v1" + path][method]["responses"], (path, method)

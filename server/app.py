@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import dashboard, metrics, pages, scrape, settings, ws
+from . import dashboard, home, metrics, pages, scrape, settings, ws
 from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
@@ -63,9 +63,9 @@ async def readyz(request: Request) -> Response:
     try:
         await engine.ping()
     except EngineUnavailable as exc:
-        outage.of(engine).failed(exc)
+        outage.of(engine).failed(exc, "readiness")
         return json_response({"status": "unavailable", "engine": "unreachable"}, 503)
-    outage.of(engine).answered()
+    outage.of(engine).answered("readiness")
     return json_response({"status": "ready"})
 
 
@@ -77,6 +77,7 @@ app = Starlette(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", scrape.endpoint, methods=["GET"]),
+        *home.routes,
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),

@@ -1,4 +1,4 @@
-"""The `castimer` command: serve, worker, keys."""
+"""The `castimer` command: serve, worker, keys, accounts."""
 
 from __future__ import annotations
 
@@ -180,7 +180,8 @@ def keys(args: argparse.Namespace) -> int:
             existing = await engine.find_account(args.account)
             if existing is not None and args.plan is not None and existing.plan != args.plan:
                 raise ValueError(f"account {args.account!r} is on the {existing.plan} plan; "
-                                 "--plan applies only to new accounts")
+                                 "--plan applies only to new accounts (change it with "
+                                 f"`castimer accounts set-plan {args.account} {args.plan}`)")
             return (await accounts.key_for(engine, args.account, args.plan or "free",
                                            now_ms()))[1]
 
@@ -209,6 +210,45 @@ def keys(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     print(f"revoked {revoked.prefix}…")
+    return 0
+
+
+def accounts_command(args: argparse.Namespace) -> int:
+    from . import accounts
+    from .clock import now_ms
+
+    url = _engine_url(args)
+    if args.accounts_command == "list":
+
+        async def listing(engine: Any) -> list[tuple[Any, int]]:
+            now = now_ms()
+            return [(a, await engine.usage_today(a.id, now))
+                    for a in await engine.list_accounts()]
+
+        print(f"{'NAME':<24} {'PLAN':<11} {'PER MINUTE':>10} {'PER DAY':>10} "
+              f"{'TODAY':>8}  ID")
+        for account, used in asyncio.run(_with_engine(url, listing)):
+            rate = accounts.PLANS.get(account.plan)
+            per_minute = str(rate.per_minute) if rate else "?"
+            per_day = "?" if rate is None else "-" if rate.per_day is None else str(rate.per_day)
+            print(f"{account.name:<24} {account.plan:<11} {per_minute:>10} {per_day:>10} "
+                  f"{used:>8}  {account.id}")
+        return 0
+    try:
+        plan = accounts.check_plan(args.plan)
+    except ValueError as exc:
+        return _fail(str(exc))
+
+    async def set_plan(engine: Any) -> Any:
+        account = await engine.find_account(args.name)
+        return None if account is None else await engine.set_plan(account.id, plan)
+
+    changed = asyncio.run(_with_engine(url, set_plan))
+    if changed is None:
+        return _fail(f"there is no account named {args.name!r}; `castimer accounts list` "
+                     "shows them")
+    # Each request reads its account afresh: running servers apply the plan at once.
+    print(f"{changed.name}: {changed.plan}")
     return 0
 
 
@@ -248,6 +288,17 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("prefix")
     revoke.add_argument("--engine", help=engine_help)
     key.set_defaults(handler=keys)
+
+    account = commands.add_parser("accounts", help="list accounts, change an account's plan")
+    account_commands = account.add_subparsers(dest="accounts_command", required=True)
+    listing = account_commands.add_parser(
+        "list", help="every account with its plan, its limits and today's requests")
+    listing.add_argument("--engine", help=engine_help)
+    set_plan = account_commands.add_parser("set-plan", help="put an account on another plan")
+    set_plan.add_argument("name", help="the account's name")
+    set_plan.add_argument("plan", help="free, pro, enterprise or unlimited")
+    set_plan.add_argument("--engine", help=engine_help)
+    account.set_defaults(handler=accounts_command)
     return top
 
 

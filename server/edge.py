@@ -28,8 +28,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from . import settings
 
-#: Largest request head (request line and headers) read (bytes).
+#: Largest request head (request line and headers) read (bytes); also the most a chunked body
+#: may spend on its framing and trailer fields beyond each chunk's allowance.
 MAX_HEAD = 16 * 1024
+_CHUNK_ALLOWANCE = 32
 
 log = logging.getLogger("castimer.edge")
 
@@ -61,6 +63,9 @@ class EdgeProtocol(HttpToolsProtocol):
         #: Bytes received since the last message ended (a head, or what will be one).
         self._head_bytes = 0
         self._in_body = False
+        #: While a body is read: bytes given to the parser that were not body (chunk sizes,
+        #: and a chunked body's trailer fields, which httptools would buffer whole).
+        self._framing = 0
         self._heads_done = 0
         self._address: str | None = None
 
@@ -89,7 +94,12 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_body:
+            self._framing += len(data)
             super().data_received(data)
+            if self._in_body and self._framing > MAX_HEAD and not self.transport.is_closing():
+                log.info("%s sent over %d bytes of chunk framing and trailers; connection "
+                         "closed", self._peer(), MAX_HEAD)
+                self.transport.close()
         elif self._head_bytes + len(data) <= MAX_HEAD:
             self._head_bytes += len(data)
             super().data_received(data)
@@ -117,10 +127,17 @@ class EdgeProtocol(HttpToolsProtocol):
                 return
             if self._heads_done == heads_done:
                 log.info("%s sent request headers over %d bytes; answered 431",
-                         self._address, MAX_HEAD)
+                         self._peer(), MAX_HEAD)
                 self.transport.write(_TOO_LARGE)
                 self.transport.close()
                 return
+
+    def on_body(self, body: bytes) -> None:
+        self._framing -= len(body)
+        super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._framing -= _CHUNK_ALLOWANCE  # a chunk's size line and its CRLF are its due
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -128,7 +145,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._heads_done += 1
-        self._in_body = True
+        self._in_body, self._framing = True, 0
         _heads.pop(self, None)
         if self._address is not None:  # the first head: skip the call on later ones
             self._prove()
@@ -141,9 +158,13 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def head_too_slow(self) -> None:
         log.info("%s sent no complete request headers within %g s; connection closed",
-                 self._address, settings.HEADER_TIMEOUT)
+                 self._peer(), settings.HEADER_TIMEOUT)
         _heads.pop(self, None)
         self.transport.close()
+
+    def _peer(self) -> str:
+        """The client's address, for the log (`_address` is kept only until its first head)."""
+        return str(self.client[0]) if self.client else "a client"
 
     def _prove(self) -> None:
         """This connection has sent a complete head (or is gone): its address's count drops."""

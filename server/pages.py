@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from . import i18n, settings, timer_json, timers, widget_params
+from .api.responses import json_response
 from .api.timers import base_url
 from .clock import now_ms
 from .engines.base import EngineUnavailable
@@ -166,6 +167,27 @@ async def embed(request: Request) -> Response:
                    frames=True)
 
 
+#: The frame sizes the reference allows (px), which the generator's width and height keep to.
+FRAME_SIZES = {"width": (100, 600), "height": (200, 600)}
+
+
+async def embed_check(request: Request) -> Response:
+    """The embed generator's settings checked by the widget's own rules (widget_params), with
+    the messages the widget would show, in the page's language (`ui`): the generator flags a
+    field exactly when the widget would refuse its value. The frame's size is checked too."""
+    query = request.query_params
+    ui = i18n.pick(query.get("ui"))
+    problems = list(widget_params.parse(query).problems)
+    for name, (low, high) in FRAME_SIZES.items():
+        if name in query:
+            size = widget_params.integer(name, query[name], low, high)
+            if isinstance(size, widget_params.Problem):
+                problems.append(size)
+    return json_response({"problems": [{"param": p.param, "message": p.message(ui)}
+                                       for p in problems]},
+                         headers={"Cache-Control": "no-store"})
+
+
 async def control(request: Request) -> Response:
     lang = page_lang(request)
     config = {"lang": lang, "timer_id": request.path_params["timer_id"],
@@ -178,6 +200,7 @@ routes: list[BaseRoute] = [
     Route("/widget", widget, methods=["GET"]),
     Route("/widget/{name}", widget_asset, methods=["GET"]),
     Route("/embed", embed, methods=["GET"]),
+    Route("/embed/check", embed_check, methods=["GET"]),
     Route("/control/{timer_id}", control, methods=["GET"]),
     Mount("/static", app=_PublicFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -43,9 +43,9 @@ class Scheduler:
                 self._wake.arm()  # before looking: a commit made during the look is kept
                 try:
                     delay = await self._fire_due()
-                    outage.of(self.engine).answered()
+                    outage.of(self.engine).answered("scheduler")
                 except EngineUnavailable as exc:
-                    outage.of(self.engine).failed(exc)
+                    outage.of(self.engine).failed(exc, "scheduler")
                     delay = self.poll_s
                 except Exception:
                     # A bug or an error reply must not stop deadlines for good: log, go on.

@@ -31,7 +31,8 @@ DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Headers a proxy adds: a request that carries one came through a proxy, so its loopback
 #: peer address says nothing about the client.
-_PROXY_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
+_PROXY_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-host",
+                  b"true-client-ip", b"cf-connecting-ip", b"x-client-ip", b"via")
 _PID = re.compile(r"_(\d+)\.db$")
 
 

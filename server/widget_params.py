@@ -63,7 +63,8 @@ def _echo(value: str) -> str:
     return value if len(value) <= _ECHO else value[:_ECHO] + "…"
 
 
-def _integer(name: str, raw: str, low: int, high: int) -> int | Problem:
+def integer(name: str, raw: str, low: int, high: int) -> int | Problem:
+    """A whole number from `low` to `high`, or the Problem naming `name`."""
     if _INT.fullmatch(raw.strip()) and low <= int(raw) <= high:
         return int(raw)
     return Problem(name, "error.integer", {"min": low, "max": high, "value": _echo(raw)})
@@ -112,9 +113,9 @@ def parse(query: Mapping[str, str]) -> WidgetParams:
              Problem("title", "error.too_long", {"max": timers.MAX_TITLE}))
     for name, low in (("duration", 1), ("work", 1), ("rest", 0)):
         if name in query:
-            keep(name, _integer(name, query[name], low, timers.MAX_TOTAL_S))
+            keep(name, integer(name, query[name], low, timers.MAX_TOTAL_S))
     if "rounds" in query:
-        keep("rounds", _integer("rounds", query["rounds"], 1, timers.MAX_ROUNDS))
+        keep("rounds", integer("rounds", query["rounds"], 1, timers.MAX_ROUNDS))
     if "target_date" in query:
         keep("target_ms", _target(query["target_date"]))
     if "timezone" in query:

@@ -151,3 +151,46 @@ def test_openapi_document_is_valid_and_describes_every_route(tmp_path):
                   for path, ops in document["paths"].items() for method in ops
                   if method != "parameters"}
     assert served == documented
+
+
+def test_accounts_list_shows_plans_and_usage_and_set_plan_changes_a_live_accounts_plan(
+        tmp_path):
+    url = sqlite_url(tmp_path)
+    server = Server(url, tmp_path).start()
+    try:
+        key = server.printed_key()
+        with client(server, key) as api:
+            for _ in range(3):
+                api.get("/timers")
+            assert api.get("/account").json()["plan"] == "enterprise"
+            refused = castimer("keys", "create", "--account", "development", "--plan", "pro",
+                               "--engine", url, cwd=tmp_path)
+            assert refused.returncode == 2
+            assert "castimer accounts set-plan development pro" in refused.stderr
+            changed = castimer("accounts", "set-plan", "development", "pro", "--engine", url,
+                               cwd=tmp_path)
+            assert (changed.returncode, changed.stdout) == (0, "development: pro\n")
+            account = api.get("/account").json()  # the running server applies it at once
+            assert (account["plan"], account["limits"]["requests_per_day"]) == ("pro", 10_000)
+            assert api.get("/timers").headers["X-RateLimit-Limit"] == "120"
+            used = account["usage"]["requests_today"]
+            # The server writes the day's counts within about a second; another process
+            # reads them from the store.
+            deadline = time.monotonic() + 5
+            while True:
+                listed = castimer("accounts", "list", "--engine", url, cwd=tmp_path)
+                assert listed.returncode == 0, listed.stderr
+                [header, row] = listed.stdout.splitlines()
+                if int(row.split()[4]) >= used or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert header.split() == ["NAME", "PLAN", "PER", "MINUTE", "PER", "DAY", "TODAY",
+                                      "ID"]
+            assert row.split()[:4] == ["development", "pro", "120", "10000"]
+            assert int(row.split()[4]) >= used
+    finally:
+        server.stop()
+    for args, says in ((("set-plan", "nobody", "pro"), "no account named 'nobody'"),
+                       (("set-plan", "development", "gold"), "plan must be one of free, pro")):
+        failed = castimer("accounts", *args, "--engine", url, cwd=tmp_path)
+        assert failed.returncode == 2 and says in failed.stderr, failed.stderr

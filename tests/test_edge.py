@@ -68,7 +68,7 @@ def test_the_adapters_assumptions_about_uvicorn_hold() -> None:
     """server/edge.py extends these methods of uvicorn's httptools protocol; if uvicorn renames
     or drops one, or is upgraded past the range the adapter was checked with, this fails."""
     for name in ("connection_made", "connection_lost", "data_received", "on_message_begin",
-                 "on_headers_complete", "on_message_complete"):
+                 "on_headers_complete", "on_body", "on_message_complete"):
         assert name in vars(HttpToolsProtocol), name
     [pin] = [Requirement(r) for r in importlib.metadata.requires("castimer") or []
              if Requirement(r).name == "uvicorn"]
@@ -141,6 +141,54 @@ def test_rss_stays_flat_under_four_40_mb_authorization_headers(edge_server: Serv
     assert len(answers) == 4 and all(a == b"closed" or a.startswith(b"HTTP/1.1 431 ")
                                      for a in answers), answers
     assert httpx.get(f"{edge_server.base}/healthz").status_code == 200
+
+
+def test_rss_stays_flat_under_four_40_mb_chunked_trailers(edge_server: Server) -> None:
+    """Trailer fields come after a chunked body's last chunk, and httptools buffers them whole:
+    the same attack as a huge header, sent where the head's count has stopped."""
+    assert edge_server.process is not None
+    pid = edge_server.process.pid
+    for _ in range(20):
+        httpx.get(f"{edge_server.base}/api/v1/account", headers={"Authorization": "Bearer x"})
+    before, peak = rss_kib(pid), [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(pid))
+            time.sleep(0.01)
+
+    def attack() -> None:
+        with socket.create_connection(("127.0.0.1", edge_server.port), timeout=30) as conn:
+            try:
+                conn.sendall(b"POST /api/v1/timers HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Content-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: ")
+                for _ in range(40 * 1024 * 1024 // 65536):
+                    conn.sendall(b"a" * 65536)
+                conn.sendall(b"\r\n\r\n")
+                conn.recv(65536)
+            except OSError:
+                pass
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    attackers = [threading.Thread(target=attack) for _ in range(4)]
+    for thread in attackers:
+        thread.start()
+    for thread in attackers:
+        thread.join(60)
+    done.set()
+    watcher.join()
+    # Unbounded: 51 MB to a 270 MB peak.
+    assert peak[0] - before < 16 * 1024, f"RSS {before} KiB before, peak {peak[0]} KiB"
+    # A chunked body of many small chunks with a small trailer is still read.
+    chunks = b"".join(b"1\r\n" + bytes([c]) + b"\r\n" for c in b'{"title": "' + b"x" * 3000
+                      + b'"}')
+    upload = (b"POST /api/v1/timers HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+              b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + chunks + b"0\r\nX-Trailer: fine\r\n\r\n")
+    assert exchange(edge_server.port, upload).startswith(b"HTTP/1.1 401 ")  # read, then no key
 
 
 def closes_within(conn: socket.socket, seconds: float) -> bool:

@@ -35,9 +35,11 @@ def test_translations_keep_the_placeholders_and_are_not_empty(lang: str) -> None
 def test_other_languages_are_not_copies_of_english() -> None:
     for lang in i18n.LANGUAGES:
         if lang != "en":
+            # The product's name stays; the words around it are translated ("Powered by").
             same = [k for k, v in i18n.CATALOGS[lang].items() if v == i18n.CATALOGS["en"][k]
-                    and re.search(r"[a-z]{4}", v) and "Castimer" not in v]
+                    and re.search(r"[a-z]{4}", v.replace("Castimer", ""))]
             assert len(same) <= 5, (lang, same)  # "Timer", "Start" are German too
+            assert i18n.CATALOGS[lang]["widget.brand"] != i18n.CATALOGS["en"]["widget.brand"]
 
 
 @pytest.mark.parametrize(("lang", "accept", "chosen"), [
@@ -59,3 +61,39 @@ def test_an_unknown_widget_language_is_english() -> None:
     assert i18n.pick("ko") == "ko"
     assert [i18n.pick(tag) for tag in ("zh-CN", "fr-CA", "DE", "pt-BR", "", None)] == [
         "zh", "fr", "de", "en", "en", "en"]
+
+
+ROOT = i18n.CATALOG_DIR.parent
+#: Keys the pages build from a value (`T[`dashboard.type_${type}`]`): every value they take.
+_BUILT = {"dashboard.type_": ("countdown", "event", "interval"),
+          "dashboard.status_": ("pending", "succeeded", "failed", "cancelled"),
+          "dashboard.plan_": ("free", "pro", "enterprise", "unlimited"),
+          "widget.": ("idle", "running", "paused", "completed", "work", "rest"),
+          "control.": ("live", "connecting", "reconnecting")}
+
+
+def _keys_the_pages_use() -> set[str]:
+    used: set[str] = set()
+    for path in [*ROOT.glob("templates/*.html"), *ROOT.glob("widget/*"), *ROOT.glob("static/*.js"),
+                 *ROOT.glob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"""\b[tT]\[\s*["']([a-z_]+\.[a-z_]+)["']""", source))
+        used |= set(re.findall(r"""i18n\.text\(\w+, ["']([a-z_]+\.[a-z_]+)["']""", source))
+        used |= set(re.findall(r"""["'](error\.[a-z_]+)["']""", source))  # widget_params
+        for prefix in re.findall(r"T\[`([a-z_]+\.[a-z_]*)\$\{", source):
+            used |= {prefix + value for value in _BUILT[prefix]}
+    return used
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_each_catalog_translates_every_key_the_pages_use(lang: str) -> None:
+    used = _keys_the_pages_use()
+    assert {"home.intro", "embed.last_valid", "dashboard.created_timer", "widget.brand",
+            "dashboard.plan_free", "error.color", "control.live"} <= used
+    missing = sorted(k for k in used if not i18n.CATALOGS[lang].get(k, "").strip())
+    assert missing == [], (lang, missing)
+    if lang != "en":
+        # Words (not names, numbers or codes) the page shows must be this language's own.
+        untranslated = sorted(k for k in used if i18n.CATALOGS[lang][k] == i18n.CATALOGS["en"][k]
+                              and re.search(r"[a-z]{4} [a-z]{3}", i18n.CATALOGS[lang][k]))
+        assert untranslated == [], (lang, untranslated)

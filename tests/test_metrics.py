@@ -116,7 +116,8 @@ def test_sockets_ticks_lateness_commits_and_webhooks_are_counted(lone_server):
 
 def test_without_a_token_only_direct_loopback_clients_may_scrape(lone_server, tmp_path):
     assert scrape(lone_server)
-    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "True-Client-IP",
+                   "CF-Connecting-IP", "X-Client-IP", "Via"):
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 and rewrites the client address from
         # it; a proxy on this host would make every client look local, so proxied is refused.
         answer = httpx.get(f"{lone_server.base}/metrics", headers={header: "127.0.0.1"})

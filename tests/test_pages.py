@@ -3,6 +3,7 @@ a missing live timer shows. (What the pages do in a browser: tests/browser.)"""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,28 @@ def test_only_the_widget_script_and_style_are_served_from_its_folder(site: Serve
         "text/css")
     for name in ("widget.html", "embed.html", "..%2Fserver%2Fsettings.py"):
         assert httpx.get(f"{site.base}/widget/{name}").status_code == 404
+
+
+@pytest.mark.parametrize("query", [
+    "target_date=tomorrow&type=event", "primary_color=zz", "duration=0&lang=de",
+    "timer=abc&primary_color=zz", "rounds=2000&type=interval", "theme=pink", "type=event",
+    "timezone=Moon/Base&type=event&target_date=2031-01-01T00:00:00Z", "title=" + "x" * 201,
+])
+def test_the_embed_check_refuses_exactly_what_the_widget_refuses_in_the_pages_language(
+        site: Server, query: str) -> None:
+    widget = httpx.get(f"{site.base}/widget?{query}&lang=ja")
+    assert widget.status_code == 400
+    shown = re.findall(r"<p>(.*?)</p>", widget.text.split('class="problem"')[1])
+    checked = httpx.get(f"{site.base}/embed/check?{query}&lang=ja&ui=ja").json()["problems"]
+    assert [html.escape(p["message"], quote=True) for p in checked] == shown
+    assert checked and all(p["param"] in p["message"] for p in checked)
+
+
+def test_the_embed_check_passes_what_the_widget_shows_and_checks_the_frame_size(
+        site: Server) -> None:
+    good = "type=interval&work=40&rounds=5&primary_color=0A0&width=320&height=240"
+    assert httpx.get(f"{site.base}/widget?{good}").status_code == 200
+    assert httpx.get(f"{site.base}/embed/check?{good}").json() == {"problems": []}
+    sizes = httpx.get(f"{site.base}/embed/check?width=99&height=601&ui=fr").json()["problems"]
+    assert [p["param"] for p in sizes] == ["width", "height"]
+    assert sizes[0]["message"] == "width doit être un nombre entier entre 100 et 600 ; reçu « 99 »."

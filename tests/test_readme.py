@@ -68,3 +68,14 @@ def test_the_websocket_example_prints_a_live_timers_snapshot_ticks_and_transitio
                     watcher.kill()
     finally:
         server.stop()
+
+
+def test_the_api_table_states_the_defaults_the_server_applies():
+    from server import timers
+
+    readme = (ROOT / "README.md").read_text()
+    [row] = [line for line in readme.splitlines() if line.startswith("| `POST /timers` |")]
+    assert f"`type` (default `{timers.COUNTDOWN}`)" in row
+    assert (f"default {timers.DEFAULT_WORK} s, {timers.DEFAULT_REST} s, "
+            f"{timers.DEFAULT_ROUNDS}") in row
+    assert "`timezone`, default `UTC`" in row

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.api.test_lifecycle import events_of, wait_for_state
+from tests.conftest import sqlite_url
 from tests.servers import Server, client, make_key
 
 
@@ -47,5 +48,28 @@ def test_sigkill_mid_countdown_then_restart(tmp_path, private_engine_url):
                     "timer.completed") == 1
         finally:
             third.stop()
+    finally:
+        second.stop()
+
+
+def test_the_days_requests_and_cap_survive_a_restart_on_sqlite(tmp_path):
+    """The daily cap holds per day, not per process lifetime: a clean stop writes the counts."""
+    url = sqlite_url(tmp_path)
+    key = make_key(url, plan="free")
+    first = Server(url, tmp_path).start()
+    try:
+        with client(first, key) as api:
+            for _ in range(4):
+                api.get("/timers")
+            before = api.get("/account").json()["usage"]["requests_today"]
+            assert before == 5
+    finally:
+        first.stop()
+    second = Server(url, tmp_path, port=first.port).start()
+    try:
+        with client(second, key) as api:
+            after = api.get("/account")
+            assert after.json()["usage"]["requests_today"] == before + 1
+            assert after.headers["X-RateLimit-Remaining"] in ("29", str(1000 - before - 1))
     finally:
         second.stop()

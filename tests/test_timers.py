@@ -72,6 +72,19 @@ def test_transitions_that_are_not_allowed(steps, command, message):
         T.apply(timer, command, T0 + 10)
 
 
+def test_every_transition_event_carries_the_moment_it_happened():
+    timer = countdown()
+    stamps = []
+    for command, at_ms in (("start", 0), ("pause", 2000), ("resume", 4000)):
+        change = T.apply(timer, command, T0 + at_ms)
+        assert change.timer is not None
+        timer = change.timer
+        [event] = change.events
+        stamps.append({k: v for k, v in event.data.items() if k.endswith("_at")})
+    assert stamps == [{"started_at": T.iso(T0)}, {"paused_at": T.iso(T0 + 2000)},
+                      {"resumed_at": T.iso(T0 + 4000)}]
+
+
 def test_a_command_after_the_deadline_first_fires_the_completion():
     timer, _ = run(countdown(10), ("start", 0))
     with pytest.raises(TimerError, match="cannot pause a timer that is completed; reset it"):

@@ -127,19 +127,36 @@ def test_an_outage_is_reported_once_and_a_straggler_after_its_end_is_not_a_new_o
     outage = Outage(clock=lambda: now[0])
     caplog.set_level("WARNING", "castimer.engines")
     for _ in range(20):  # several callers failing several times a second
-        outage.failed("refused")
+        outage.failed("refused", "scheduler")
         now[0] += 0.1
-    outage.answered()
-    outage.answered()
+    outage.answered("scheduler")
+    outage.answered("scheduler")
     now[0] += 0.2
-    outage.failed("a call that began before the store came back")
-    outage.answered()
+    outage.failed("a call that began before the store came back", "scheduler")
+    outage.answered("scheduler")
     lines = [r.getMessage() for r in caplog.records]
     assert [line.split(" (")[0].split(",")[0] for line in lines] == [UNREACHABLE, BACK]
     assert "after 2.0 s" in lines[1]
     # A failure that lasts is a new outage, even right after the last one.
-    outage.failed("refused")
+    outage.failed("refused", "scheduler")
     now[0] += SETTLE_S
-    outage.failed("refused")
-    outage.answered()
+    outage.failed("refused", "scheduler")
+    outage.answered("scheduler")
     assert len(caplog.records) == 4
+
+
+def test_an_outage_ends_only_when_every_failing_part_answers(caplog):
+    """The scheduler's polls succeeding say nothing of a subscription the store refuses."""
+    now = [0.0]
+    outage = Outage(clock=lambda: now[0])
+    caplog.set_level("WARNING", "castimer.engines")
+    outage.failed("SUBSCRIBE refused", "pub/sub")
+    outage.failed("refused", "scheduler")
+    now[0] += SETTLE_S
+    outage.failed("SUBSCRIBE refused", "pub/sub")
+    for _ in range(10):
+        outage.answered("scheduler")
+        now[0] += 1
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [UNREACHABLE]
+    outage.answered("pub/sub")
+    assert len(caplog.records) == 2 and caplog.records[1].getMessage().startswith(BACK)

@@ -80,12 +80,16 @@ def _allowed_methods(request: Request) -> str:
             match, child = route.matches(scope)
             if match == Match.NONE:
                 continue
-            if isinstance(route, Mount):
+            if isinstance(route, Mount) and route.routes:
                 walk(route.routes, {**scope, **child})
+            elif isinstance(route, Mount):
+                methods.update(("GET", "HEAD"))  # a mounted app: static files
             elif isinstance(route, Route):
                 methods.update(route.methods or ())
 
-    walk(request.app.routes, request.scope)
+    # From the top: the mounts the request went through have already moved root_path on.
+    walk(request.app.routes, {**request.scope,
+                              "root_path": request.scope.get("app_root_path", "")})
     return ", ".join(sorted(methods))
 
 

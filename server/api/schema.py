@@ -33,9 +33,27 @@ class _Number(str):
     """A JSON number that is not an integer, kept as it was written (1800.0, 1e3)."""
 
 
-def _integer(text: str) -> int | _Number:
-    # Python refuses to convert over 4,300 digits; such a number is out of any range anyway.
-    return int(text) if len(text) <= 4000 else _Number(text)
+class _Huge(str):
+    """A JSON integer too long for Python to convert (it refuses over 4,300 digits): out of
+    any range anyway."""
+
+
+def _integer(text: str) -> int | _Huge:
+    return int(text) if len(text) <= 4000 else _Huge(text)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _as_written(raw: bytes | bytearray) -> Any:
+    """The body read again keeping each number as it was written; None if that cannot be
+    done (nesting deeper than the standard library reads, which orjson took)."""
+    try:
+        return json.loads(raw, parse_float=_Number, parse_int=_integer,
+                          parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -51,8 +69,9 @@ def _is(kind: str, value: Any) -> bool:
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "integer", float: "number", _Number: "number", str: "string",
-            list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    return {bool: "boolean", int: "integer", float: "number", _Number: "number",
+            _Huge: "integer", str: "string", list: "array",
+            dict: "object"}.get(type(value), type(value).__name__)
 
 
 def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -69,6 +88,10 @@ def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> d
             continue
         if kind == "integer" and isinstance(value, float | _Number):
             raise bad_request(f"{name} must be an integer, got {value}", name)
+        if kind == "integer" and isinstance(value, _Huge):
+            low, high = _range_of(name)
+            raise invalid(f"{name} must be between {low} and {high}, got an integer of "
+                          f"{len(value.lstrip('-'))} digits", name)
         if kind == "integer" and _is(kind, value):
             _check_range(name, value)
         if not _is(kind, value):
@@ -76,6 +99,10 @@ def check(body: dict[str, Any], spec: Spec, required: tuple[str, ...] = ()) -> d
             raise bad_request(f"{name} must be {_TYPE_NAMES[kind]}{nullable}, got "
                               f"{_json_type(value)}", name)
     return body
+
+
+def _range_of(name: str) -> tuple[int, int]:
+    return timers.RANGES.get(name) or RANGES.get(name, _INT64)
 
 
 def _check_range(name: str, value: int) -> None:
@@ -87,7 +114,7 @@ def _check_range(name: str, value: int) -> None:
         except timers.TimerError as exc:
             raise invalid(exc.message, name) from None
         return
-    low, high = RANGES.get(name, _INT64)
+    low, high = _range_of(name)
     if not low <= value <= high:
         raise invalid(f"{name} must be between {low} and {high}, got {value}", name)
 
@@ -106,7 +133,8 @@ def check_media_type(request: Request) -> None:
 
 
 async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request's JSON object, checked against `spec`. An empty body is `{}`."""
+    """The request's JSON object, checked against `spec`. An empty body is 400 unless the
+    endpoint takes no fields (`spec` empty), where it is the usual way to call it."""
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -114,18 +142,25 @@ async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> 
             raise ApiError(413, "payload_too_large",
                            f"request body must be at most {settings.MAX_BODY} bytes")
     if not raw.strip():
+        if spec:
+            raise bad_request("the request body is empty: send a JSON object, like "
+                              f'{{"{next(iter(spec))}": …}}')
         parsed: Any = {}
     else:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise bad_request(f"malformed JSON: {exc}") from None
+            # orjson reads integers of over ~300 digits as infinite floats and refuses them;
+            # the standard library reads them, so the field can be named.
+            parsed = _as_written(raw) if "infinity" in str(exc) else None
+            if parsed is None:
+                raise bad_request(f"malformed JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise bad_request(f"the body must be a JSON object, got {_json_type(parsed)}")
     if any(isinstance(parsed.get(n), float) for n, kind in spec.items() if kind == "integer"):
         # orjson reads 1800.0 and integers beyond 64 bits alike as floats: read the body again,
         # keeping each number as it was written, so the error says which it was.
-        parsed = json.loads(raw, parse_float=_Number, parse_int=_integer)
+        parsed = _as_written(raw) or parsed
     return check(parsed, spec, required)
 
 

@@ -237,6 +237,13 @@ class Engine(Protocol):
 
     async def count_accounts(self) -> int: ...
 
+    async def list_accounts(self) -> list[Account]:
+        """Every account, oldest first."""
+
+    async def set_plan(self, account_id: str, plan: str) -> Account | None:
+        """Put the account on `plan` (checked by the caller), atomically with respect to a
+        secret rotation; None if there is no such account."""
+
     async def add_api_key(self, key: ApiKey) -> None: ...
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
@@ -344,7 +351,12 @@ class Engine(Protocol):
     async def hit_rate_limit(self, account_id: str, rate: RateLimit,
                              now_ms: int) -> RateStatus:
         """Count one request against the account's budget, atomically for every process that
-        shares this engine; a refused request consumes nothing."""
+        shares this engine; a refused request consumes nothing. The day's count survives a
+        restart of the server (the SQLite engine may lose its last second or so to a crash)."""
+
+    async def usage_today(self, account_id: str, now_ms: int) -> int:
+        """Requests counted for the account in the UTC day of `now_ms`, without counting one
+        (another process's latest counts may be a second or so behind on SQLite)."""
 
     # -- presence -----------------------------------------------------------------------------
 

@@ -18,24 +18,30 @@ SETTLE_S = 3.0
 
 
 class Outage:
-    """Told of every failure and every success of a call to the store; logs the changes."""
+    """Told of every failure and every success of a call to the store, by the part of the
+    process that made it; logs the changes. The outage ends when every part that failed has
+    answered again: one part's success (the scheduler's polls) says nothing of another's (a
+    pub/sub subscription the store keeps refusing)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.since: float | None = None  # when the store stopped answering
         self.reported = False  # the current outage's beginning was logged
         self.ended = -math.inf
+        self.failing: set[str] = set()
 
-    def failed(self, reason: object) -> None:
+    def failed(self, reason: object, part: str) -> None:
         now = self.clock()
+        self.failing.add(part)
         if self.since is None:
             self.since, self.reported = now, False
         if not self.reported and (now - self.ended >= SETTLE_S or now - self.since >= SETTLE_S):
             self.reported = True
             log.warning("the store is unreachable (%s); retrying until it answers", reason)
 
-    def answered(self) -> None:
-        if self.since is None:
+    def answered(self, part: str) -> None:
+        self.failing.discard(part)
+        if self.since is None or self.failing:
             return
         now = self.clock()
         if self.reported:

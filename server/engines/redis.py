@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .. import ids
 from . import outage
 from . import redis_keys as keys
+from ._gcra import DAY_MS
 from .base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
@@ -171,6 +173,16 @@ class RedisEngine:
     async def count_accounts(self) -> int:
         with _guard():
             return int(await self._client.hlen(keys.ACCOUNTS))
+
+    async def list_accounts(self) -> list[Account]:
+        with _guard():
+            raw = await self._client.hvals(keys.ACCOUNTS)
+        found = [Account(**orjson.loads(value)) for value in raw]
+        return sorted(found, key=lambda a: (a.created_at_ms, a.id))
+
+    async def set_plan(self, account_id: str, plan: str) -> Account | None:
+        return await self._change_account(account_id, lambda old: dataclasses.replace(
+            old, plan=plan))
 
     async def add_api_key(self, key: ApiKey) -> None:
         with _guard():
@@ -380,6 +392,13 @@ class RedisEngine:
 
     async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
                                     overlap_ms: int) -> Account | None:
+        return await self._change_account(account_id, lambda old: Account(
+            old.id, old.name, old.plan, old.created_at_ms, secret, old.webhook_secret,
+            now_ms + overlap_ms))
+
+    async def _change_account(self, account_id: str,
+                              change: Callable[[Account], Account]) -> Account | None:
+        """Read, change and write one account, again if another process wrote meanwhile."""
         with _guard():
             async with self._client.pipeline(transaction=True) as pipe:
                 while True:
@@ -388,9 +407,7 @@ class RedisEngine:
                         raw = await pipe.hget(keys.ACCOUNTS, account_id)
                         if raw is None:
                             return None
-                        old = Account(**orjson.loads(raw))
-                        account = Account(old.id, old.name, old.plan, old.created_at_ms, secret,
-                                          old.webhook_secret, now_ms + overlap_ms)
+                        account = change(Account(**orjson.loads(raw)))
                         pipe.multi()
                         pipe.hset(keys.ACCOUNTS, account_id, orjson.dumps(account))
                         await pipe.execute()
@@ -435,6 +452,11 @@ class RedisEngine:
                     pipe.hvals(keys.presence(timer_id))
                 found = await pipe.execute()
         return [_live_viewers(values, now_ms) for values in found]
+
+    async def usage_today(self, account_id: str, now_ms: int) -> int:
+        with _guard():
+            day, count = await self._client.hmget(keys.rate(account_id), ["day", "count"])
+        return int(count) if day is not None and int(day) == now_ms // DAY_MS else 0
 
     # -- pub/sub ------------------------------------------------------------------------------
 
@@ -528,7 +550,7 @@ class RedisEngine:
                 if self._pubsub is None:
                     await self._connect_pubsub()
                     if missed:
-                        outage.of(self).answered()
+                        outage.of(self).answered("pub/sub")
                         for receivers in list(self._receivers.values()):
                             deliver(receivers, b"")
                     backoff, missed = 0.05, False
@@ -548,7 +570,7 @@ class RedisEngine:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # whatever broke, the process must keep hearing commits
-                outage.of(self).failed(f"redis pub/sub: {exc}")
+                outage.of(self).failed(f"redis pub/sub: {exc}", "pub/sub")
                 missed = True
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)

@@ -3,7 +3,9 @@ thread, with pub/sub inside the process.
 
 Use it for one server process: zero set-up, and every commit is on disk before it is
 acknowledged. Outgrow it when you need more than one process (`--workers`, several hosts):
-pub/sub does not cross processes here, and rate-limit budgets live in this process's memory.
+pub/sub does not cross processes here, and rate-limit budgets live in this process's memory
+(the day's counts are written to the file within a second and on close, so a restart keeps
+them).
 Several processes may still open the same file (the CLI creating keys while a server runs, a
 `castimer worker` beside `castimer serve`): SQLite's locks and the version check keep every
 commit exactly-once, and schedulers poll instead of being woken.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import re
 import sqlite3
 from collections import defaultdict
@@ -47,6 +50,7 @@ from .base import (
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+log = logging.getLogger("castimer.engines")
 #: Primary result codes of a file locked by another connection.
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -85,7 +89,12 @@ CREATE TABLE IF NOT EXISTS delivery_attempts (
     delivery_id TEXT NOT NULL, number INTEGER NOT NULL, at_ms INTEGER NOT NULL,
     duration_ms INTEGER NOT NULL, status_code INTEGER, response TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS attempts_by_delivery ON delivery_attempts (delivery_id, number);
+CREATE TABLE IF NOT EXISTS daily_usage (
+    account_id TEXT NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (account_id, day));
 """
+#: Seconds between writes of the day's request counts: what a crash (not a clean stop) loses.
+USAGE_FLUSH_S = 1.0
 
 #: Columns the deliveries table gained with the dispatcher; stores made before it get them.
 _DELIVERY_COLUMNS = {"created_at_ms": "INTEGER NOT NULL DEFAULT 0",
@@ -122,6 +131,11 @@ class SQLiteEngine:
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._rates: dict[str, tuple[float, int, int]] = {}
         self._presence: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+
+        # Accounts whose day count changed since it was last written, and that write.
+        self._unsaved: set[str] = set()
+        self._saving: asyncio.Task[None] | None = None
+        self._saved_at = 0.0
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -174,8 +188,16 @@ class SQLiteEngine:
             # No busy wait on the loop: a locked file sends the read to the writer's thread.
             reader.execute("PRAGMA busy_timeout = 0")
             self._reader = reader
+        await self._load_usage()
 
     async def close(self) -> None:
+        if self._saving is not None:
+            self._saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saving
+        if self._db is not None:
+            await self._save_usage()
+
         def disconnect() -> None:
             if self._db is not None:
                 self._db.close()
@@ -215,6 +237,19 @@ class SQLiteEngine:
     async def count_accounts(self) -> int:
         row = await self._run(lambda db: db.execute("SELECT count(*) FROM accounts").fetchone())
         return int(row[0])
+
+    async def list_accounts(self) -> list[Account]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT * FROM accounts ORDER BY created_at_ms, id").fetchall())
+        return [_record(Account, row) for row in rows]
+
+    async def set_plan(self, account_id: str, plan: str) -> Account | None:
+        def update(db: sqlite3.Connection) -> Account | None:
+            db.execute("UPDATE accounts SET plan = ? WHERE id = ?", (plan, account_id))
+            row = db.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            return _record(Account, row) if row else None
+
+        return await self._run(update)
 
     async def add_api_key(self, key: ApiKey) -> None:
         await self._run(lambda db: _insert(db, "api_keys", key))
@@ -425,10 +460,15 @@ class SQLiteEngine:
     async def hit_rate_limit(self, account_id: str, rate: RateLimit,
                              now_ms: int) -> RateStatus:
         # In memory: this engine serves one process, and a budget is not worth an fsync per
-        # request. A restart forgets the counts (documented in docs/engines.md).
-        tat, day, count = self._rates.get(account_id, (0.0, 0, 0))
-        status, tat, day, count = _gcra.decide(rate, tat, day, count, now_ms)
+        # request. The day's count is written at most a second later (and on close); the
+        # minute's budget is not kept over a restart (docs/engines.md).
+        before = self._rates.get(account_id, (0.0, 0, 0))
+        status, tat, day, count = _gcra.decide(rate, *before, now_ms)
         self._rates[account_id] = (tat, day, count)
+        if (day, count) != before[1:]:
+            self._unsaved.add(account_id)
+            if self._saving is None:
+                self._saving = asyncio.get_running_loop().create_task(self._save_soon())
         return status
 
     # -- presence -----------------------------------------------------------------------------
@@ -447,6 +487,62 @@ class SQLiteEngine:
     async def count_viewers(self, timer_ids: Sequence[str], now_ms: int) -> list[int]:
         return [sum(n for n, expires in self._presence.get(t, {}).values() if expires > now_ms)
                 for t in timer_ids]
+
+    async def usage_today(self, account_id: str, now_ms: int) -> int:
+        today = now_ms // _gcra.DAY_MS
+        if account_id in self._rates:
+            _, day, count = self._rates[account_id]
+            return count if day == today else 0
+        row = await self._read(lambda db: db.execute(
+            "SELECT count FROM daily_usage WHERE account_id = ? AND day = ?",
+            (account_id, today)).fetchone())
+        return int(row[0]) if row else 0
+
+    async def _load_usage(self) -> None:
+        """The latest day's count of every account, as the last process wrote it. The minute
+        window starts afresh: its GCRA state is not written (a restart forgives a burst, not
+        the day's cap)."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT account_id, max(day), count FROM daily_usage GROUP BY account_id").fetchall())
+        for account_id, day, count in rows:
+            if account_id not in self._rates:
+                self._rates[account_id] = (0.0, int(day), int(count))
+
+    async def _save_soon(self) -> None:
+        """Write the changed counts a second after the last write, until none are left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._unsaved:
+                wait = USAGE_FLUSH_S - (loop.time() - self._saved_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await self._save_usage()
+        finally:
+            self._saving = None
+
+    async def _save_usage(self) -> None:
+        """Write the changed day counts in one transaction, and forget the older days."""
+        unsaved, self._unsaved = self._unsaved, set()
+        rows = [(a, *self._rates[a][1:]) for a in unsaved]
+
+        def write(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.executemany("INSERT INTO daily_usage VALUES (?, ?, ?) ON CONFLICT "
+                               "(account_id, day) DO UPDATE SET count = excluded.count", rows)
+                db.executemany("DELETE FROM daily_usage WHERE account_id = ? AND day < ?",
+                               [(a, day) for a, day, _ in rows])
+
+        try:
+            if rows:
+                await self._run(write)
+        except EngineUnavailable as exc:
+            self._unsaved |= unsaved  # kept for the next write
+            log.warning("the day's request counts could not be written: %s", exc)
+        except BaseException:
+            self._unsaved |= unsaved  # counts are absolute: writing them twice is harmless
+            raise
+        finally:
+            self._saved_at = asyncio.get_running_loop().time()
 
     # -- pub/sub ------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ function showOverlap(account) {
 /** The plan, its limits and today's requests. */
 export async function loadAccount() {
   const account = await api("GET", "/account");
-  text(el("plan"), account.plan);
+  text(el("plan"), T[`dashboard.plan_${account.plan}`] ?? account.plan);
   const limits = account.limits;
   text(el("limits"), fill(limits.requests_per_day === null ? T["dashboard.limits_no_day"]
     : T["dashboard.limits"], { minute: limits.requests_per_minute,
@@ -63,14 +63,14 @@ confirming(el("rotate-secret"), () => {
  */
 function cell(row, selector) {
   const found = row.querySelector(selector);
-  if (!(found instanceof HTMLElement)) throw new Error(`${selector} is not in a key's row`);
+  if (!(found instanceof HTMLElement)) throw new Error(`${selector} is not in a key's entry`);
   return found;
 }
 
 /** @param {Key} key */
 function showKey(key) {
   const row = el("key-template", HTMLTemplateElement).content.firstElementChild?.cloneNode(true);
-  if (!(row instanceof HTMLElement)) throw new Error("#key-template holds no row");
+  if (!(row instanceof HTMLElement)) throw new Error("#key-template holds no key");
   row.dataset.keyId = key.id;
   text(cell(row, ".prefix"), `${key.prefix}…`);
   text(cell(row, ".created"), when(key.created_at));

@@ -283,7 +283,47 @@ function fromTemplate(id) {
   return copy;
 }
 
-/** @param {OwnedTimer} timer */
+/**
+ * The filter's words and state; a card shows when its title or id holds every word.
+ * @param {Card} card
+ * @param {string[]} words lower case
+ * @param {string} state "" for any
+ */
+function matches(card, words, state) {
+  const haystack = `${card.live.title ?? ""} ${card.timer.id}`.toLowerCase();
+  return (!state || card.node.dataset.state === state) &&
+    words.every((word) => haystack.includes(word));
+}
+
+/** Show the cards the search and the state filter let through. */
+function filter() {
+  const words = el("timer-search", HTMLInputElement).value.toLowerCase().split(/\s+/)
+    .filter(Boolean);
+  const state = el("timer-filter", HTMLSelectElement).value;
+  let shown = 0;
+  for (const card of cards.values()) {
+    const hidden = !matches(card, words, state);
+    if (card.node.hidden !== hidden) card.node.hidden = hidden;
+    if (!hidden) shown += 1;
+  }
+  el("no-matches").hidden = shown > 0 || cards.size === 0;
+}
+
+/** @param {Card} card */
+function toggleDetails(card) {
+  const more = part(card, ".more");
+  const button = part(card, ".toggle-details");
+  more.hidden = !more.hidden;
+  button.setAttribute("aria-expanded", String(!more.hidden));
+  card.node.classList.toggle("open", !more.hidden);
+  text(button, T[more.hidden ? "dashboard.details" : "dashboard.less"]);
+}
+
+/**
+ * A card for the timer, at the top of the list: newest first.
+ * @param {OwnedTimer} timer
+ * @returns {Card}
+ */
 function addCard(timer) {
   const node = fromTemplate("timer-template");
   node.dataset.timerId = timer.id;
@@ -295,14 +335,24 @@ function addCard(timer) {
     connection: connect({
       path: `/ws/timers/${encodeURIComponent(timer.id)}`, auth: null, guess: null,
       onMessage: (message) => onLive(card, message),
-      onStatus: (status) => { node.dataset.connection = status; },
+      onStatus: (status) => {
+        node.dataset.connection = status;
+        const said = T[`control.${status}`] ?? T["control.reconnecting"];
+        const dot = node.querySelector(".connection");
+        if (dot) {
+          dot.setAttribute("aria-label", said);
+          dot.setAttribute("title", said);
+        }
+      },
     }),
   };
   cards.set(timer.id, card);
   wire(card);
+  part(card, ".toggle-details").addEventListener("click", () => toggleDetails(card));
   showTimer(card, timer);
-  el("timer-list").appendChild(node);
+  el("timer-list").prepend(node);
   el("no-timers").hidden = true;
+  return card;
 }
 
 /** @param {string} timerId */
@@ -324,9 +374,12 @@ function removeCard(timerId) {
 export async function loadTimers(cursor) {
   const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
   const page = await api("GET", `/timers?limit=100${query}`);
-  page.data.forEach(addCard);
+  // Pages come oldest first; each card goes on top, so the newest ends up first.
+  for (const timer of page.data) addCard(timer);
   if (page.has_more) return loadTimers(page.next_cursor);
   el("no-timers").hidden = cards.size > 0;
+  // A new account starts with the form open; one with timers sees its list first.
+  el("create-panel", HTMLDetailsElement).open = cards.size === 0;
 }
 
 function frame() {
@@ -337,8 +390,9 @@ function frame() {
     card.show(".time", (shown.days ? `${daysLabel(shown.days, lang)} ` : "") + shown.text);
     card.show(".round", roundLabel(T, seen, timer, lang));
     card.show(".state", T[`widget.${stateShown(seen)}`]);
-    card.node.dataset.state = seen.state;
+    card.node.dataset.state = stateShown(seen);
   }
+  filter();
   requestAnimationFrame(frame);
 }
 
@@ -466,8 +520,19 @@ create.addEventListener("submit", (event) => {
   api("POST", "/timers", body).then((timer) => {
     showErrors(create, null);
     field(create, "title", HTMLInputElement).value = "";
-    addCard(timer);
+    // The new timer at once: on top, shown whatever the filter, in view, focused, and said.
+    el("timer-search", HTMLInputElement).value = "";
+    el("timer-filter", HTMLSelectElement).value = "";
+    const card = addCard(timer);
+    filter();
+    const title = part(card, ".title");
+    title.focus({ preventScroll: true });
+    card.node.scrollIntoView({ block: "nearest" });
+    text(el("created"), fill(T["dashboard.created_timer"], {
+      title: timer.title || T["dashboard.untitled"] }, lang));
   }, (error) => showErrors(create, error));
 });
+el("timer-search").addEventListener("input", filter);
+el("timer-filter").addEventListener("change", filter);
 
 frame();

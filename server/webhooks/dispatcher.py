@@ -99,9 +99,9 @@ class Dispatcher:
                 self._wake.arm()  # before looking: a wake-up during the look is kept
                 try:
                     delay = await self._dispatch_due()
-                    outage.of(self.engine).answered()
+                    outage.of(self.engine).answered("webhooks")
                 except EngineUnavailable as exc:
-                    outage.of(self.engine).failed(exc)
+                    outage.of(self.engine).failed(exc, "webhooks")
                     delay = self.poll_s
                 except Exception:
                     log.exception("webhooks: unexpected error; retrying")
@@ -216,12 +216,12 @@ class Dispatcher:
             while True:
                 try:
                     await self.engine.finish_deliveries(batch)
-                    outage.of(self.engine).answered()
+                    outage.of(self.engine).answered("webhook outcomes")
                     break
                 except EngineUnavailable as exc:
                     if self._stopping:
                         return
-                    outage.of(self.engine).failed(exc)
+                    outage.of(self.engine).failed(exc, "webhook outcomes")
                     await asyncio.sleep(self.poll_s)
                 except Exception:
                     # Not the store being away: one outcome it refuses must not hold back the

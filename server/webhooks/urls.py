@@ -90,6 +90,10 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             and not any(address in network for network in _NOT_GLOBAL))
 
 
+# What a developer tries first is a local receiver: the refusal names the switch that allows it.
+_PRIVATE_HINT = "; CASTIMER_ALLOW_PRIVATE_WEBHOOKS=1 on the server allows {what}, for development"
+
+
 def check_url(url: str, allow_private: bool) -> str:
     """`url` if it is an absolute https URL (http too when private targets are allowed)."""
     allowed = ("https", "http") if allow_private else ("https",)
@@ -105,8 +109,9 @@ def check_url(url: str, allow_private: bool) -> str:
     except ValueError:
         raise TimerError(f"webhook_url is not a valid URL: {url!r}", "webhook_url") from None
     if parts.scheme not in allowed or not parts.hostname:
+        hint = _PRIVATE_HINT.format(what="http:// URLs") if parts.scheme == "http" else ""
         raise TimerError("webhook_url must be an absolute " + " or ".join(allowed) +
-                         f" URL like https://example.com/hooks/castimer, got {url!r}",
+                         f" URL like https://example.com/hooks/castimer, got {url!r}{hint}",
                          "webhook_url")
     try:
         parts.hostname.encode("idna")  # type: ignore[union-attr]
@@ -118,10 +123,11 @@ def check_url(url: str, allow_private: bool) -> str:
         address = literal_address(host)
         if address is not None and not is_public(address):
             raise TimerError(f"webhook_url points at a private or reserved address ({address}); "
-                             "only public hosts receive webhooks", "webhook_url")
+                             "only public hosts receive webhooks" +
+                             _PRIVATE_HINT.format(what="private addresses"), "webhook_url")
         if host == "localhost" or host.endswith(".localhost"):
             raise TimerError("webhook_url points at localhost; only public hosts receive "
-                             "webhooks", "webhook_url")
+                             "webhooks" + _PRIVATE_HINT.format(what="localhost"), "webhook_url")
     if parts.username or parts.password:
         raise TimerError("webhook_url must not carry user:password@; put a token in the path "
                          "or verify the signature instead", "webhook_url")

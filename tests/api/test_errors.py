@@ -44,6 +44,19 @@ def test_bad_request_bodies_are_400(api, content, param, says):
     error_of(response, 400, "invalid_request", param, says)
 
 
+@pytest.mark.parametrize("content", [b"", b"  \n"])
+def test_an_empty_body_is_400_where_fields_are_expected(api, timer, content):
+    json_type = {"Content-Type": "application/json"}
+    error_of(api.post("/timers", content=content, headers=json_type), 400, "invalid_request",
+             None, "the request body is empty: send a JSON object")
+    error_of(api.patch(f"/timers/{timer['id']}/state", content=content, headers=json_type),
+             400, "invalid_request", None, "send a JSON object")
+    assert [(t["id"], t["version"]) for t in api.get("/timers").json()["data"]] == [
+        (timer["id"], 1)]
+    # Endpoints that take no fields are called without a body.
+    assert api.post(f"/timers/{timer['id']}/control-token/rotate", content=content).is_success
+
+
 def test_an_oversized_body_is_413(api):
     response = api.post("/timers", content=b'{"title": "' + b"x" * 70_000 + b'"}',
                         headers={"Content-Type": "application/json"})
@@ -104,6 +117,10 @@ def test_a_stale_expected_version_is_409_and_changes_nothing(api, timer):
     ({"type": "hourglass"}, "type", "type must be one of countdown, event, interval"),
     ({"type": "countdown", "duration": 5, "webhook_url": "http://example.com/hook"},
      "webhook_url", "https"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "http://example.com/hook"},
+     "webhook_url", "CASTIMER_ALLOW_PRIVATE_WEBHOOKS=1 on the server allows http:// URLs"),
+    ({"type": "countdown", "duration": 5, "webhook_url": "https://10.0.0.1/hook"},
+     "webhook_url", "CASTIMER_ALLOW_PRIVATE_WEBHOOKS=1 on the server allows private addresses"),
     ({"type": "countdown", "duration": 5, "webhook_url": "not a url"}, "webhook_url",
      "spaces or control characters"),
     ({"type": "countdown", "duration": 5, "webhook_url": "ftp://example.com/x"}, "webhook_url",
@@ -206,3 +223,29 @@ def test_the_31st_request_in_a_minute_on_the_free_plan_is_429(server):
 def test_health_and_readiness_need_no_key(server):
     assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{server.base}/readyz").json() == {"status": "ready"}
+
+
+def test_a_405_lists_the_methods_the_path_serves(server, api):
+    for method, path, allowed in [("PUT", "/api/v1/timers", "GET, HEAD, POST"),
+                                  ("OPTIONS", "/api/v1/timers/tmr_x", "DELETE, GET, HEAD, PATCH"),
+                                  ("POST", "/static/castimer.js", "GET, HEAD"),
+                                  ("DELETE", "/widget", "GET, HEAD")]:
+        answer = httpx.request(method, server.base + path)
+        assert answer.status_code == 405, (method, path)
+        assert answer.headers["allow"] == allowed, (method, path)
+
+
+@pytest.mark.parametrize(("content", "status", "says"), [
+    # Nested deeper than Python's json reads (orjson reads it): still an answer, no 500.
+    (b'{"type": "countdown", "duration": 1.5, "title": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+     400, "duration must be an integer, got 1.5"),
+    (b'{"type": "countdown", "duration": 1' + b"0" * 400 + b"}", 422,
+     "duration must be between 1 and 316224000 seconds, got 1" + "0" * 400),
+    (b'{"type": "countdown", "duration": 1' + b"0" * 5000 + b"}", 422,
+     "duration must be between 1 and 316224000, got an integer of 5001 digits"),
+    (b'{"type": "countdown", "duration": 1e999}', 400, "duration must be an integer, got 1e999"),
+])
+def test_numbers_no_parser_holds_get_clear_answers(api, content, status, says):
+    answer = api.post("/timers", content=content, headers={"Content-Type": "application/json"})
+    error_of(answer, status, "invalid_request" if status == 400 else "validation_error",
+             "duration", says)

@@ -94,6 +94,14 @@ def test_a_new_user_signs_in_creates_a_countdown_starts_it_and_sees_it_count_dow
         card = page.locator(".timer")
         expect(card).to_have_count(1)
         expect(page.locator('#create [data-error="duration"]')).to_be_hidden()
+        # Shown at once: in view, its title focused, and announced.
+        expect(card.locator(".title")).to_be_focused()
+        expect(card).to_be_in_viewport()
+        expect(page.locator("#created")).to_have_text(
+            f"Timer “{XSS}” created; it is first in the list.")
+        expect(card.locator(".more")).to_be_hidden()  # compact until asked
+        card.locator(".toggle-details").click()
+        expect(card.locator(".toggle-details")).to_have_attribute("aria-expanded", "true")
         timer_id = card.get_attribute("data-timer-id")
         made = api.get(f"/timers/{timer_id}").json()
         assert (made["type"], made["duration"], made["title"], made["state"]) == (
@@ -172,20 +180,22 @@ def test_the_page_creates_event_and_interval_timers(browser: Browser, dash: Serv
         create.locator("[name=rounds]").fill("3")
         create.locator("button[type=submit]").click()
         expect(page.locator(".timer")).to_have_count(2)
-        event, interval = api.get("/timers").json()["data"]
+        event, interval = api.get("/timers").json()["data"]  # oldest first
         assert (event["type"], event["target_date"], event["timezone"], event["state"]) == (
             "event", "2030-01-01T09:00:00Z", "Europe/Paris", "running")
         assert (interval["type"], interval["work"], interval["rest"], interval["rounds"]) == (
             "interval", 40, 10, 3)
-        cards = page.locator(".timer")
-        expect(cards.nth(0).locator("[data-command=pause]")).to_be_disabled()
-        expect(cards.nth(0).locator(".time")).to_contain_text("days")
-        expect(cards.nth(1).locator(".round")).to_have_text("Round 1 of 3 · Work")
-        expect(cards.nth(1).locator(".time")).to_have_text("00:40")
+        cards = page.locator(".timer")  # newest first
+        assert [cards.nth(n).get_attribute("data-timer-id") for n in (0, 1)] == [
+            interval["id"], event["id"]]
+        expect(cards.nth(1).locator("[data-command=pause]")).to_be_disabled()
+        expect(cards.nth(1).locator(".time")).to_contain_text("days")
+        expect(cards.nth(0).locator(".round")).to_have_text("Round 1 of 3 · Work")
+        expect(cards.nth(0).locator(".time")).to_have_text("00:40")
         # A change made elsewhere reaches the page over the live connection.
         api.patch(f"/timers/{interval['id']}/state", json={"action": "start"})
-        expect(cards.nth(1).locator(".state")).to_have_text("Running")
-        expect(cards.nth(1).locator(".time")).to_have_text("00:39", timeout=3000)
+        expect(cards.nth(0).locator(".state")).to_have_text("Running")
+        expect(cards.nth(0).locator(".time")).to_have_text("00:39", timeout=3000)
 
 
 def test_send_test_reaches_the_receiver_and_a_failed_delivery_is_retried_from_the_page(
@@ -199,6 +209,7 @@ def test_send_test_reaches_the_receiver_and_a_failed_delivery_is_retried_from_th
         timer = api.post("/timers", json={"duration": 300, "title": "Hooks"}).json()
         page = sign_in(context, dash, key)
         card = page.locator(f'.timer[data-timer-id="{timer["id"]}"]')
+        card.locator(".toggle-details").click()
         card.locator(".webhooks summary").click()
         hooks = card.locator(".webhook-form")
         hooks.locator("[name=webhook_url]").fill(receiver.url("/ok"))
@@ -280,14 +291,14 @@ def test_revoking_a_key_in_the_page_gets_it_401_at_once_and_ends_its_session(
             assert spare_api.get("/account").status_code == 200
             page.click("#dismiss-key")
             assert spare not in page.content()
-            row = page.locator("#key-list tr", has_text=spare[:16])
+            row = page.locator("#key-list li", has_text=spare[:16])
             expect(row.locator(".key-status")).to_have_text("active")
             confirm(row.locator(".revoke"))
             expect(row.locator(".key-status")).to_contain_text("revoked")
             assert spare_api.get("/account").status_code == 401
 
         cookie = session_cookie(context)
-        own = page.locator("#key-list tr", has_text="this session")
+        own = page.locator("#key-list li", has_text="this session")
         assert key[:16] in (own.text_content() or "")
         confirm(own.locator(".revoke"))
         # The page's next request is refused: it reloads to the sign-in form, which says why.

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from server import i18n, timers
 from tests.browser.conftest import HostSite, opened_context
 from tests.browser.test_live import create, shown
 from tests.servers import Server
@@ -204,16 +205,90 @@ def test_a_hostile_title_is_text_on_every_page(context: BrowserContext, site: Se
 def test_the_embed_code_keeps_the_frame_within_the_allowed_sizes(page: Page,
                                                                  site: Server) -> None:
     page.goto(f"{site.base}/embed")
-    page.fill("#width", "5000")
-    page.fill("#height", "50")
+    page.fill("#width", "200")
+    page.fill("#height", "300")
     expect(page.locator("#code")).to_have_value(
-        re.compile(r'style="width:600px;height:200px;border:none;"'))
-    page.fill("#width", "20")
-    page.fill("#height", "900")
-    expect(page.locator("#code")).to_have_value(
-        re.compile(r'style="width:100px;height:600px;border:none;"'))
+        re.compile(r'style="width:200px;height:300px;border:none;"'))
+    for width, height in (("5000", "50"), ("20", "900")):
+        page.fill("#width", width)
+        page.fill("#height", height)
+        expect(page.locator('[data-error="width"]')).to_have_text(
+            f"width must be a whole number from 100 to 600; got “{width}”.")
+        expect(page.locator('[data-error="height"]')).to_contain_text("from 200 to 600")
+        expect(page.locator("#code")).to_have_value(
+            re.compile(r'style="width:200px;height:300px;border:none;"'))
     assert page.locator("#preview").evaluate("el => [el.clientWidth, el.clientHeight]") == [
-        100, 600]
+        200, 300]
+
+
+def _settled(page: Page) -> None:
+    expect(page.locator("#settings")).not_to_have_attribute("data-checking", "true")
+
+
+@pytest.mark.parametrize(("field", "bad", "message"), [
+    ("#primary_color", "zz", i18n.text("fr", "error.color", param="primary_color", value="zz")),
+    ("#duration", "-5", i18n.text("fr", "error.integer", param="duration", min=1,
+                                  max=timers.MAX_TOTAL_S, value="-5")),
+    ("#timer", "abc", i18n.text("fr", "error.timer_id", param="timer", value="abc")),
+])
+def test_an_invalid_value_flags_its_field_and_the_copied_code_is_the_last_valid_one(
+        browser: Browser, site: Server, field: str, bad: str, message: str) -> None:
+    with opened_context(browser, viewport={"width": 1200, "height": 1000}) as context:
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base)
+        page = context.new_page()
+        page.goto(f"{site.base}/embed?lang=fr")
+        page.fill("#title", "Valide")
+        expect(page.locator("#code")).to_have_value(re.compile("title=Valide"))
+        _settled(page)
+        valid = page.locator("#code").input_value()
+        page.fill(field, bad)
+        slot = page.locator(f'[data-error="{field[1:]}"]')
+        expect(slot).to_have_text(message)
+        expect(page.locator(field)).to_have_attribute("aria-invalid", "")
+        expect(page.locator("#stale")).to_be_visible()
+        page.click("#copy")
+        expect(page.locator("#copied")).to_have_text("Copié !")
+        assert page.evaluate("navigator.clipboard.readText()") == valid
+        assert bad not in valid
+        # A live timer id entered after a bad colour does not let the colour through.
+        if field == "#primary_color":
+            page.fill("#timer", "tmr_abc")
+            _settled(page)
+            expect(slot).to_be_visible()
+            assert page.locator("#code").input_value() == valid
+        page.fill(field, {"#primary_color": "0A0", "#duration": "90", "#timer": "tmr_abc"}[field])
+        expect(slot).to_be_hidden()
+        expect(page.locator("#stale")).to_be_hidden()
+        expect(page.locator("#code")).not_to_have_value(valid)
+        assert "zz" not in page.locator("#code").input_value()
+
+
+def test_the_event_date_comes_from_a_picker_with_the_browsers_offset(browser: Browser,
+                                                                     site: Server) -> None:
+    with opened_context(browser, viewport={"width": 1200, "height": 1000},
+                        timezone_id="Europe/Paris") as context:
+        page = context.new_page()
+        page.goto(f"{site.base}/embed")
+        page.select_option("#type", "event")
+        assert page.locator("#target_date").get_attribute("type") == "datetime-local"
+        page.fill("#target_date", "2031-01-02T03:04:05")
+        page.fill("#timezone", "Asia/Tokyo")
+        expect(page.locator("#code")).to_have_value(re.compile(
+            r"target_date=2031-01-02T03%3A04%3A05%2B01%3A00&amp;timezone=Asia%2FTokyo"))
+        expect(page.frame_locator("#preview").locator("#time")).not_to_be_empty()
+        page.fill("#timezone", "Moon/Base")
+        expect(page.locator('[data-error="timezone"]')).to_contain_text("IANA")
+        page.fill("#target_date", "")
+        expect(page.locator('[data-error="target_date"]')).to_have_text(
+            "target_date is required for event timers.")
+        expect(page.locator("#code")).to_have_value(re.compile("timezone=Asia%2FTokyo"))
+        # The whole code is in view: the box is as tall as its text.
+        page.fill("#title", "A long title " * 12)
+        page.fill("#target_date", "2031-01-02T03:04:05")
+        page.fill("#timezone", "UTC")
+        expect(page.locator("#code")).to_have_value(re.compile("A\\+long"))
+        _settled(page)
+        assert page.locator("#code").evaluate("el => el.scrollHeight <= el.clientHeight + 2")
 
 
 def test_the_presenter_page_speaks_the_chosen_language(page: Page, site: Server,

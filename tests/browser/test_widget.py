@@ -80,11 +80,11 @@ def test_interval_shows_round_one_of_eight_working_then_resting_at_20_s(page: Pa
 ROUND_ONE_WORK = {
     "en": ("Round 1 of 8 · Work", "Powered by Castimer"),
     "zh": ("第 1 轮，共 8 轮 · 训练", "由 Castimer 提供"),  # noqa: RUF001
-    "ja": ("ラウンド 1 / 8 · ワーク", "Powered by Castimer"),
+    "ja": ("ラウンド 1 / 8 · ワーク", "Castimer 提供"),
     "es": ("Ronda 1 de 8 · Trabajo", "Con la tecnología de Castimer"),
     "fr": ("Tour 1 sur 8 · Effort", "Propulsé par Castimer"),
     "de": ("Runde 1 von 8 · Belastung", "Bereitgestellt von Castimer"),
-    "ko": ("8라운드 중 1라운드 · 운동", "Powered by Castimer"),
+    "ko": ("8라운드 중 1라운드 · 운동", "Castimer 제공"),
 }
 
 
@@ -192,3 +192,40 @@ def test_nothing_overflows_from_100x200_to_600x600(browser: Browser, site: Serve
     # Legible in the smallest frame, and the text grows with the frame.
     assert sizes[100] >= 12
     assert sizes[600] > 2 * sizes[100]
+
+
+# The lines each listed word's characters are drawn on, found by a Range over its text node.
+WORD_LINES = """(words) => {
+  const lines = {};
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const word of words) {
+      const at = node.textContent.indexOf(word);
+      if (at < 0) continue;
+      const tops = new Set();
+      for (let i = at; i < at + word.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        tops.add(Math.round(range.getBoundingClientRect().top));
+      }
+      lines[word] = tops.size;
+    }
+  }
+  return lines;
+}"""
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("ja", ["ラウンド", "ワーク", "Castimer", "提供"]),
+    ("zh", ["训练", "Castimer", "提供"]),
+    ("ko", ["8라운드", "1라운드", "운동", "Castimer", "제공"]),
+])
+def test_cjk_words_never_break_inside_at_100x200(browser: Browser, site: Server, lang: str,
+                                                 words: list[str]) -> None:
+    with opened_context(browser, viewport={"width": 100, "height": 200}) as context:
+        page = context.new_page()
+        page.goto(f"{site.base}/widget?type=interval&lang={lang}")
+        expect(page.locator("#round")).not_to_be_empty()
+        assert page.evaluate(WORD_LINES, words) == dict.fromkeys(words, 1)
+        assert page.evaluate(LAYOUT_PROBLEMS) == []

@@ -209,6 +209,37 @@ async def test_rate_limit_day_cap(engine):
     assert (await engine.hit_rate_limit("acct_d", rate, tomorrow)).allowed
 
 
+async def test_the_days_count_survives_a_restart_and_the_next_day_starts_at_zero(engine_url):
+    from tests.conftest import opened
+
+    rate = RateLimit(per_minute=600, per_day=5)
+    async with opened(engine_url) as first:
+        for n in range(3):
+            await first.hit_rate_limit("acct_u", rate, T0 + n)
+        assert await first.usage_today("acct_u", T0 + 10) == 3
+    async with opened(engine_url) as second:
+        assert await second.usage_today("acct_u", T0 + 10) == 3
+        assert await second.usage_today("acct_nobody", T0 + 10) == 0
+        statuses = [await second.hit_rate_limit("acct_u", rate, T0 + 100 + n) for n in range(3)]
+        assert [s.allowed for s in statuses] == [True, True, False]  # the cap holds
+        assert statuses[1].used_today == 5
+        tomorrow = (T0 // 86_400_000 + 1) * 86_400_000
+        assert await second.usage_today("acct_u", tomorrow) == 0
+
+
+async def test_accounts_are_listed_and_change_plan(engine):
+    for n, name in enumerate(("first", "second")):
+        await engine.add_account(Account(f"acct_{name}", name, "free", T0 + n, "whsec_x"))
+    assert [a.name for a in await engine.list_accounts()] == ["first", "second"]
+    rotated = await engine.rotate_webhook_secret("acct_second", "whsec_new", T0, 1000)
+    changed = await engine.set_plan("acct_second", "pro")
+    assert changed is not None and (changed.plan, changed.webhook_secret) == ("pro", "whsec_new")
+    assert changed.previous_webhook_secret == rotated.previous_webhook_secret == "whsec_x"
+    assert (await engine.get_account("acct_second")).plan == "pro"
+    assert (await engine.get_account("acct_first")).plan == "free"
+    assert await engine.set_plan("acct_missing", "pro") is None
+
+
 async def test_the_commit_path_round_trips_a_real_timer(engine):
     timer = await commit.create(engine, "acct_1", {"type": "countdown", "duration": 5},
                                 clock=lambda: T0)

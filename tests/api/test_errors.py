@@ -53,8 +53,10 @@ def test_an_empty_body_is_400_where_fields_are_expected(api, timer, content):
              400, "invalid_request", None, "send a JSON object")
     assert [(t["id"], t["version"]) for t in api.get("/timers").json()["data"]] == [
         (timer["id"], 1)]
-    # Endpoints that take no fields are called without a body.
-    assert api.post(f"/timers/{timer['id']}/control-token/rotate", content=content).is_success
+    # Endpoints that take no fields are called without a body, or with a blank JSON one.
+    assert api.post(f"/timers/{timer['id']}/control-token/rotate").is_success
+    assert api.post(f"/timers/{timer['id']}/control-token/rotate", content=content,
+                    headers=json_type).is_success
 
 
 def test_an_oversized_body_is_413(api):

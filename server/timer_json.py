@@ -28,10 +28,10 @@ def public(t: Timer, now_ms: int) -> dict[str, Any]:
                created_at=timers.iso(t.created_at_ms), updated_at=timers.iso(t.updated_at_ms),
                started_at=timers.iso(t.started_at_ms), paused_at=timers.iso(t.paused_at_ms),
                completed_at=timers.iso(t.completed_at_ms), server_time=now_ms,
-               level=timers.level(t, now_ms), warn_at=t.warn_at, danger_at=t.danger_at,
+               level=timers.level(t, now_ms, p), warn_at=t.warn_at, danger_at=t.danger_at,
                message=timers.message_json(t.message), blackout=t.blackout)
     if t.type in timers.OVERTIME_TYPES:
-        out.update(overtime=t.overtime, overtime_ms=timers.overtime_ms(t, now_ms))
+        out.update(overtime=t.overtime, overtime_ms=timers.overtime_ms(t, now_ms, p))
     return out
 
 

@@ -252,13 +252,13 @@ def _at_least(value: int, floor: int | None) -> int:
     return value if floor is None else max(floor, value)
 
 
-def overtime_ms(t: Timer, now_ms: int) -> int:
+def overtime_ms(t: Timer, now_ms: int, p: Progress | None = None) -> int:
     """How long the timer has counted past zero (0 before it got there); once stopped, how
-    long it had."""
+    long it had. `p`: its progress at `now_ms`, if the caller has it."""
     if not (t.overtime and t.type in OVERTIME_TYPES):
         return 0
     if t.state != State.COMPLETED:
-        return max(0, -progress(t, now_ms).remaining_ms)
+        return max(0, -(p or progress(t, now_ms)).remaining_ms)
     if t.type == EVENT:
         return max(0, t.elapsed_ms - max(0, (t.target_ms or 0) - (t.started_at_ms or 0)))
     return max(0, t.elapsed_ms - _end_position_ms(t))
@@ -269,9 +269,10 @@ def _thresholds(t: Timer) -> list[tuple[int, int]]:
     return [(n, s) for n, s in ((1, t.warn_at), (2, t.danger_at)) if s is not None]
 
 
-def level(t: Timer, now_ms: int) -> str:
-    """normal, warning, danger or overtime at `now_ms`, from the same fields pages have."""
-    p = progress(t, now_ms)
+def level(t: Timer, now_ms: int, p: Progress | None = None) -> str:
+    """normal, warning, danger or overtime at `now_ms`, from the same fields pages have.
+    `p`: its progress at `now_ms`, if the caller has it."""
+    p = p or progress(t, now_ms)
     if t.state == State.OVERTIME or p.remaining_ms < 0 or (
             t.state == State.PAUSED and t.completed_at_ms is not None):
         return "overtime"

@@ -23,6 +23,7 @@ def public(t: Timer, now_ms: int) -> dict[str, Any]:
         out.update(work=t.work_ms // 1000, rest=t.rest_ms // 1000, rounds=t.rounds)
     if t.type != timers.EVENT:
         out["adjustment"] = round(t.adjust_ms / 1000)
+        out["start_at"] = t.start_at
     out.update(remaining_ms=p.remaining_ms, elapsed_ms=p.elapsed_ms, total_ms=p.total_ms,
                round=p.round, phase=p.phase, version=t.version,
                created_at=timers.iso(t.created_at_ms), updated_at=timers.iso(t.updated_at_ms),

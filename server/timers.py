@@ -124,6 +124,9 @@ class Timer:
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] | None = None
     control_token: str = ""
+    #: A scheduled start (countdown, interval): as given, and in epoch ms; cleared once started.
+    start_at: str | None = None
+    start_at_ms: int | None = None
     overtime: bool = False
     warn_at: int | None = None  # seconds of remaining time
     danger_at: int | None = None
@@ -312,6 +315,8 @@ def _deadline_for_position(t: Timer, position_ms: int) -> int:
 
 def next_deadline(t: Timer) -> int | None:
     """When the scheduler must next look at `t` (epoch ms), or None if nothing is due ever."""
+    if t.state == State.IDLE:
+        return t.start_at_ms
     if t.state != State.RUNNING:
         return None
     due = _completion_deadline(t)
@@ -362,21 +367,21 @@ def _int_seconds(value: int, name: str) -> int:
     return check_range(name, value) * 1000
 
 
-def parse_target_date(value: str, now_ms: int) -> int:
-    """ISO 8601 with an offset or Z, in the future → epoch ms."""
+def parse_target_date(value: str, now_ms: int, name: str = "target_date") -> int:
+    """ISO 8601 with an offset or Z, in the future → epoch ms (`name`: the field, for errors)."""
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise TimerError(
-            "target_date must be an ISO 8601 date-time with an offset, "
-            f"like 2026-05-10T14:30:00Z, got {value!r}", "target_date") from None
+            f"{name} must be an ISO 8601 date-time with an offset, "
+            f"like 2026-05-10T14:30:00Z, got {value!r}", name) from None
     if moment.tzinfo is None:
-        raise TimerError("target_date must carry a UTC offset or Z, like 2026-05-10T14:30:00+02:00",
-                         "target_date")
+        raise TimerError(f"{name} must carry a UTC offset or Z, like 2026-05-10T14:30:00+02:00",
+                         name)
     target_ms = round(moment.timestamp() * 1000)
     if target_ms <= now_ms:
-        raise TimerError(f"target_date must be in the future, got {value} "
-                         f"(now is {iso(now_ms)})", "target_date")
+        raise TimerError(f"{name} must be in the future, got {value} "
+                         f"(now is {iso(now_ms)})", name)
     return target_ms
 
 
@@ -401,12 +406,14 @@ _TYPE_FIELDS = {
     EVENT: {"target_date", "timezone"},
     INTERVAL: {"work", "rest", "rounds"},
 }
-TIMING_FIELDS = frozenset().union(*_TYPE_FIELDS.values())
+_TYPED_FIELDS = frozenset().union(*_TYPE_FIELDS.values())
+#: Fields that change only while a timer is idle (an event's target_date: until it completes).
+TIMING_FIELDS = _TYPED_FIELDS | {"start_at"}
 
 
 def _timing(timer_type: str, fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
     """Validated timing fields of `fields` for a timer of `timer_type`, as Timer attributes."""
-    for name in sorted(TIMING_FIELDS & fields.keys() - _TYPE_FIELDS[timer_type]):
+    for name in sorted(_TYPED_FIELDS & fields.keys() - _TYPE_FIELDS[timer_type]):
         owner = next(t for t, names in _TYPE_FIELDS.items() if name in names)
         raise TimerError(f"{name} applies to {owner} timers, not {timer_type}", name)
     out: dict[str, Any] = {}
@@ -423,6 +430,17 @@ def _timing(timer_type: str, fields: dict[str, Any], now_ms: int) -> dict[str, A
         out["rest_ms"] = _int_seconds(fields["rest"], "rest")
     if "rounds" in fields:
         out["rounds"] = check_range("rounds", fields["rounds"])
+    if "start_at" in fields:
+        if timer_type == EVENT:
+            raise TimerError("start_at applies to countdown and interval timers; an event timer "
+                             "counts to its target_date from the start", "start_at")
+        value = fields["start_at"]
+        out["start_at"] = value
+        out["start_at_ms"] = None if value is None else parse_target_date(value, now_ms,
+                                                                          "start_at")
+        if out["start_at_ms"] is not None and out["start_at_ms"] - now_ms > MAX_TOTAL_S * 1000:
+            raise TimerError(f"start_at must be at most {MAX_TOTAL_DAYS} days ahead, got "
+                             f"{value}", "start_at")
     return out
 
 
@@ -580,14 +598,15 @@ def _event(name: str, t: Timer, at_ms: int, **extra: Any) -> TimerEvent:
     return TimerEvent(name, at_ms, data)
 
 
-def _start(t: Timer, now_ms: int) -> Change:
+def _start(t: Timer, now_ms: int, **extra: Any) -> Change:
+    """Start at `now_ms` (by hand, or at a scheduled start_at, which it clears)."""
     if t.type == EVENT and (t.target_ms or 0) <= now_ms:
         raise TimerError(f"target_date {t.target_date} has passed; set a future target_date",
                          "target_date")
     timer = replace(t, state=State.RUNNING, elapsed_ms=0, running_since_ms=now_ms,
                     rounds_done=0, started_at_ms=now_ms, paused_at_ms=None, completed_at_ms=None,
-                    warned=0)
-    return Change(t, timer, (_event(STARTED, timer, now_ms, started_at=iso(now_ms)),))
+                    warned=0, start_at=None, start_at_ms=None)
+    return Change(t, timer, (_event(STARTED, timer, now_ms, started_at=iso(now_ms), **extra),))
 
 
 def _pause(t: Timer, now_ms: int) -> Change:
@@ -679,6 +698,14 @@ def advance(t: Timer, now_ms: int) -> Change | None:
         return None
     events: list[TimerEvent] = []
     timer = t
+    if timer.state == State.IDLE and timer.start_at_ms is not None:
+        # The scheduled start, anchored at start_at itself: a server that notices it late
+        # starts the timer late, but with the time it would have run already run.
+        scheduled = _start(timer, timer.start_at_ms, scheduled=True,
+                           late_ms=now_ms - timer.start_at_ms)
+        assert scheduled.timer is not None
+        timer = scheduled.timer
+        events += scheduled.events
     while timer.state == State.RUNNING:
         boundary = _completion_deadline(timer)
         warnings = _pending_warnings(timer)

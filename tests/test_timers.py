@@ -546,3 +546,51 @@ def test_a_stopped_timer_stays_completed_until_reset(script):
         with pytest.raises(TimerError):
             T.apply(done, command, T0 + 6000 + gap, seconds=delta)
     assert T.advance(done, T0 + 10**8) is None
+
+
+# -- scheduled starts -------------------------------------------------------------------------
+
+
+def test_a_scheduled_start_fires_once_anchored_at_start_at():
+    timer = countdown(600, start_at=T.iso(T0 + 60_000))
+    assert T.next_deadline(timer) == T0 + 60_000
+    assert T.advance(timer, T0 + 59_999) is None
+    # The server notices two minutes late: the timer has run those two minutes already.
+    change = T.advance(timer, T0 + 180_000)
+    [started] = change.events
+    assert (started.name, started.at_ms) == ("timer.started", T0 + 60_000)
+    assert started.data["scheduled"] is True and started.data["late_ms"] == 120_000
+    timer = change.timer
+    assert timer.state == State.RUNNING and timer.start_at is None
+    assert T.progress(timer, T0 + 180_000).remaining_ms == 480_000
+    assert T.advance(timer, T0 + 180_000) is None  # once
+    assert T.next_deadline(timer) == T0 + 660_000
+
+
+def test_a_start_long_overdue_fires_the_completion_too_in_order():
+    timer = countdown(10, start_at=T.iso(T0 + 1000), warn_at=5)
+    names = [(e.name, e.at_ms) for e in T.advance(timer, T0 + 60_000).events]
+    assert names == [("timer.started", T0 + 1000), ("timer.warning", T0 + 6000),
+                     ("timer.completed", T0 + 11_000)]
+
+
+def test_start_at_is_checked_and_changes_only_while_idle():
+    for fields, says in [({"start_at": "tomorrow"}, "ISO 8601"),
+                         ({"start_at": "2030-01-01T10:00:00"}, "UTC offset"),
+                         ({"start_at": T.iso(T0 - 1)}, "in the future"),
+                         ({"start_at": T.iso(T0 + (T.MAX_TOTAL_S + 1) * 1000)}, "days ahead")]:
+        with pytest.raises(TimerError, match=says) as caught:
+            countdown(**fields)
+        assert caught.value.param == "start_at"
+    with pytest.raises(TimerError, match="countdown and interval") as caught:
+        T.create("tmr_e", "acct_a", {"type": "event", "target_date": T.iso(T0 + 10_000),
+                                     "start_at": T.iso(T0 + 5000)}, T0)
+    scheduled = countdown(start_at=T.iso(T0 + 5000))
+    cleared = T.edit(scheduled, {"start_at": None}, T0 + 1).timer
+    assert cleared.start_at_ms is None and T.next_deadline(cleared) is None
+    running, _ = run(countdown(), ("start", 0))
+    with pytest.raises(TimerError, match="only while the timer is idle"):
+        T.edit(running, {"start_at": T.iso(T0 + 5000)}, T0 + 1)
+    # Starting by hand drops the schedule.
+    started = T.apply(scheduled, "start", T0 + 100).timer
+    assert started.start_at is None and started.started_at_ms == T0 + 100

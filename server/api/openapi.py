@@ -40,6 +40,9 @@ _DESCRIPTIONS = {
     "danger_at": "Seconds of remaining time at which it turns 'danger' and fires "
                  "timer.warning (below warn_at), or null.",
     "blackout": "While true every display of the timer shows only black.",
+    "start_at": "Countdown and interval timers: start by itself at this instant (ISO 8601 with "
+                "an offset, in the future), its running time anchored there; null: no "
+                "scheduled start. Changes only while idle.",
     "text": "The message for the people on stage, 1 to 280 characters (line breaks allowed).",
     "flash": "Make the message blink. Default false.",
 }
@@ -178,7 +181,7 @@ SCHEMAS: dict[str, Any] = {
                   "message": {"type": ["object", "null"], "properties": {
                       "text": {"type": "string"}, "flash": {"type": "boolean"},
                       "at": {"type": "string"}}},
-                  "blackout": {"type": "boolean"},
+                  "blackout": {"type": "boolean"}, "start_at": _NULLABLE_STRING,
                   "viewers": {"type": "integer", "description": "Open viewer sockets of the "
                               "timer across every server process (within about 3 s)."},
                   "webhook_url": _NULLABLE_STRING,

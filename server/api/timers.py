@@ -22,6 +22,7 @@ TIMER_FIELDS: schema.Spec = {
     "timezone": "string", "work": "integer", "rest": "integer", "rounds": "integer",
     "webhook_url": "string?", "webhook_events": "strings?", "overtime": "boolean",
     "warn_at": "integer?", "danger_at": "integer?", "blackout": "boolean",
+    "start_at": "string?",
 }
 EDIT_FIELDS: schema.Spec = {**{k: v for k, v in TIMER_FIELDS.items() if k != "type"},
                             "expected_version": "integer"}

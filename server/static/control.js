@@ -172,6 +172,7 @@ function onStatus(status) {
     // Nothing more will come: what was shown is no longer known to be true.
     say(words);
     timer = null;
+    delete body.dataset.level;
     set("time", "--:--");
     set("viewers", "");
   }

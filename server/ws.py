@@ -158,6 +158,10 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
         raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
     try:
         viewer.reply(orjson.dumps(snapshot_message(room.timer, now_ms())).decode())
+        if room.presence is not None:
+            # The count is told when it changes; one who joins a room already counted (a
+            # presenter is not counted, so changes nothing) hears it now.
+            viewer.reply(orjson.dumps({"type": "presence", "viewers": room.presence}).decode())
         await _read(websocket, hub, room, viewer, credential)
     except Close as close:
         viewer.close(close.code, close.reason)

@@ -2,6 +2,7 @@
 // What the pages share: one clock, the live connection to a timer (clock offset from
 // ping/pong, reconnects), the page's config, and the ways a timer is put into words and
 // buttons. The arithmetic itself is time.js.
+import { seconds } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
 /** @typedef {import("./time.js").Progress} Progress */
@@ -10,11 +11,13 @@
 /**
  * A message of the timer's socket (docs/websockets.md); pongs are the connection's own.
  * @typedef {object} ServerMessage
- * @property {"snapshot" | "tick" | "state" | "deleted" | "ack"} type
+ * @property {"snapshot" | "tick" | "state" | "deleted" | "ack" | "presence"} type
  * @property {number} v the timer's version
  * @property {number} server_time
- * @property {PublicTimer} [timer] every message but deleted and ack
+ * @property {PublicTimer} [timer] every message but deleted, ack and presence
+ * @property {number} [viewers] presence: the timer's open viewer sockets, every process's
  * @property {string[]} [events] state: the events of the change
+ * @property {number} [req] ack: the command's own req
  * @property {boolean} [ok] ack: whether the command was accepted
  * @property {{message: string}} [error] ack: why not
  */
@@ -230,6 +233,17 @@ export function clock(totalSeconds, lang) {
 }
 
 /**
+ * What the digits show of `seen`: in overtime the time past zero, counting up behind a minus
+ * sign.
+ * @param {Progress} seen
+ * @param {string} lang
+ */
+export function shownClock(seen, lang) {
+  const shown = clock(Math.abs(seconds(seen.shown_ms)), lang);
+  return seen.level === "overtime" ? { ...shown, text: `−${shown.text}` } : shown;
+}
+
+/**
  * "3 days", in the language's words.
  * @param {number} days
  * @param {string} lang
@@ -284,10 +298,12 @@ export function stateShown(seen) {
  */
 export function enableCommands(root, timer, connected) {
   const state = timer ? timer.state : null;
+  const counting = state === "running" || state === "overtime";
   /** @type {Record<string, boolean>} */
   const allowed = {
-    start: state === "idle", pause: state === "running" && timer?.type !== "event",
+    start: state === "idle", pause: counting && timer?.type !== "event",
     resume: state === "paused", reset: state !== null && state !== "idle",
+    stop: counting || state === "paused",
   };
   /** @type {NodeListOf<HTMLButtonElement>} */
   const commands = root.querySelectorAll("button[data-command]");
@@ -297,6 +313,8 @@ export function enableCommands(root, timer, connected) {
   /** @type {NodeListOf<HTMLButtonElement>} */
   const adjusts = root.querySelectorAll("button[data-seconds]");
   for (const button of adjusts) {
-    button.disabled = !connected || !timer || timer.type === "event" || state === "completed";
+    // Past zero (completed, or counting on in overtime) there is no time left to change.
+    button.disabled = !connected || !timer || timer.type === "event" || state === "completed"
+      || Boolean(timer.completed_at);
   }
 }

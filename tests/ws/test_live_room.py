@@ -53,6 +53,25 @@ async def test_presence_counts_viewers_on_every_process(two_servers):
                 await socket.close()
 
 
+async def test_a_presenter_joining_a_counted_room_hears_the_count_at_once(server, api):
+    """The count is broadcast when it changes, and a presenter's joining changes nothing: it
+    must be told the count with its snapshot, or its page would show no viewers until the
+    next change."""
+    timer = api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+    token = timer["urls"]["control"].split("#token=")[1]
+    watching = await viewer(server, timer["id"])
+    try:
+        await presence(watching, 1)
+        socket = await presenter(server, timer["id"], {"token": token})
+        try:
+            await until(socket, "snapshot")
+            await presence(socket, 1, timeout=0.8)  # well before the next round could say it
+        finally:
+            await socket.close()
+    finally:
+        await watching.close()
+
+
 async def test_messages_and_blackout_reach_every_process_and_late_joiners(two_servers):
     first, second, key = two_servers
     with client(first, key) as api:

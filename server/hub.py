@@ -68,7 +68,8 @@ class Viewer:
         self.sending_since = 0.0  # loop time the pending send started; 0 while none is
         self.writer: asyncio.Task[None] | None = None  # exists only while a send is pending
         self.token: str | None = None  # a presenter's control token, closed when it rotates
-        self.presenter = False  # a control socket: not counted among the timer's viewers
+        #: A control socket (or one that asked not to be counted): not one of the timer's viewers.
+        self.presenter = False
 
     def offer(self, text: str) -> None:
         """Send `text` now if the socket can take it, else let it replace the waiting state

@@ -147,7 +147,9 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
     raw_send = websocket.scope.get(RAW_SEND) or websocket.send
     transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
     viewer = Viewer(raw_send, transport.abort if transport is not None else None)
-    viewer.presenter = presenter
+    # Presenters are not the timer's viewers, nor is a socket that asks not to be counted
+    # (the dashboard's, with ?count=0).
+    viewer.presenter = presenter or websocket.query_params.get("count") == "0"
     if credential and credential.startswith("ctl_"):
         viewer.token = credential
     room = await hub.join(timer_id, viewer)

@@ -410,7 +410,8 @@ function addCard(timer) {
     poll: undefined,
     show: textSetter((selector) => node.querySelector(selector), { hideEmpty: false }),
     connection: connect({
-      path: `/ws/timers/${encodeURIComponent(timer.id)}`, auth: null, guess: null,
+      // count=0: the account watching its own timers is not one of their viewers.
+      path: `/ws/timers/${encodeURIComponent(timer.id)}?count=0`, auth: null, guess: null,
       onMessage: (message) => onLive(card, message),
       onStatus: (status) => {
         node.dataset.connection = status;

@@ -149,3 +149,15 @@ async def test_presenters_control_the_live_room_over_the_socket(server, api):
         with contextlib.suppress(Exception):
             await socket.close()
         await watching.close()
+
+
+async def test_a_socket_that_asks_not_to_be_counted_is_not(server, api):
+    timer = api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+    owner = await viewer(server, f"{timer['id']}?count=0")
+    screen = await viewer(server, timer["id"])
+    try:
+        await presence(owner, 1)
+        assert api.get(f"/timers/{timer['id']}").json()["viewers"] == 1
+    finally:
+        await owner.close()
+        await screen.close()

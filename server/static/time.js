@@ -32,6 +32,9 @@
  * @property {number | null} [warn_at] seconds of remaining time at which it turns "warning"
  * @property {number | null} [danger_at] seconds of remaining time at which it turns "danger"
  * @property {string | null} [completed_at] when it reached zero (set in overtime too)
+ * @property {{text: string, flash: boolean, at: string} | null} [message] for the people on
+ *   stage
+ * @property {boolean} [blackout] every display of the timer shows only black
  */
 
 /**

@@ -196,6 +196,18 @@ export function textSetter(find, { hideEmpty }) {
   };
 }
 
+/**
+ * Set the data-* attributes of `node` whose values changed: pages redraw every frame, and an
+ * attribute written again is a mutation (and a style check) even when its value is the same.
+ * @param {HTMLElement} node
+ * @param {Record<string, string>} values
+ */
+export function mark(node, values) {
+  for (const [name, value] of Object.entries(values)) {
+    if (node.dataset[name] !== value) node.dataset[name] = value;
+  }
+}
+
 // Intl formatters are slow to build and drawn with every frame: one of each per language.
 /** @type {Map<string, Intl.NumberFormat>} */
 const formatters = new Map();
@@ -287,6 +299,32 @@ export function roundLabel(text, seen, timer, lang) {
  */
 export function stateShown(seen) {
   return seen.remaining_ms === 0 ? "completed" : seen.state;
+}
+
+/**
+ * The share of its time (of an interval's phase) the timer has left, 0 to 1, for a bar.
+ * @param {Progress} seen
+ * @param {PublicTimer} timer
+ */
+export function left(seen, timer) {
+  const whole = timer.type === "interval"
+    ? (seen.phase === "rest" ? timer.rest ?? 0 : timer.work ?? 0) * 1000 : timer.total_ms;
+  return whole > 0 ? Math.min(1, Math.max(0, seen.shown_ms / whole)) : 0;
+}
+
+/**
+ * The words under a viewer's digits (catalog widget.*): a lost connection, the end, overtime,
+ * a pause or a timer not started; nothing while it simply runs.
+ * @param {Catalog} text
+ * @param {Progress} seen
+ * @param {string | null} status the connection's status (deleted for a timer gone)
+ */
+export function viewerStatus(text, seen, status) {
+  if (status === "reconnecting" || status === "deleted") return text[`widget.${status}`];
+  const state = stateShown(seen);
+  if (state === "completed") return text["widget.completed"];
+  if (seen.level === "overtime") return text["widget.overtime"];
+  return state === "paused" || state === "idle" ? text[`widget.${state}`] : "";
 }
 
 /**

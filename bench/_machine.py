@@ -67,3 +67,9 @@ def serve(engine_url: str, cpu: int, workdir: Path,
                                    stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, process)
     return process
+
+
+def port_of(server: subprocess.Popen[bytes]) -> int:
+    """The port a server started by `serve` listens on."""
+    command = [str(part) for part in server.args]  # type: ignore[union-attr]
+    return int(command[command.index("--port") + 1])

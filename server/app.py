@@ -40,6 +40,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     tasks = [asyncio.create_task(scheduler.run(), name="castimer-scheduler"),
              asyncio.create_task(ticker.run(), name="castimer-ticker"),
              asyncio.create_task(hub.watch_stalls(), name="castimer-stalls"),
+             asyncio.create_task(hub.watch_presence(), name="castimer-presence"),
              asyncio.create_task(deliveries.run(), name="castimer-webhooks")]
     try:
         yield {"engine": engine, "scheduler": scheduler, "hub": hub}

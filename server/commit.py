@@ -120,7 +120,7 @@ async def create(engine: Engine, account_id: str, fields: dict[str, Any],
 async def command(engine: Engine, account_id: str | None, timer_id: str, name: str, *,
                   seconds: int = 0, expected_version: int | None = None,
                   clock: Callable[[], int] = wall_clock) -> Timer:
-    """Run start / pause / resume / reset / adjust through the commit path."""
+    """Run start / pause / resume / reset / adjust / stop through the commit path."""
     timer, _ = await change_timer(
         engine, timer_id, account_id,
         lambda t, now: timers.apply(t, name, now, seconds=seconds),
@@ -144,11 +144,32 @@ async def set_state(engine: Engine, account_id: str, timer_id: str, state: str, 
     return timer
 
 
-async def edit(engine: Engine, account_id: str, timer_id: str, fields: dict[str, Any], *,
+async def edit(engine: Engine, account_id: str | None, timer_id: str, fields: dict[str, Any], *,
                expected_version: int | None = None,
                clock: Callable[[], int] = wall_clock) -> Timer:
     timer, _ = await change_timer(engine, timer_id, account_id,
                                   lambda t, now: timers.edit(t, fields, now),
+                                  expected_version=expected_version, clock=clock)
+    assert timer is not None
+    return timer
+
+
+async def set_message(engine: Engine, account_id: str | None, timer_id: str, text: str,
+                      flash: bool, *, expected_version: int | None = None,
+                      clock: Callable[[], int] = wall_clock) -> Timer:
+    """Show a message to the people on stage (replacing any earlier one)."""
+    timer, _ = await change_timer(engine, timer_id, account_id,
+                                  lambda t, now: timers.set_message(t, text, flash, now),
+                                  expected_version=expected_version, clock=clock)
+    assert timer is not None
+    return timer
+
+
+async def clear_message(engine: Engine, account_id: str | None, timer_id: str, *,
+                        expected_version: int | None = None,
+                        clock: Callable[[], int] = wall_clock) -> Timer:
+    """Take the message down; no change (and no version step) when there is none."""
+    timer, _ = await change_timer(engine, timer_id, account_id, timers.clear_message,
                                   expected_version=expected_version, clock=clock)
     assert timer is not None
     return timer

@@ -24,14 +24,21 @@ from typing import Any
 
 import orjson
 
-from . import timer_json, timers
+from . import ids, timer_json, timers
 from .clock import now_ms as wall_clock
-from .engines.base import Engine, timer_channel
+from .engines.base import Engine, EngineUnavailable, timer_channel
 from .timers import Timer
 
 log = logging.getLogger("castimer.hub")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+#: How long a process's count of a timer's viewers stands without a refresh (a process that
+#: dies stops counting after it), and how often a live process refreshes it.
+PRESENCE_TTL_MS = 15_000
+PRESENCE_REFRESH_MS = 5_000
+#: Published on a timer's state channel when a process's count of its viewers changed.
+PRESENCE_NOTE = b'{"presence":1}'
 
 #: Close codes the hub uses (docs/websockets.md lists them all).
 CLOSE_DELETED = 4410
@@ -48,8 +55,8 @@ class Viewer:
     the viewer get a task that finishes that send and then drains the mailbox, which meanwhile
     holds just the newest message. No task switch per socket per tick on the common path."""
 
-    __slots__ = ("_abort", "_latest", "_replies", "_send", "closed", "closing", "sending_since",
-                 "token", "writer")
+    __slots__ = ("_abort", "_latest", "_replies", "_send", "closed", "closing", "presenter",
+                 "sending_since", "token", "writer")
 
     def __init__(self, send: Send, abort: Callable[[], None] | None = None) -> None:
         self._send = send
@@ -61,6 +68,8 @@ class Viewer:
         self.sending_since = 0.0  # loop time the pending send started; 0 while none is
         self.writer: asyncio.Task[None] | None = None  # exists only while a send is pending
         self.token: str | None = None  # a presenter's control token, closed when it rotates
+        #: A control socket (or one that asked not to be counted): not one of the timer's viewers.
+        self.presenter = False
 
     def offer(self, text: str) -> None:
         """Send `text` now if the socket can take it, else let it replace the waiting state
@@ -199,7 +208,8 @@ def snapshot_message(timer: Timer, now: int) -> dict[str, Any]:
 class Room:
     """The viewers of one timer in this process and the latest committed state."""
 
-    __slots__ = ("loaded", "tick_token", "timer", "timer_id", "version", "viewers")
+    __slots__ = ("counted_at", "loaded", "presence", "presence_stale", "reported", "reported_at",
+                 "tick_token", "timer", "timer_id", "version", "viewers")
 
     def __init__(self, timer_id: str) -> None:
         self.timer_id = timer_id
@@ -210,6 +220,14 @@ class Room:
         self.timer: Timer | None = None
         self.viewers: set[Viewer] = set()
         self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Presence: this process's count as last recorded in the engine, and the total of
+        # every process as last told to the sockets.
+        self.reported, self.reported_at = 0, 0
+        self.presence: int | None = None
+        self.presence_stale, self.counted_at = True, 0
+
+    def local_viewers(self) -> int:
+        return sum(1 for viewer in self.viewers if not viewer.presenter)
 
 
 class Hub:
@@ -223,6 +241,8 @@ class Hub:
         self._on_state: list[Callable[[Room], None]] = []
         self._reloads: set[asyncio.Task[None]] = set()
         self.connections_by_ip: collections.Counter[str] = collections.Counter()
+        #: Names this process's presence records: unique per hub, so per process.
+        self.process_id = ids.new_id("prc_")
 
     def on_state(self, callback: Callable[[Room], None]) -> None:
         """Call `callback(room)` whenever a room's committed state changes (the ticker)."""
@@ -277,6 +297,11 @@ class Hub:
         if receiver is not None:
             with contextlib.suppress(Exception):
                 await self.engine.unsubscribe(timer_channel(room.timer_id), receiver)
+        if room.reported:
+            # Best effort: if the store cannot be told, the record expires by itself.
+            with contextlib.suppress(Exception):
+                await self.engine.set_presence(room.timer_id, self.process_id, 0, 0)
+                await self.engine.publish(timer_channel(room.timer_id), PRESENCE_NOTE)
 
     # -- committed state ----------------------------------------------------------------------
 
@@ -289,6 +314,9 @@ class Hub:
                 task = asyncio.create_task(self._reload(room))
                 self._reloads.add(task)
                 task.add_done_callback(self._reloads.discard)
+                return
+            if message == PRESENCE_NOTE:  # some process's viewers of this timer changed
+                room.presence_stale = True
                 return
             self._apply(room, orjson.loads(message))
 
@@ -328,6 +356,42 @@ class Hub:
         elif timers.load(raw).version > held:
             fields = orjson.loads(raw)
             self._apply(room, {"v": fields["version"], "timer": fields, "events": []})
+
+    # -- presence -----------------------------------------------------------------------------
+
+    async def watch_presence(self, every: float = 1.0) -> None:
+        """Once a second: record this process's viewer counts that changed (and refresh the
+        others before they expire), then recount what changed anywhere and tell the sockets.
+        So a change reaches every socket within about two seconds, at most once a second."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.presence_round()
+            except EngineUnavailable:
+                pass  # the outage is reported by the loops that need the store; try again
+
+    async def presence_round(self) -> None:
+        now = self.clock()
+        for room in list(self.rooms.values()):
+            local = room.local_viewers()
+            if local != room.reported or now - room.reported_at >= PRESENCE_REFRESH_MS:
+                await self.engine.set_presence(room.timer_id, self.process_id, local,
+                                               now + PRESENCE_TTL_MS)
+                if local != room.reported:
+                    await self.engine.publish(timer_channel(room.timer_id), PRESENCE_NOTE)
+                room.reported, room.reported_at = local, now
+        # Stale: some process said so; or a while since the last count (a process that died
+        # says nothing: its records just expire).
+        due = [room for room in self.rooms.values()
+               if room.presence_stale or now - room.counted_at >= PRESENCE_REFRESH_MS]
+        if not due:
+            return
+        totals = await self.engine.count_viewers([room.timer_id for room in due], now)
+        for room, total in zip(due, totals, strict=True):
+            room.presence_stale, room.counted_at = False, now
+            if total != room.presence:
+                room.presence = total
+                broadcast(room.viewers, {"type": "presence", "viewers": total})
 
     # -- housekeeping -------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
-"""The pages people see: the widget (`/widget`), the embed generator (`/embed`) and the
-presenter page (`/control/{id}`), plus the files they load (`/static`, `/widget/*.js|css`).
+"""The pages people see: the widget (`/widget`), the stage display (`/stage/{id}`), the embed
+generator (`/embed`) and the presenter page (`/control/{id}`), plus the files they load
+(`/static`, `/widget/*.js|css`).
 
 Everything a page needs is served from here: widgets run on sites with strict networks, so a
 page never asks another host for anything. Each page carries a strict Content-Security-Policy
-(scripts only from this server, the one inline style nonced); only the widget may be framed.
+(scripts only from this server, the one inline style nonced); only the widget and the stage
+display, which have nothing to click, may be framed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from . import i18n, settings, timer_json, timers, widget_params
+from . import i18n, settings, stage_params, timer_json, timers, widget_params
 from .api.responses import json_response
 from .api.timers import base_url
 from .clock import now_ms
@@ -132,6 +134,28 @@ async def widget(request: Request) -> Response:
     }, status=status, framed_by="*")
 
 
+async def stage(request: Request) -> Response:
+    """The full-window display of a live timer for a stage or an OBS browser source."""
+    timer_id = request.path_params["timer_id"]
+    params = stage_params.parse(timer_id, request.query_params)
+    lang = params.lang
+    status, problems = 200, [p.message(lang) for p in params.problems]
+    snapshot = None
+    if problems:
+        status = 400
+    else:
+        try:
+            snapshot, _ = await _live(request, timer_id, lang)
+        except _Unshowable as unshowable:
+            status, problems = unshowable.status, [unshowable.message]
+    config = {"lang": lang, "timer_id": timer_id, "timer": snapshot, "clock": params.clock,
+              "text": i18n.subset(lang, ("stage.", "widget."))}
+    return render(request, "stage.html", {
+        "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "problems": problems,
+        "title": snapshot["title"] if snapshot else "", "config": config,
+    }, status=status, framed_by="*")
+
+
 async def widget_asset(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in _WIDGET_ASSETS:
@@ -199,6 +223,7 @@ async def control(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/widget", widget, methods=["GET"]),
     Route("/widget/{name}", widget_asset, methods=["GET"]),
+    Route("/stage/{timer_id}", stage, methods=["GET"]),
     Route("/embed", embed, methods=["GET"]),
     Route("/embed/check", embed_check, methods=["GET"]),
     Route("/control/{timer_id}", control, methods=["GET"]),

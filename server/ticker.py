@@ -22,11 +22,13 @@ from .wake import Wake
 
 def next_tick(timer: Timer, after_ms: int) -> int | None:
     """The first instant > `after_ms` at which the running timer has a whole number (≥ 1) of
-    seconds left, or None."""
-    if timer.state != timers.State.RUNNING:
+    seconds left, or in overtime a whole number past zero; None when no tick is due."""
+    if timer.state not in (timers.State.RUNNING, timers.State.OVERTIME):
         return None
     remaining = timers.progress(timer, after_ms).remaining_ms
     step = remaining % 1000 or 1000
+    if timer.state == timers.State.OVERTIME:
+        return after_ms + step  # counting up past zero, for as long as it runs
     if remaining - step < 1000:
         return None
     return after_ms + step

@@ -23,11 +23,16 @@ def public(t: Timer, now_ms: int) -> dict[str, Any]:
         out.update(work=t.work_ms // 1000, rest=t.rest_ms // 1000, rounds=t.rounds)
     if t.type != timers.EVENT:
         out["adjustment"] = round(t.adjust_ms / 1000)
+        out["start_at"] = t.start_at
     out.update(remaining_ms=p.remaining_ms, elapsed_ms=p.elapsed_ms, total_ms=p.total_ms,
                round=p.round, phase=p.phase, version=t.version,
                created_at=timers.iso(t.created_at_ms), updated_at=timers.iso(t.updated_at_ms),
                started_at=timers.iso(t.started_at_ms), paused_at=timers.iso(t.paused_at_ms),
-               completed_at=timers.iso(t.completed_at_ms), server_time=now_ms)
+               completed_at=timers.iso(t.completed_at_ms), server_time=now_ms,
+               level=timers.level(t, now_ms, p), warn_at=t.warn_at, danger_at=t.danger_at,
+               message=timers.message_json(t.message), blackout=t.blackout)
+    if t.type in timers.OVERTIME_TYPES:
+        out.update(overtime=t.overtime, overtime_ms=timers.overtime_ms(t, now_ms, p))
     return out
 
 
@@ -38,14 +43,18 @@ def urls(t: Timer, base_url: str) -> dict[str, str]:
         "widget": widget,
         "embed": f'<iframe src="{escape(widget)}" style="width:360px;height:360px;border:none;"'
                  f' loading="lazy" title="{title}"></iframe>',
+        # The stage display, like the widget, is read-only: the id is the capability.
+        "stage": f"{base_url}/stage/{quote(t.id)}",
         # The token rides in the fragment: browsers never send it, so no access log sees it.
         "control": f"{base_url}/control/{quote(t.id)}#token={t.control_token}",
     }
 
 
-def owner(t: Timer, now_ms: int, base_url: str) -> dict[str, Any]:
+def owner(t: Timer, now_ms: int, base_url: str, viewers: int = 0) -> dict[str, Any]:
+    """What the timer's account sees: the public fields, its webhook settings, its URLs and
+    how many viewer sockets are open on it now."""
     out = public(t, now_ms)
-    out.update(webhook_url=t.webhook_url,
+    out.update(viewers=viewers, webhook_url=t.webhook_url,
                webhook_events=list(t.webhook_events) if t.webhook_events is not None else None,
                urls=urls(t, base_url))
     return out

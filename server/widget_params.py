@@ -21,7 +21,7 @@ FLAGS = ("show_title", "show_date", "alarm", "show_brand")
 DEFAULT_DURATION = 300  # the reference gives none; five minutes is the example it uses
 DEFAULT_COLOR = "6C63FF"
 _HEX = re.compile(r"[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}")
-_TIMER_ID = re.compile(r"tmr_[0-9A-Za-z]{1,64}")
+TIMER_ID = re.compile(r"tmr_[0-9A-Za-z]{1,64}")
 _INT = re.compile(r"[+-]?\d{1,12}")
 _ECHO = 40  # characters of a bad value repeated back in the message
 
@@ -88,7 +88,7 @@ def _timezone(raw: str) -> str | Problem:
     return raw
 
 
-def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str | Problem:
+def choice(name: str, raw: str, allowed: tuple[str, ...]) -> str | Problem:
     if raw in allowed:
         return raw
     return Problem(name, "error.choice", {"allowed": ", ".join(allowed), "value": _echo(raw)})
@@ -106,7 +106,7 @@ def parse(query: Mapping[str, str]) -> WidgetParams:
             values[name] = result
 
     if "type" in query:
-        keep("type", _choice("type", query["type"], timers.TYPES))
+        keep("type", choice("type", query["type"], timers.TYPES))
     if "title" in query:
         title = query["title"]
         keep("title", title if len(title) <= timers.MAX_TITLE else
@@ -121,17 +121,17 @@ def parse(query: Mapping[str, str]) -> WidgetParams:
     if "timezone" in query:
         keep("timezone", _timezone(query["timezone"]))
     if "theme" in query:
-        keep("theme", _choice("theme", query["theme"], THEMES))
+        keep("theme", choice("theme", query["theme"], THEMES))
     if "primary_color" in query:
         color = query["primary_color"].removeprefix("#")
         keep("primary_color", color.upper() if _HEX.fullmatch(color) else
              Problem("primary_color", "error.color", {"value": _echo(query["primary_color"])}))
     for name in FLAGS:
         if name in query:
-            flag = _choice(name, query[name], ("0", "1"))
+            flag = choice(name, query[name], ("0", "1"))
             keep(name, flag if isinstance(flag, Problem) else flag == "1")
     if "timer" in query:
-        keep("timer", query["timer"] if _TIMER_ID.fullmatch(query["timer"]) else
+        keep("timer", query["timer"] if TIMER_ID.fullmatch(query["timer"]) else
              Problem("timer", "error.timer_id", {"value": _echo(query["timer"])}))
     live = "timer" in values
     if (not live and values.get("type") == timers.EVENT and "target_ms" not in values

@@ -147,6 +147,9 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
     raw_send = websocket.scope.get(RAW_SEND) or websocket.send
     transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
     viewer = Viewer(raw_send, transport.abort if transport is not None else None)
+    # Presenters are not the timer's viewers, nor is a socket that asks not to be counted
+    # (the dashboard's, with ?count=0).
+    viewer.presenter = presenter or websocket.query_params.get("count") == "0"
     if credential and credential.startswith("ctl_"):
         viewer.token = credential
     room = await hub.join(timer_id, viewer)
@@ -157,6 +160,10 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
         raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
     try:
         viewer.reply(orjson.dumps(snapshot_message(room.timer, now_ms())).decode())
+        if room.presence is not None:
+            # The count is told when it changes; one who joins a room already counted (a
+            # presenter is not counted, so changes nothing) hears it now.
+            viewer.reply(orjson.dumps({"type": "presence", "viewers": room.presence}).decode())
         await _read(websocket, hub, room, viewer, credential)
     except Close as close:
         viewer.close(close.code, close.reason)
@@ -238,13 +245,24 @@ async def _read(websocket: WebSocket, hub: Hub, room: Room, viewer: Viewer,
             raise Close(CLOSE_BAD_MESSAGE, f"unknown message type {kind!r}")
 
 
+#: What a presenter may send: the timer's commands and the live room's.
+ROOM_COMMANDS = ("message", "clear_message", "blackout")
+
+
 def _command_error(data: dict[str, Any]) -> str | None:
-    if data.get("command") not in timers.COMMANDS:
-        return f"command must be one of {', '.join(timers.COMMANDS)}"
+    if data.get("command") not in (*timers.COMMANDS, *ROOM_COMMANDS):
+        return f"command must be one of {', '.join((*timers.COMMANDS, *ROOM_COMMANDS))}"
     for name in ("seconds", "expected_version"):
         value = data.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             return f"{name} must be an integer"
+    if data["command"] == "message" and not isinstance(data.get("text"), str):
+        return "message takes text (a string) and optionally flash (true or false)"
+    for name in ("flash", "on"):
+        if data.get(name) is not None and not isinstance(data.get(name), bool):
+            return f"{name} must be true or false"
+    if data["command"] == "blackout" and not isinstance(data.get("on"), bool):
+        return "blackout takes on: true or false"
     req = data.get("req")
     if (req is not None and not isinstance(req, str | int)) or len(str(req)) > 64:
         return "req must be a string or integer of at most 64 characters"
@@ -284,10 +302,7 @@ async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
         _ack(viewer, req, False, current, error)
         return
     try:
-        timer = await commit.command(hub.engine, room.timer.account_id if room.timer else None,
-                                     room.timer_id, data["command"],
-                                     seconds=data.get("seconds") or 0,
-                                     expected_version=data.get("expected_version"))
+        timer = await _run_command(hub, room, data)
     except timers.TimerError as exc:
         _ack(viewer, req, False, current, {"type": "validation_error", "message": exc.message,
                                            "param": exc.param})
@@ -302,6 +317,24 @@ async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
                                            "message": "the timer store is unreachable"})
     else:
         _ack(viewer, req, True, timer.version, None)
+
+
+async def _run_command(hub: Hub, room: Room, data: dict[str, Any]) -> timers.Timer:
+    """One presenter command through the commit path, as the REST API runs it."""
+    assert room.timer is not None
+    account_id, timer_id, name = room.timer.account_id, room.timer_id, data["command"]
+    expected = data.get("expected_version")
+    if name == "message":
+        return await commit.set_message(hub.engine, account_id, timer_id, data["text"],
+                                        bool(data.get("flash")), expected_version=expected)
+    if name == "clear_message":
+        return await commit.clear_message(hub.engine, account_id, timer_id,
+                                          expected_version=expected)
+    if name == "blackout":
+        return await commit.edit(hub.engine, account_id, timer_id, {"blackout": data["on"]},
+                                 expected_version=expected)
+    return await commit.command(hub.engine, account_id, timer_id, name,
+                                seconds=data.get("seconds") or 0, expected_version=expected)
 
 
 def _ack(viewer: Viewer, req: Any, ok: bool, version: int, error: dict[str, Any] | None) -> None:

@@ -69,7 +69,8 @@ _BUILT = {"dashboard.type_": ("countdown", "event", "interval"),
           "dashboard.status_": ("pending", "succeeded", "failed", "cancelled"),
           "dashboard.plan_": ("free", "pro", "enterprise", "unlimited"),
           "widget.": ("idle", "running", "paused", "completed", "work", "rest"),
-          "control.": ("live", "connecting", "reconnecting")}
+          "control.": ("live", "connecting", "reconnecting"),
+          "control.level_": ("warning", "danger"), "dashboard.level_": ("warning", "danger")}
 
 
 def _keys_the_pages_use() -> set[str]:
@@ -77,11 +78,16 @@ def _keys_the_pages_use() -> set[str]:
     for path in [*ROOT.glob("templates/*.html"), *ROOT.glob("widget/*"), *ROOT.glob("static/*.js"),
                  *ROOT.glob("*.py")]:
         source = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"""\b[tT]\[\s*["']([a-z_]+\.[a-z_]+)["']""", source))
+        used |= set(re.findall(r"""\b[tT]\[\s*["']([a-z_]+\.[a-z_]+)["']\s*\]""", source))
         used |= set(re.findall(r"""i18n\.text\(\w+, ["']([a-z_]+\.[a-z_]+)["']""", source))
         used |= set(re.findall(r"""["'](error\.[a-z_]+)["']""", source))  # widget_params
         for prefix in re.findall(r"T\[`([a-z_]+\.[a-z_]*)\$\{", source):
             used |= {prefix + value for value in _BUILT[prefix]}
+        # Jinja: {% for key in ("a", "b") %} … t["prefix_" ~ key]
+        for values, prefix in re.findall(
+                r"""\{%\s*for \w+ in \(([^)]*)\)\s*%\}.*?t\["([a-z_]+\.[a-z_]*)" ~""", source,
+                flags=re.S):
+            used |= {prefix + value for value in re.findall(r'"([a-z_]+)"', values)}
     return used
 
 

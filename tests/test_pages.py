@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
+from server import i18n
 from tests.conftest import sqlite_url
 from tests.servers import Server, client, make_key
 
@@ -70,7 +71,8 @@ def test_pages_send_a_strict_content_security_policy(site: Server) -> None:
     timer_id = _live_timer(site, "free")
     for path, ancestors in ((f"/widget?timer={timer_id}", "*"),
                             ("/widget?duration=-1", "*"),
-                            ("/embed", "'none'"), (f"/control/{timer_id}", "'none'")):
+                            ("/embed", "'none'"), (f"/control/{timer_id}", "'none'"),
+                            (f"/stage/{timer_id}", "*"), ("/stage/tmr_x?mirror=2", "*")):
         response = httpx.get(site.base + path)
         policy = dict(part.strip().split(" ", 1)
                       for part in response.headers["content-security-policy"].split(";"))
@@ -124,7 +126,8 @@ def test_the_widget_preloads_what_its_script_imports(site: Server) -> None:
 def test_page_scripts_are_modules_served_as_javascript(site: Server) -> None:
     """Browsers run a module only if it comes with a JavaScript MIME type."""
     timer_id = _live_timer(site, "free")
-    for path in (f"/widget?timer={timer_id}", "/embed", f"/control/{timer_id}"):
+    for path in (f"/widget?timer={timer_id}", "/embed", f"/control/{timer_id}",
+                 f"/stage/{timer_id}"):
         page = httpx.get(site.base + path).text
         scripts = re.findall(r"<script\b[^>]*\bsrc=[^>]*>", page)
         assert scripts, path
@@ -151,6 +154,20 @@ def test_a_missing_live_timer_says_so_in_the_widget_language(site: Server) -> No
     assert response.status_code == 404
     assert "No existe el temporizador tmr_doesnotexist: puede que se haya eliminado." in (
         response.text)
+
+
+def test_the_stage_display_names_a_bad_parameter_or_a_missing_timer(site: Server) -> None:
+    timer_id = _live_timer(site, "free")
+    response = httpx.get(f"{site.base}/stage/{timer_id}?mirror=yes&theme=pink&lang=fr")
+    assert response.status_code == 400
+    assert i18n.text("fr", "error.choice", param="mirror", allowed="0, 1", value="yes") in (
+        response.text)
+    assert "theme" in response.text and "pink" in response.text
+    response = httpx.get(f"{site.base}/stage/not-an-id")
+    assert response.status_code == 400 and "timer_id" in response.text
+    response = httpx.get(f"{site.base}/stage/tmr_doesnotexist?lang=de")
+    assert response.status_code == 404
+    assert "tmr_doesnotexist" in response.text and 'lang="de"' in response.text
 
 
 def test_only_the_widget_script_and_style_are_served_from_its_folder(site: Server) -> None:

@@ -73,3 +73,34 @@ def test_the_days_requests_and_cap_survive_a_restart_on_sqlite(tmp_path):
             assert after.headers["X-RateLimit-Remaining"] in ("29", str(1000 - before - 1))
     finally:
         second.stop()
+
+
+def test_a_start_scheduled_while_the_only_sqlite_server_was_down_fires_late_but_anchored(
+        tmp_path):
+    import datetime as dt
+
+    url = sqlite_url(tmp_path)
+    first = Server(url, tmp_path).start()
+    key = make_key(url)
+    start_at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)).isoformat(
+        timespec="milliseconds")
+    try:
+        with client(first, key) as api:
+            timer = api.post("/timers", json={"type": "countdown", "duration": 60,
+                                              "start_at": start_at}).json()
+    finally:
+        first.stop()
+    time.sleep(3.0)  # start_at passes with no server running
+    second = Server(url, tmp_path, port=first.port).start()
+    try:
+        with client(second, key) as api:
+            running = wait_for_state(api, timer["id"], "running", within=5)
+            [started] = events_of(api, timer["id"])
+    finally:
+        second.stop()
+    assert running["started_at"] == started["data"]["started_at"]
+    assert dt.datetime.fromisoformat(running["started_at"]) == dt.datetime.fromisoformat(
+        start_at)
+    assert started["data"]["scheduled"] is True and started["data"]["late_ms"] >= 1500
+    # It has run since start_at, not since the server noticed.
+    assert running["remaining_ms"] <= 60_000 - 3000

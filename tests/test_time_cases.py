@@ -16,7 +16,8 @@ CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "time_cases.json").read_text(encoding="utf-8"))["cases"]
 #: What server/static/time.js reads of a public timer.
 READ_BY_THE_PAGES = {"type", "state", "remaining_ms", "elapsed_ms", "total_ms", "server_time",
-                     "work", "rest", "rounds"}
+                     "work", "rest", "rounds", "overtime", "warn_at", "danger_at",
+                     "completed_at"}
 
 
 def _timer(case: dict[str, Any]) -> timers.Timer:
@@ -26,8 +27,11 @@ def _timer(case: dict[str, Any]) -> timers.Timer:
 
 def test_the_cases_cover_every_type_and_state() -> None:
     covered = {(case["timer"]["type"], case["snapshot"]["state"]) for case in CASES}
+    # Events cannot be paused; intervals have no overtime.
     assert covered == {(kind, str(state)) for kind in timers.TYPES for state in timers.State
-                       if (kind, state) != ("event", "paused")}  # events cannot be paused
+                       if (kind, state) not in {("event", "paused"), ("interval", "overtime")}}
+    levels = {check["level"] for case in CASES for check in case["at"] if "level" in check}
+    assert levels == set(timers.LEVELS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
@@ -36,10 +40,14 @@ def test_the_core_computes_each_case(case: dict[str, Any]) -> None:
     for check in case["at"]:
         expected = {name: value for name, value in check.items() if name != "now"}
         progress = timers.progress(timer, check["now"])
-        assert {name: getattr(progress, name) for name in expected} == expected, check["now"]
+        computed = {name: timers.level(timer, check["now"]) if name == "level"
+                    else getattr(progress, name) for name in expected}
+        assert computed == expected, check["now"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_each_snapshot_is_what_the_server_sends(case: dict[str, Any]) -> None:
     sent = timer_json.public(_timer(case), case["snapshot"]["server_time"])
-    assert case["snapshot"] == {name: sent[name] for name in READ_BY_THE_PAGES & sent.keys()}
+    shown = {name: sent[name] for name in READ_BY_THE_PAGES & sent.keys()
+             if name in case["snapshot"] or sent[name] not in (None, False)}
+    assert case["snapshot"] == shown

@@ -3,6 +3,9 @@ and property tests of its invariants."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -335,3 +338,259 @@ def test_edits_and_adjustments_keep_to_the_cap():
         T.apply(full, "adjust", T0, seconds=11)
     assert refused.value.param == "seconds"
     assert T.apply(full, "adjust", T0, seconds=10).timer is not None
+
+
+# -- the live room: overtime, warnings, messages ---------------------------------------------
+
+
+def fire_all(timer: T.Timer, until_ms: int) -> tuple[T.Timer, list[T.TimerEvent]]:
+    """What the scheduler commits up to `until_ms`, deadline by deadline."""
+    events: list[T.TimerEvent] = []
+    due = T.next_deadline(timer)
+    while due is not None and due <= until_ms:
+        change = T.advance(timer, due)
+        assert change is not None and change.timer is not None
+        timer, events = change.timer, events + list(change.events)
+        due = T.next_deadline(timer)
+    return timer, events
+
+
+def test_overtime_completes_once_then_counts_below_zero_until_stopped():
+    timer, _ = run(countdown(2, overtime=True), ("start", 0))
+    timer, events = fire_all(timer, T0 + 60_000)
+    assert [e.name for e in events] == ["timer.completed"]
+    assert events[0].at_ms == T0 + 2000 and events[0].data["actual_duration"] == 2
+    assert timer.state == State.OVERTIME and T.next_deadline(timer) is None
+    later = [T.progress(timer, T0 + ms).remaining_ms for ms in (2500, 3000, 9000)]
+    assert later == [-500, -1000, -7000]
+    assert T.level(timer, T0 + 3000) == "overtime"
+    assert T.overtime_ms(timer, T0 + 3000) == 1000
+    stopped = T.apply(timer, "stop", T0 + 9400)
+    assert [e.name for e in stopped.events] == ["timer.stopped"]
+    assert stopped.events[0].data["overtime"] == 7
+    assert stopped.timer.state == State.COMPLETED
+    assert T.progress(stopped.timer, T0 + 20_000).remaining_ms == 0
+    assert T.overtime_ms(stopped.timer, T0 + 20_000) == 7400
+    reset = T.apply(stopped.timer, "reset", T0 + 21_000)
+    assert reset.timer.state == State.IDLE and reset.timer.completed_at_ms is None
+
+
+def test_a_pause_in_overtime_resumes_in_overtime():
+    timer, _ = run(countdown(2, overtime=True), ("start", 0))
+    timer, _ = fire_all(timer, T0 + 3000)
+    timer, _ = run(timer, ("pause", 3000))
+    assert timer.state == State.PAUSED and T.progress(timer, T0 + 9000).remaining_ms == -1000
+    assert T.level(timer, T0 + 9000) == "overtime"
+    timer, names = run(timer, ("resume", 10_000))
+    assert timer.state == State.OVERTIME and names == ["timer.resumed"]
+    assert T.progress(timer, T0 + 11_000).remaining_ms == -2000
+    with pytest.raises(TimerError, match="cannot adjust a timer that is overtime"):
+        T.apply(timer, "adjust", T0 + 11_000, seconds=30)
+    paused, _ = run(timer, ("pause", 11_000))
+    with pytest.raises(TimerError, match="past zero"):
+        T.apply(paused, "adjust", T0 + 11_000, seconds=30)
+
+
+def test_an_event_timer_with_overtime_counts_past_its_date():
+    target = T0 + 10_000
+    timer = T.create("tmr_e", "acct_a", {"type": "event", "target_date": T.iso(target),
+                                         "overtime": True}, T0).timer
+    timer, events = fire_all(timer, T0 + 15_000)
+    assert [e.name for e in events] == ["timer.completed"]
+    assert timer.state == State.OVERTIME
+    assert T.progress(timer, T0 + 15_000).remaining_ms == -5000
+
+
+def test_state_completed_stops_and_overtime_is_no_target():
+    timer, _ = run(countdown(30), ("start", 0))
+    assert T.command_for_state(timer, "completed", T0 + 1000) == "stop"
+    with pytest.raises(TimerError, match="goes into overtime by itself"):
+        T.command_for_state(timer, "overtime", T0)
+    stopped = T.apply(timer, "stop", T0 + 1000)
+    assert stopped.events[0].data["overtime"] == 0 and stopped.timer.completed_at_ms == T0 + 1000
+
+
+def test_warnings_fire_once_each_in_order_before_the_completion():
+    timer, _ = run(countdown(5, warn_at=3, danger_at=1), ("start", 0))
+    timer, events = fire_all(timer, T0 + 10_000)
+    assert [(e.name, e.data.get("level"), e.at_ms) for e in events] == [
+        ("timer.warning", "warning", T0 + 2000), ("timer.warning", "danger", T0 + 4000),
+        ("timer.completed", None, T0 + 5000)]
+    assert events[0].data["remaining"] == 3 and events[1].data["remaining"] == 1
+    again, _ = run(timer, ("reset", 11_000), ("start", 12_000))
+    _, events = fire_all(again, T0 + 30_000)
+    assert [e.data.get("level") for e in events] == ["warning", "danger", None]
+
+
+def test_a_server_that_was_down_fires_each_warning_once_late_and_in_order():
+    timer, _ = run(countdown(5, warn_at=3, danger_at=1), ("start", 0))
+    change = T.advance(timer, T0 + 9000)
+    assert [(e.name, e.data.get("late_ms")) for e in change.events] == [
+        ("timer.warning", 7000), ("timer.warning", 5000), ("timer.completed", 4000)]
+
+
+def test_an_adjust_above_a_threshold_re_arms_it():
+    timer, _ = run(countdown(10, warn_at=5), ("start", 0))
+    timer, events = fire_all(timer, T0 + 6000)
+    assert [e.name for e in events] == ["timer.warning"]
+    timer, names = run(timer, ("adjust", 6000, 10))  # 14 s left: above 5 again
+    assert names == ["timer.adjusted"] and timer.warned == 0
+    timer, events = fire_all(timer, T0 + 30_000)
+    assert [(e.name, e.at_ms) for e in events] == [("timer.warning", T0 + 15_000),
+                                                   ("timer.completed", T0 + 20_000)]
+
+
+def test_removing_time_past_a_threshold_fires_it_in_the_same_commit():
+    timer, _ = run(countdown(60, warn_at=30), ("start", 0))
+    change = T.apply(timer, "adjust", T0 + 1000, seconds=-40)
+    assert [e.name for e in change.events] == ["timer.adjusted", "timer.warning"]
+
+
+@pytest.mark.parametrize(("fields", "param", "message"), [
+    ({"type": "interval", "overtime": True}, "overtime", "countdown and event"),
+    ({"type": "countdown", "duration": 10, "warn_at": 10}, "warn_at", "below the timer's length"),
+    ({"type": "countdown", "duration": 10, "warn_at": 0}, "warn_at", "from 1"),
+    ({"type": "countdown", "duration": 10, "warn_at": 3, "danger_at": 3}, "danger_at",
+     "below warn_at"),
+    ({"type": "countdown", "duration": 10, "danger_at": 11}, "danger_at", "(10 s)"),
+])
+def test_live_room_fields_are_checked(fields, param, message):
+    with pytest.raises(TimerError, match=re.escape(message)) as caught:
+        T.create("tmr_x", "acct_a", fields, T0)
+    assert caught.value.param == param
+
+
+def test_messages_are_timer_state_with_an_event():
+    timer = countdown()
+    change = T.set_message(timer, "<script>wrap up</script>", True, T0 + 5)
+    assert change.timer.message == {"text": "<script>wrap up</script>", "flash": True,
+                                    "at_ms": T0 + 5}
+    assert [(e.name, e.data["message"]["text"]) for e in change.events] == [
+        ("timer.message", "<script>wrap up</script>")]
+    cleared = T.clear_message(change.timer, T0 + 10)
+    assert cleared.timer.message is None and cleared.events[0].data["message"] is None
+    assert T.clear_message(cleared.timer, T0 + 11) is None
+    for text, says in [("", "1 to 280"), ("   ", "1 to 280"), ("x" * 281, "1 to 280"),
+                       ("a\x00b", "control characters")]:
+        with pytest.raises(TimerError, match=says):
+            T.set_message(timer, text, False, T0)
+    assert T.set_message(timer, "two\nlines", False, T0).timer.message["text"] == "two\nlines"
+
+
+warned_kinds = st.sampled_from([
+    {"type": "countdown", "duration": 30, "warn_at": 20, "danger_at": 5},
+    {"type": "countdown", "duration": 30, "warn_at": 10, "overtime": True},
+    {"type": "interval", "work": 4, "rest": 2, "rounds": 4, "danger_at": 7}])
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=warned_kinds, script=commands)
+def test_a_warning_fires_at_most_once_per_crossing_and_never_after_completion(kind, script):
+    timer = T.create("tmr_w", "acct_w", kind, T0).timer
+    thresholds = {"warning": kind.get("warn_at"), "danger": kind.get("danger_at")}
+    armed = {level: True for level in thresholds}
+    completed = False
+    now = T0
+    for command, gap, delta in script:
+        timer, fired = fire_all(timer, now + gap)
+        now += gap
+        try:
+            change = T.apply(timer, command, now, seconds=delta)
+            timer, fired = change.timer, fired + list(change.events)
+        except TimerError:
+            pass
+        for event in fired:
+            if event.name in ("timer.started", "timer.reset"):
+                armed, completed = dict.fromkeys(armed, True), False
+            elif event.name == "timer.adjusted":
+                for level, at_s in thresholds.items():
+                    if at_s is not None and event.data["remaining"] > at_s:
+                        armed[level] = True
+            elif event.name == "timer.warning":
+                level = event.data["level"]
+                assert armed[level] and not completed, (level, fired)
+                armed[level] = False
+            elif event.name == "timer.completed":
+                completed = True
+
+
+@settings(max_examples=200, deadline=None)
+@given(script=st.lists(st.tuples(st.sampled_from(["pause", "resume", "stop"]),
+                                 st.integers(min_value=0, max_value=5000)), max_size=12))
+def test_overtime_remaining_never_grows(script):
+    timer, _ = run(countdown(3, overtime=True), ("start", 0))
+    now, last = T0, T.progress(timer, T0).remaining_ms
+    for command, gap in script:
+        for probe in range(now, now + gap + 1, 250):
+            timer, _ = fire_all(timer, probe)
+            remaining = T.progress(timer, probe).remaining_ms
+            if timer.state != State.COMPLETED:
+                assert remaining <= last, (probe, timer.state)
+                last = remaining
+        now += gap
+        with contextlib.suppress(TimerError):
+            timer = T.apply(timer, command, now).timer
+    completions = [e for e in fire_all(timer, now + 10_000)[1] if e.name == "timer.completed"]
+    assert len(completions) <= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(script=commands)
+def test_a_stopped_timer_stays_completed_until_reset(script):
+    timer, _ = run(countdown(2, overtime=True), ("start", 0))
+    timer, _ = fire_all(timer, T0 + 5000)
+    done = T.apply(timer, "stop", T0 + 6000).timer
+    for command, gap, delta in script:
+        if command == "reset":
+            continue
+        with pytest.raises(TimerError):
+            T.apply(done, command, T0 + 6000 + gap, seconds=delta)
+    assert T.advance(done, T0 + 10**8) is None
+
+
+# -- scheduled starts -------------------------------------------------------------------------
+
+
+def test_a_scheduled_start_fires_once_anchored_at_start_at():
+    timer = countdown(600, start_at=T.iso(T0 + 60_000))
+    assert T.next_deadline(timer) == T0 + 60_000
+    assert T.advance(timer, T0 + 59_999) is None
+    # The server notices two minutes late: the timer has run those two minutes already.
+    change = T.advance(timer, T0 + 180_000)
+    [started] = change.events
+    assert (started.name, started.at_ms) == ("timer.started", T0 + 60_000)
+    assert started.data["scheduled"] is True and started.data["late_ms"] == 120_000
+    timer = change.timer
+    assert timer.state == State.RUNNING and timer.start_at is None
+    assert T.progress(timer, T0 + 180_000).remaining_ms == 480_000
+    assert T.advance(timer, T0 + 180_000) is None  # once
+    assert T.next_deadline(timer) == T0 + 660_000
+
+
+def test_a_start_long_overdue_fires_the_completion_too_in_order():
+    timer = countdown(10, start_at=T.iso(T0 + 1000), warn_at=5)
+    names = [(e.name, e.at_ms) for e in T.advance(timer, T0 + 60_000).events]
+    assert names == [("timer.started", T0 + 1000), ("timer.warning", T0 + 6000),
+                     ("timer.completed", T0 + 11_000)]
+
+
+def test_start_at_is_checked_and_changes_only_while_idle():
+    for fields, says in [({"start_at": "tomorrow"}, "ISO 8601"),
+                         ({"start_at": "2030-01-01T10:00:00"}, "UTC offset"),
+                         ({"start_at": T.iso(T0 - 1)}, "in the future"),
+                         ({"start_at": T.iso(T0 + (T.MAX_TOTAL_S + 1) * 1000)}, "days ahead")]:
+        with pytest.raises(TimerError, match=says) as caught:
+            countdown(**fields)
+        assert caught.value.param == "start_at"
+    with pytest.raises(TimerError, match="countdown and interval") as caught:
+        T.create("tmr_e", "acct_a", {"type": "event", "target_date": T.iso(T0 + 10_000),
+                                     "start_at": T.iso(T0 + 5000)}, T0)
+    scheduled = countdown(start_at=T.iso(T0 + 5000))
+    cleared = T.edit(scheduled, {"start_at": None}, T0 + 1).timer
+    assert cleared.start_at_ms is None and T.next_deadline(cleared) is None
+    running, _ = run(countdown(), ("start", 0))
+    with pytest.raises(TimerError, match="only while the timer is idle"):
+        T.edit(running, {"start_at": T.iso(T0 + 5000)}, T0 + 1)
+    # Starting by hand drops the schedule.
+    started = T.apply(scheduled, "start", T0 + 100).timer
+    assert started.start_at is None and started.started_at_ms == T0 + 100

@@ -66,7 +66,8 @@ def test_an_installed_wheel_serves_every_page_and_file(installed, engine, tmp_pa
             assert api.patch(f"/timers/{timer['id']}/state",  # a commit: the Lua scripts load
                              json={"state": "running"}).status_code == 200
         pages = ["/widget", f"/widget?timer={timer['id']}", "/widget?lang=ja", "/embed",
-                 f"/control/{timer['id']}", "/dashboard", "/healthz", "/api/v1/openapi.json"]
+                 f"/control/{timer['id']}", f"/stage/{timer['id']}", "/dashboard", "/healthz",
+                 "/api/v1/openapi.json"]
         seen: set[str] = set()
         waiting = list(pages)
         while waiting:

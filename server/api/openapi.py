@@ -11,7 +11,7 @@ from starlette.responses import Response
 from .. import __version__, timers
 from . import schema
 from .responses import json_response
-from .timers import ADJUST_FIELDS, EDIT_FIELDS, STATE_FIELDS, TIMER_FIELDS
+from .timers import ADJUST_FIELDS, EDIT_FIELDS, MESSAGE_FIELDS, STATE_FIELDS, TIMER_FIELDS
 
 _JSON_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"},
                "boolean": {"type": "boolean"},
@@ -30,9 +30,21 @@ _DESCRIPTIONS = {
     "webhook_url": "https URL that receives this timer's events.",
     "webhook_events": "Events to deliver; null delivers all.",
     "expected_version": "Apply only if the timer is at this version (else 409).",
-    "state": "Target state: running, paused or idle.",
-    "action": "start, pause, resume or reset.",
+    "state": "Target state: running, paused, idle or completed (stops it).",
+    "action": "start, pause, resume, reset or stop.",
     "seconds": "Seconds to add (positive) or remove (negative).",
+    "overtime": "Countdown and event timers: after completing, count on below zero (state "
+                "overtime) until stopped. Default false.",
+    "warn_at": "Seconds of remaining time at which the timer turns 'warning' and fires "
+               "timer.warning (1 to below its length), or null.",
+    "danger_at": "Seconds of remaining time at which it turns 'danger' and fires "
+                 "timer.warning (below warn_at), or null.",
+    "blackout": "While true every display of the timer shows only black.",
+    "start_at": "Countdown and interval timers: start by itself at this instant (ISO 8601 with "
+                "an offset, in the future), its running time anchored there; null: no "
+                "scheduled start. Changes only while idle.",
+    "text": "The message for the people on stage, 1 to 280 characters (line breaks allowed).",
+    "flash": "Make the message blink. Default false.",
 }
 
 
@@ -160,11 +172,23 @@ SCHEMAS: dict[str, Any] = {
                   "completed_at": _NULLABLE_STRING,
                   "server_time": {"type": "integer", "description": "Epoch ms the live "
                                   "fields were computed at."},
+                  "level": {"type": "string", "enum": list(timers.LEVELS),
+                            "description": "What the remaining time means at server_time."},
+                  "overtime": {"type": "boolean"},
+                  "overtime_ms": {"type": "integer", "description": "How long it has counted "
+                                  "past zero (countdown and event timers)."},
+                  "warn_at": _NULLABLE_INT, "danger_at": _NULLABLE_INT,
+                  "message": {"type": ["object", "null"], "properties": {
+                      "text": {"type": "string"}, "flash": {"type": "boolean"},
+                      "at": {"type": "string"}}},
+                  "blackout": {"type": "boolean"}, "start_at": _NULLABLE_STRING,
+                  "viewers": {"type": "integer", "description": "Open viewer sockets of the "
+                              "timer across every server process (within about 3 s)."},
                   "webhook_url": _NULLABLE_STRING,
                   "webhook_events": {"type": ["array", "null"], "items": {"type": "string"}},
                   "urls": {"type": "object", "properties": {
                       "widget": {"type": "string"}, "embed": {"type": "string"},
-                      "control": {"type": "string"}}}}},
+                      "stage": {"type": "string"}, "control": {"type": "string"}}}}},
     "TimerPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
                   "properties": {"data": {"type": "array", "items": _ref("Timer")},
                                  "has_more": {"type": "boolean"},
@@ -279,6 +303,13 @@ DOCUMENT: dict[str, Any] = {
             "parameters": [_TIMER_ID],
             "post": _op("Add or remove time", _ok("The timer", _TIMER),
                         _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422)),
+        },
+        "/timers/{timer_id}/message": {
+            "parameters": [_TIMER_ID],
+            "put": _op("Show a message to the people on stage on every display of the timer",
+                       _ok("The timer", _TIMER), _body(MESSAGE_FIELDS, ("text",)),
+                       codes=(404, 409, 422)),
+            "delete": _op("Take the message down", _ok("The timer", _TIMER), codes=(404,)),
         },
         "/timers/{timer_id}/control-token/rotate": {
             "parameters": [_TIMER_ID],

@@ -20,13 +20,19 @@ from .responses import json_response
 TIMER_FIELDS: schema.Spec = {
     "title": "string?", "type": "string", "duration": "integer", "target_date": "string",
     "timezone": "string", "work": "integer", "rest": "integer", "rounds": "integer",
-    "webhook_url": "string?", "webhook_events": "strings?",
+    "webhook_url": "string?", "webhook_events": "strings?", "overtime": "boolean",
+    "warn_at": "integer?", "danger_at": "integer?", "blackout": "boolean",
+    "start_at": "string?",
 }
 EDIT_FIELDS: schema.Spec = {**{k: v for k, v in TIMER_FIELDS.items() if k != "type"},
                             "expected_version": "integer"}
 STATE_FIELDS: schema.Spec = {"state": "string", "action": "string",
                              "expected_version": "integer"}
 ADJUST_FIELDS: schema.Spec = {"seconds": "integer", "expected_version": "integer"}
+MESSAGE_FIELDS: schema.Spec = {"text": "string", "flash": "boolean",
+                               "expected_version": "integer"}
+#: The actions PATCH /timers/{id}/state takes (adjust has its own endpoint).
+ACTIONS = ("start", "pause", "resume", "reset", "stop")
 
 
 def base_url(request: Request) -> str:
@@ -39,15 +45,17 @@ def _webhook(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _show(request: Request, timer: Any, status: int = 200) -> Response:
-    return json_response(timer_json.owner(timer, now_ms(), base_url(request)), status)
+async def _show(request: Request, timer: Any, status: int = 200) -> Response:
+    now = now_ms()
+    [viewers] = await request.state.engine.count_viewers([timer.id], now)
+    return json_response(timer_json.owner(timer, now, base_url(request), viewers), status)
 
 
 @authenticated
 async def create_timer(request: Request) -> Response:
     fields = _webhook(await schema.body(request, TIMER_FIELDS))
     timer = await commit.create(request.state.engine, request.state.account.id, fields)
-    return _show(request, timer, 201)
+    return json_response(timer_json.owner(timer, now_ms(), base_url(request)), 201)
 
 
 @authenticated
@@ -60,7 +68,9 @@ async def list_timers(request: Request) -> Response:
     except ValueError as exc:
         raise bad_request(str(exc), "cursor") from None
     now, base = now_ms(), base_url(request)
-    data = [timer_json.owner(load(raw), now, base) for raw in page]
+    listed = [load(raw) for raw in page]
+    viewers = await request.state.engine.count_viewers([t.id for t in listed], now)
+    data = [timer_json.owner(t, now, base, n) for t, n in zip(listed, viewers, strict=True)]
     return json_response({"data": data, "has_more": following is not None,
                           "next_cursor": schema.encode_cursor(following)})
 
@@ -69,7 +79,7 @@ async def list_timers(request: Request) -> Response:
 async def get_timer(request: Request) -> Response:
     timer = await commit.load(request.state.engine, request.path_params["timer_id"],
                               request.state.account.id)
-    return _show(request, timer)
+    return await _show(request, timer)
 
 
 @authenticated
@@ -82,28 +92,28 @@ async def edit_timer(request: Request) -> Response:
     timer = await commit.edit(request.state.engine, request.state.account.id,
                               request.path_params["timer_id"], fields,
                               expected_version=expected)
-    return _show(request, timer)
+    return await _show(request, timer)
 
 
 @authenticated
 async def change_state(request: Request) -> Response:
     fields = await schema.body(request, STATE_FIELDS)
     if ("state" in fields) == ("action" in fields):
-        raise bad_request('send either "state" (running, paused, idle) or "action" '
-                          "(start, pause, resume, reset)", "state")
+        raise bad_request('send either "state" (running, paused, idle, completed) or "action" '
+                          f"({', '.join(ACTIONS)})", "state")
     engine, account_id = request.state.engine, request.state.account.id
     timer_id, expected = request.path_params["timer_id"], fields.get("expected_version")
     if "state" in fields:
         timer = await commit.set_state(engine, account_id, timer_id, fields["state"],
                                        expected_version=expected)
     else:
-        if fields["action"] not in ("start", "pause", "resume", "reset"):
-            raise invalid("action must be one of start, pause, resume, reset (adjust is "
+        if fields["action"] not in ACTIONS:
+            raise invalid(f"action must be one of {', '.join(ACTIONS)} (adjust is "
                           "POST /api/v1/timers/{id}/adjust with seconds); got "
                           f"{fields['action']!r}", "action")
         timer = await commit.command(engine, account_id, timer_id, fields["action"],
                                      expected_version=expected)
-    return _show(request, timer)
+    return await _show(request, timer)
 
 
 @authenticated
@@ -113,14 +123,33 @@ async def adjust_timer(request: Request) -> Response:
                                  request.path_params["timer_id"], "adjust",
                                  seconds=fields["seconds"],
                                  expected_version=fields.get("expected_version"))
-    return _show(request, timer)
+    return await _show(request, timer)
+
+
+@authenticated
+async def put_message(request: Request) -> Response:
+    """A message for the people on stage: every display of the timer shows it."""
+    fields = await schema.body(request, MESSAGE_FIELDS, required=("text",))
+    timer = await commit.set_message(request.state.engine, request.state.account.id,
+                                     request.path_params["timer_id"], fields["text"],
+                                     fields.get("flash", False),
+                                     expected_version=fields.get("expected_version"))
+    return await _show(request, timer)
+
+
+@authenticated
+async def delete_message(request: Request) -> Response:
+    await schema.body(request, {})
+    timer = await commit.clear_message(request.state.engine, request.state.account.id,
+                                       request.path_params["timer_id"])
+    return await _show(request, timer)
 
 
 @authenticated
 async def rotate_control_token(request: Request) -> Response:
     timer = await commit.rotate_control_token(request.state.engine, request.state.account.id,
                                               request.path_params["timer_id"])
-    return _show(request, timer)
+    return await _show(request, timer)
 
 
 @authenticated
@@ -143,4 +172,6 @@ routes = [
     Route("/timers/{timer_id}/state", change_state, methods=["PATCH"]),
     Route("/timers/{timer_id}/adjust", adjust_timer, methods=["POST"]),
     Route("/timers/{timer_id}/control-token/rotate", rotate_control_token, methods=["POST"]),
+    Route("/timers/{timer_id}/message", put_message, methods=["PUT"]),
+    Route("/timers/{timer_id}/message", delete_message, methods=["DELETE"]),
 ]

@@ -358,6 +358,18 @@ class Engine(Protocol):
         """Requests counted for the account in the UTC day of `now_ms`, without counting one
         (another process's latest counts may be a second or so behind on SQLite)."""
 
+    # -- presence -----------------------------------------------------------------------------
+
+    async def set_presence(self, timer_id: str, process_id: str, viewers: int,
+                           expires_ms: int) -> None:
+        """Record that process `process_id` holds `viewers` viewer sockets of the timer, until
+        `expires_ms` unless recorded again; 0 forgets the process's entry. A process that dies
+        stops counting when its entries expire."""
+
+    async def count_viewers(self, timer_ids: Sequence[str], now_ms: int) -> list[int]:
+        """For each timer, the viewers of every process whose entry has not expired by
+        `now_ms`; one round trip for the whole list."""
+
     # -- pub/sub ------------------------------------------------------------------------------
 
     async def publish(self, channel: str, message: bytes) -> None:

@@ -73,6 +73,15 @@ _UNAVAILABLE_REPLIES = ("MISCONF", "BUSY", "LOADING", "READONLY", "OOM", "TRYAGA
                         "CLUSTERDOWN", "MASTERDOWN", "NOREPLICAS")
 
 
+def _live_viewers(values: Sequence[bytes], now_ms: int) -> int:
+    total = 0
+    for value in values:
+        viewers, _, expires = value.partition(b":")
+        if int(expires) > now_ms:
+            total += int(viewers)
+    return total
+
+
 @contextlib.contextmanager
 def _guard() -> Iterator[None]:
     """Redis unreachable or refusing writes → EngineUnavailable (503), never a hang or a 500."""
@@ -416,6 +425,33 @@ class RedisEngine:
                 args=[rate.per_minute, "" if rate.per_day is None else rate.per_day, now_ms])
         allowed, limit, remaining, reset, window, retry, used = (int(x) for x in answer)
         return RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
+
+    # -- presence -----------------------------------------------------------------------------
+
+    async def set_presence(self, timer_id: str, process_id: str, viewers: int,
+                           expires_ms: int) -> None:
+        key = keys.presence(timer_id)
+        with _guard():
+            async with self._client.pipeline(transaction=False) as pipe:
+                if viewers > 0:
+                    pipe.hset(key, process_id, f"{viewers}:{expires_ms}")
+                    # The whole hash goes when no process has refreshed it for that long: the
+                    # key's expiry is the latest of its entries' (NX sets it, GT extends it).
+                    pipe.pexpireat(key, expires_ms, nx=True)
+                    pipe.pexpireat(key, expires_ms, gt=True)
+                else:
+                    pipe.hdel(key, process_id)
+                await pipe.execute()
+
+    async def count_viewers(self, timer_ids: Sequence[str], now_ms: int) -> list[int]:
+        if not timer_ids:
+            return []
+        with _guard():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for timer_id in timer_ids:
+                    pipe.hvals(keys.presence(timer_id))
+                found = await pipe.execute()
+        return [_live_viewers(values, now_ms) for values in found]
 
     async def usage_today(self, account_id: str, now_ms: int) -> int:
         with _guard():

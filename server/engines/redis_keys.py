@@ -87,6 +87,11 @@ def rate(account_id: str) -> str:
     return f"{PREFIX}rate:{account_id}"
 
 
+def presence(timer_id: str) -> str:
+    """Hash process id → "viewers:expires_ms": who watches the timer, process by process."""
+    return f"{PREFIX}presence:{timer_id}"
+
+
 def channel(name: str) -> str:
     """The Redis pub/sub channel behind an engine channel name."""
     return f"{PREFIX}{name}"

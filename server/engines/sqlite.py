@@ -130,6 +130,8 @@ class SQLiteEngine:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="castimer-sqlite")
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._rates: dict[str, tuple[float, int, int]] = {}
+        self._presence: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+
         # Accounts whose day count changed since it was last written, and that write.
         self._unsaved: set[str] = set()
         self._saving: asyncio.Task[None] | None = None
@@ -468,6 +470,23 @@ class SQLiteEngine:
             if self._saving is None:
                 self._saving = asyncio.get_running_loop().create_task(self._save_soon())
         return status
+
+    # -- presence -----------------------------------------------------------------------------
+
+    async def set_presence(self, timer_id: str, process_id: str, viewers: int,
+                           expires_ms: int) -> None:
+        # In memory: this engine serves one process, so only its own viewers are counted.
+        held = self._presence[timer_id]
+        if viewers > 0:
+            held[process_id] = (viewers, expires_ms)
+        else:
+            held.pop(process_id, None)
+            if not held:
+                del self._presence[timer_id]
+
+    async def count_viewers(self, timer_ids: Sequence[str], now_ms: int) -> list[int]:
+        return [sum(n for n, expires in self._presence.get(t, {}).values() if expires > now_ms)
+                for t in timer_ids]
 
     async def usage_today(self, account_id: str, now_ms: int) -> int:
         today = now_ms // _gcra.DAY_MS

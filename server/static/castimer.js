@@ -2,6 +2,7 @@
 // What the pages share: one clock, the live connection to a timer (clock offset from
 // ping/pong, reconnects), the page's config, and the ways a timer is put into words and
 // buttons. The arithmetic itself is time.js.
+import { seconds } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
 /** @typedef {import("./time.js").Progress} Progress */
@@ -10,11 +11,13 @@
 /**
  * A message of the timer's socket (docs/websockets.md); pongs are the connection's own.
  * @typedef {object} ServerMessage
- * @property {"snapshot" | "tick" | "state" | "deleted" | "ack"} type
+ * @property {"snapshot" | "tick" | "state" | "deleted" | "ack" | "presence"} type
  * @property {number} v the timer's version
  * @property {number} server_time
- * @property {PublicTimer} [timer] every message but deleted and ack
+ * @property {PublicTimer} [timer] every message but deleted, ack and presence
+ * @property {number} [viewers] presence: the timer's open viewer sockets, every process's
  * @property {string[]} [events] state: the events of the change
+ * @property {number} [req] ack: the command's own req
  * @property {boolean} [ok] ack: whether the command was accepted
  * @property {{message: string}} [error] ack: why not
  */
@@ -193,6 +196,18 @@ export function textSetter(find, { hideEmpty }) {
   };
 }
 
+/**
+ * Set the data-* attributes of `node` whose values changed: pages redraw every frame, and an
+ * attribute written again is a mutation (and a style check) even when its value is the same.
+ * @param {HTMLElement} node
+ * @param {Record<string, string>} values
+ */
+export function mark(node, values) {
+  for (const [name, value] of Object.entries(values)) {
+    if (node.dataset[name] !== value) node.dataset[name] = value;
+  }
+}
+
 // Intl formatters are slow to build and drawn with every frame: one of each per language.
 /** @type {Map<string, Intl.NumberFormat>} */
 const formatters = new Map();
@@ -227,6 +242,17 @@ export function clock(totalSeconds, lang) {
   const s = rest % 60;
   const hours = h || days ? `${(days ? two : one).format(h)}:` : "";
   return { days, text: `${hours}${two.format(m)}:${two.format(s)}` };
+}
+
+/**
+ * What the digits show of `seen`: in overtime the time past zero, counting up behind a minus
+ * sign.
+ * @param {Progress} seen
+ * @param {string} lang
+ */
+export function shownClock(seen, lang) {
+  const shown = clock(Math.abs(seconds(seen.shown_ms)), lang);
+  return seen.level === "overtime" ? { ...shown, text: `−${shown.text}` } : shown;
 }
 
 /**
@@ -276,6 +302,32 @@ export function stateShown(seen) {
 }
 
 /**
+ * The share of its time (of an interval's phase) the timer has left, 0 to 1, for a bar.
+ * @param {Progress} seen
+ * @param {PublicTimer} timer
+ */
+export function left(seen, timer) {
+  const whole = timer.type === "interval"
+    ? (seen.phase === "rest" ? timer.rest ?? 0 : timer.work ?? 0) * 1000 : timer.total_ms;
+  return whole > 0 ? Math.min(1, Math.max(0, seen.shown_ms / whole)) : 0;
+}
+
+/**
+ * The words under a viewer's digits (catalog widget.*): a lost connection, the end, overtime,
+ * a pause or a timer not started; nothing while it simply runs.
+ * @param {Catalog} text
+ * @param {Progress} seen
+ * @param {string | null} status the connection's status (deleted for a timer gone)
+ */
+export function viewerStatus(text, seen, status) {
+  if (status === "reconnecting" || status === "deleted") return text[`widget.${status}`];
+  const state = stateShown(seen);
+  if (state === "completed") return text["widget.completed"];
+  if (seen.level === "overtime") return text["widget.overtime"];
+  return state === "paused" || state === "idle" ? text[`widget.${state}`] : "";
+}
+
+/**
  * Enable the command buttons ([data-command], [data-seconds]) under `root` that make sense
  * for `timer` now; the server decides in the end (and says why not).
  * @param {ParentNode} root
@@ -284,10 +336,12 @@ export function stateShown(seen) {
  */
 export function enableCommands(root, timer, connected) {
   const state = timer ? timer.state : null;
+  const counting = state === "running" || state === "overtime";
   /** @type {Record<string, boolean>} */
   const allowed = {
-    start: state === "idle", pause: state === "running" && timer?.type !== "event",
+    start: state === "idle", pause: counting && timer?.type !== "event",
     resume: state === "paused", reset: state !== null && state !== "idle",
+    stop: counting || state === "paused",
   };
   /** @type {NodeListOf<HTMLButtonElement>} */
   const commands = root.querySelectorAll("button[data-command]");
@@ -297,6 +351,8 @@ export function enableCommands(root, timer, connected) {
   /** @type {NodeListOf<HTMLButtonElement>} */
   const adjusts = root.querySelectorAll("button[data-seconds]");
   for (const button of adjusts) {
-    button.disabled = !connected || !timer || timer.type === "event" || state === "completed";
+    // Past zero (completed, or counting on in overtime) there is no time left to change.
+    button.disabled = !connected || !timer || timer.type === "event" || state === "completed"
+      || Boolean(timer.completed_at);
   }
 }

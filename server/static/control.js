@@ -1,17 +1,22 @@
 // @ts-check
-// The presenter page: the timer big, its commands as buttons and keys, the connection and the
-// measured clock-sync error. The control token comes from the URL fragment, which the browser
-// never sends to any server, and goes only into the socket's first message.
+// The presenter page: the timer as big as the screen allows, in its level's colour; its
+// commands as buttons and keys; the message to the stage and the blackout; how many screens
+// watch; the connection and the measured clock-sync error. The control token comes from the
+// URL fragment, which the browser never sends to any server, and goes only into the socket's
+// first message.
 import {
-  clock, connect, daysLabel, enableCommands, fill, readConfig, roundLabel, stateShown,
+  connect, daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, stateShown,
   textSetter,
 } from "./castimer.js";
-import { progress, seconds } from "./time.js";
+import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
+/** @typedef {import("./time.js").Progress} Progress */
 /** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
 /** @typedef {import("./castimer.js").ConnectionStatus} ConnectionStatus */
 /** @typedef {import("./castimer.js").Connection} Connection */
+
+/** @typedef {PublicTimer & {adjustment?: number}} RoomTimer with the seconds added or removed */
 
 /** @type {{lang: string, timer_id: string, text: Record<string, string>}} */
 const config = readConfig();
@@ -19,46 +24,120 @@ const T = config.text;
 const lang = config.lang;
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const set = textSetter((id) => document.getElementById(id), { hideEmpty: true });
-/** @type {PublicTimer | null} */
+const body = document.body;
+/** @type {RoomTimer | null} */
 let timer = null;
 let version = 0;
 let req = 0;
 let live = false;
 /** @type {Connection | null} */
 let connection = null;
+/** @type {Map<number, () => void>} what to do when a command is accepted, by request */
+const onAccepted = new Map();
 
 /** @param {string} text */
 function say(text) {
-  set("message", text);
+  set("notice", text);
 }
+
+const messageText = el("message-text", HTMLInputElement);
+const flash = el("flash", HTMLButtonElement);
+const blackout = el("blackout", HTMLButtonElement);
+/** @type {NodeListOf<HTMLButtonElement>} */
+const roomButtons = document.querySelectorAll(".preset, #flash, #blackout");
 
 function enable() {
   enableCommands(document, timer, live);
+  const usable = live && timer !== null;
+  for (const button of roomButtons) button.disabled = !usable;
+  messageText.disabled = !usable;
+  el("send-message", HTMLButtonElement).disabled = !usable || !messageText.value.trim();
+  el("clear-message", HTMLButtonElement).disabled = !usable || !timer?.message;
+  blackout.setAttribute("aria-pressed", String(Boolean(timer?.blackout)));
+  if (!usable) disarmReset();
 }
 
 /**
  * @param {string} name
- * @param {number} [seconds] for adjust
+ * @param {Record<string, unknown>} [fields] the command's own (seconds, text, flash, on)
+ * @param {() => void} [then] once the server accepted it
  */
-function command(name, seconds) {
+function command(name, fields = {}, then) {
   req += 1;
-  const message = name === "adjust" ? { type: "command", req, command: name, seconds }
-    : { type: "command", req, command: name };
-  if (!connection || !connection.send(message)) say(T["control.reconnecting"]);
+  if (then) onAccepted.set(req, then);
+  if (!connection || !connection.send({ type: "command", req, command: name, ...fields })) {
+    onAccepted.delete(req);
+    say(T["control.reconnecting"]);
+  }
 }
 
 /** @type {Record<string, string>} */
-const NEXT = { idle: "start", running: "pause", paused: "resume" };
+const NEXT = { idle: "start", running: "pause", overtime: "pause", paused: "resume" };
 
 function toggle() {
   const next = timer && NEXT[timer.state];
   if (next) command(next);
 }
 
+// -- reset, behind a confirmation: a stray tap must not lose a running talk's time --------------
+
+const reset = el("reset", HTMLButtonElement);
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let disarmAt;
+
+function disarmReset() {
+  clearTimeout(disarmAt);
+  if (!reset.dataset.armed) return;
+  delete reset.dataset.armed;
+  reset.textContent = T["control.reset"];
+}
+
+function askReset() {
+  if (reset.disabled) return;
+  if (reset.dataset.armed) {
+    disarmReset();
+    command("reset");
+    return;
+  }
+  reset.dataset.armed = "1";
+  reset.textContent = T["control.reset_confirm"];
+  disarmAt = setTimeout(disarmReset, 4000);
+}
+
+// -- the message to the stage ----------------------------------------------------------------
+
+/** @param {string} text */
+function sendMessage(text) {
+  const flashing = flash.getAttribute("aria-pressed") === "true";
+  command("message", { text, flash: flashing }, () => {
+    if (messageText.value.trim() === text) messageText.value = "";
+    enable();
+  });
+}
+
+/** @param {RoomTimer} shown */
+function showRoom(shown) {
+  const message = shown.message ?? null;
+  set("on-screen-text", message ? message.text : "");
+  el("on-screen").hidden = !message;
+  body.dataset.flash = String(Boolean(message?.flash));
+  el("blackout-note").hidden = !shown.blackout;
+  body.dataset.blackout = String(Boolean(shown.blackout));
+}
+
+// -- the socket ------------------------------------------------------------------------------
+
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (message.type === "ack") {
+    const then = onAccepted.get(message.req ?? 0);
+    onAccepted.delete(message.req ?? 0);
+    if (message.ok && then) then();
     say(message.ok ? "" : fill(T["control.refused"], { message: message.error?.message }, lang));
+    return;
+  }
+  if (message.type === "presence") {
+    set("viewers", fill(T["control.viewers"], { n: message.viewers }, lang));
     return;
   }
   if (message.type === "deleted") {
@@ -70,6 +149,7 @@ function onMessage(message) {
   version = message.v;
   timer = message.timer;
   set("title", timer.title || "");
+  showRoom(timer);
   enable();
 }
 
@@ -86,59 +166,153 @@ function onStatus(status) {
   const trying = status === "connecting" || status === "reconnecting";
   live = status === "live";
   set("connection", live || trying ? words : "");
-  document.body.dataset.connection = status;
+  body.dataset.connection = status;
   if (live) say("");
-  else if (!trying) say(words);
+  else if (!trying) {
+    // Nothing more will come: what was shown is no longer known to be true.
+    say(words);
+    timer = null;
+    delete body.dataset.level;
+    set("time", "--:--");
+    set("viewers", "");
+  }
   enable();
+}
+
+const time = el("time");
+let fitted = "";
+
+/**
+ * Size the digits to fill the monitor's width (the stylesheet caps them by the height): measured
+ * in the font the page really got, again only when the text's length or the width changes.
+ * @param {string} text
+ */
+function fitTime(text) {
+  const width = time.clientWidth;
+  const key = `${text.length} ${width}`;
+  if (key === fitted || width === 0) return;
+  fitted = key;
+  const range = document.createRange();
+  range.selectNodeContents(time);
+  const drawn = range.getBoundingClientRect().width;
+  const size = parseFloat(getComputedStyle(time).fontSize);
+  if (drawn > 0) time.style.setProperty("--fit", `${Math.floor((width * size) / drawn * 0.96)}px`);
+}
+
+/** @param {Progress} seen */
+function showLevel(seen) {
+  body.dataset.level = seen.level;
+  body.dataset.state = seen.state;
+  // Stop belongs to a timer past zero: it ends the overrun (a pause there keeps it possible).
+  const over = seen.level === "overtime" && seen.state !== "completed";
+  el("stop").hidden = !over;
+  body.dataset.over = String(over);
+  const primary = seen.state === "paused" ? "resume"
+    : seen.state === "running" || seen.state === "overtime" ? "pause" : "start";
+  for (const name of ["start", "pause", "resume"]) el(name).hidden = name !== primary;
+}
+
+/** @param {Progress} seen */
+function stateWords(seen) {
+  const state = seen.state === "overtime" ? T["control.overtime"]
+    : T[`widget.${stateShown(seen)}`];
+  const level = seen.level === "warning" || seen.level === "danger"
+    ? T[`control.level_${seen.level}`] : "";
+  return level && seen.state !== "completed" ? `${state} · ${level}` : state;
+}
+
+/**
+ * How much of the planned time is left, for the bar under the digits (time added can fill it;
+ * an event has no length).
+ * @param {RoomTimer} shown
+ * @param {Progress} seen
+ */
+function barFraction(shown, seen) {
+  const planned = shown.total_ms - (shown.adjustment ?? 0) * 1000;
+  if (shown.type === "event" || planned <= 0) return 0;
+  return Math.min(1, Math.max(0, seen.remaining_ms / planned));
 }
 
 /** @param {Connection} connection */
 function frame(connection) {
   if (timer) {
     const seen = progress(timer, connection.serverNow());
-    const shown = clock(seconds(seen.shown_ms), lang);
+    const shown = shownClock(seen, lang);
     set("time", shown.text);
+    fitTime(shown.text);
     set("days", shown.days ? daysLabel(shown.days, lang) : "");
     set("round", roundLabel(T, seen, timer, lang));
-    set("state", T[`widget.${stateShown(seen)}`]);
-    document.body.dataset.state = seen.state;
+    set("state", stateWords(seen));
+    showLevel(seen);
+    el("bar").style.transform = `scaleX(${barFraction(timer, seen)})`;
+  } else if (!live) {
+    set("state", "");
+    set("round", "");
+    set("days", "");
   }
   const error = connection.syncError();
-  set("sync", error === null ? T["control.sync_pending"]
+  // Sync is measured only over an open socket: nothing is said of it otherwise.
+  set("sync", !live ? "" : error === null ? T["control.sync_pending"]
     : fill(T["control.sync"], { ms: Math.max(1, Math.round(error)) }, lang));
   requestAnimationFrame(() => frame(connection));
 }
 
-/** @type {NodeListOf<HTMLButtonElement>} */
-const commandButtons = document.querySelectorAll("button[data-command]");
-for (const button of commandButtons) {
+// -- buttons and keys ------------------------------------------------------------------------
+
+/**
+ * @param {HTMLButtonElement} button
+ * @param {() => void} action
+ */
+function onTap(button, action) {
   button.addEventListener("click", (event) => {
-    command(button.dataset.command ?? "");
+    action();
     if (event.detail) button.blur(); // after a tap, Space is the shortcut again
   });
 }
+
+for (const name of ["start", "pause", "resume", "stop"]) {
+  onTap(el(name, HTMLButtonElement), () => command(name));
+}
+onTap(reset, askReset);
 /** @type {NodeListOf<HTMLButtonElement>} */
 const adjustButtons = document.querySelectorAll("button[data-seconds]");
 for (const button of adjustButtons) {
-  button.addEventListener("click", (event) => {
-    command("adjust", Number(button.dataset.seconds));
-    if (event.detail) button.blur();
-  });
+  onTap(button, () => command("adjust", { seconds: Number(button.dataset.seconds) }));
 }
+onTap(blackout, () => command("blackout", { on: !timer?.blackout }));
+onTap(flash, () => flash.setAttribute("aria-pressed",
+                                      String(flash.getAttribute("aria-pressed") !== "true")));
+/** @type {NodeListOf<HTMLButtonElement>} */
+const presets = document.querySelectorAll("button[data-preset]");
+for (const button of presets) onTap(button, () => sendMessage(button.textContent ?? ""));
+onTap(el("clear-message", HTMLButtonElement), () => command("clear_message"));
+messageText.addEventListener("input", enable);
+el("message-form", HTMLFormElement).addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = messageText.value.trim();
+  if (text) sendMessage(text);
+});
+
 /** @type {Record<string, number>} */
 const KEYS = { ArrowRight: 10, ArrowLeft: -10, ArrowUp: 60, ArrowDown: -60 };
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+  if (event.target instanceof HTMLInputElement) return; // typing a message
   // A focused button already answers Space and Enter itself.
   if (event.target instanceof HTMLButtonElement && (event.key === " " || event.key === "Enter")) {
     return;
   }
   if (event.key === " ") toggle();
-  else if (event.key === "r" || event.key === "R") command("reset");
-  else if (KEYS[event.key]) command("adjust", KEYS[event.key]);
+  else if (event.key === "r" || event.key === "R") askReset();
+  else if (event.key === "b" || event.key === "B") blackout.click();
+  else if (KEYS[event.key]) command("adjust", { seconds: KEYS[event.key] });
   else return;
   event.preventDefault();
 });
+
+// Another presenter link pasted into this tab differs only in its fragment, which loads
+// nothing by itself: start afresh with its token.
+addEventListener("hashchange", () => location.reload());
 
 if (token) {
   connection = connect({

@@ -2,12 +2,12 @@
 // The dashboard's timers: each with its live state (over the viewer socket), commands, links,
 // edit and webhook forms and its delivery log with attempts and retry; and the create form.
 import {
-  clock, connect, daysLabel, el, enableCommands, fill, roundLabel, stateShown, textSetter,
+  connect, daysLabel, el, enableCommands, fill, roundLabel, shownClock, stateShown, textSetter,
 } from "./castimer.js";
 import {
   T, api, confirming, field, lang, say, showErrors, text, when,
 } from "./dashboard-api.js";
-import { progress, seconds } from "./time.js";
+import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
 /** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
@@ -16,8 +16,8 @@ import { progress, seconds } from "./time.js";
 /**
  * A timer as its owner sees it (timer_json.owner).
  * @typedef {PublicTimer & {id: string, version: number, webhook_url: string | null,
- *   webhook_events: string[] | null, urls: {widget: string, embed: string, control: string}}}
- *   OwnedTimer
+ *   webhook_events: string[] | null, viewers: number,
+ *   urls: {widget: string, embed: string, control: string, stage: string}}} OwnedTimer
  */
 
 /**
@@ -27,6 +27,7 @@ import { progress, seconds } from "./time.js";
  * @property {PublicTimer} live its latest state, from the socket or the API
  * @property {HTMLElement} node
  * @property {(selector: string, value: string) => void} show sets a part's text when it changed
+ * @property {number} viewers open viewer sockets, as the API or the last presence said
  * @property {Set<string>} openAttempts deliveries whose attempts are shown
  * @property {boolean} controlShown
  * @property {number} looks deliveries looked at again in a row
@@ -109,7 +110,68 @@ function timing(form, type) {
 function showFields(form, type) {
   /** @type {NodeListOf<HTMLElement>} */
   const labels = form.querySelectorAll("[data-for]");
-  for (const label of labels) label.hidden = label.dataset.for !== type;
+  for (const label of labels) label.hidden = !(label.dataset.for ?? "").split(" ").includes(type);
+}
+
+// -- the live room's fields (DESIGN §10) ------------------------------------------------------
+
+/** @type {Record<string, boolean>} the types that may count on past zero */
+const OVERTIME_TYPES = { countdown: true, event: true };
+
+/**
+ * The live room's fields as the form has them: a threshold left empty is none (null).
+ * @param {HTMLFormElement} form
+ * @param {string} type
+ * @returns {Record<string, number | boolean | null>}
+ */
+function roomFields(form, type) {
+  /** @type {Record<string, number | boolean | null>} */
+  const body = {};
+  for (const name of ["warn_at", "danger_at"]) {
+    const value = field(form, name, HTMLInputElement).value.trim();
+    body[name] = value === "" ? null : Number(value);
+  }
+  if (OVERTIME_TYPES[type]) body.overtime = field(form, "overtime", HTMLInputElement).checked;
+  const blackout = form.elements.namedItem("blackout");
+  if (blackout instanceof HTMLInputElement) body.blackout = blackout.checked;
+  return body;
+}
+
+/**
+ * @param {HTMLFormElement} form
+ * @param {OwnedTimer} timer
+ */
+function fillRoom(form, timer) {
+  field(form, "warn_at", HTMLInputElement).value = String(timer.warn_at ?? "");
+  field(form, "danger_at", HTMLInputElement).value = String(timer.danger_at ?? "");
+  field(form, "overtime", HTMLInputElement).checked = Boolean(timer.overtime);
+  field(form, "blackout", HTMLInputElement).checked = Boolean(timer.blackout);
+}
+
+/**
+ * What the stage sees besides the time: the message, the blackout, how many screens watch.
+ * @param {Card} card
+ */
+function showRoom(card) {
+  const message = card.live.message ?? null;
+  say(part(card, ".on-screen"), message ? fill(T["dashboard.on_screen"], { text: message.text },
+                                               lang) : "");
+  part(card, ".blackout-on").hidden = !card.live.blackout;
+  card.show(".viewers", fill(T["dashboard.viewers"], { n: card.viewers }, lang));
+}
+
+/**
+ * The level at this instant, for the stylesheet's colours and as a badge (overtime is the
+ * state's own word already).
+ * @param {Card} card
+ * @param {import("./time.js").Progress} seen
+ */
+function showLevel(card, seen) {
+  card.node.dataset.level = seen.level;
+  const words = seen.level === "warning" || seen.level === "danger"
+    ? T[`dashboard.level_${seen.level}`] : "";
+  card.show(".level", words);
+  part(card, ".level").hidden = !words;
 }
 
 // -- timers ----------------------------------------------------------------------------------
@@ -120,6 +182,7 @@ function showFields(form, type) {
  * @param {OwnedTimer} timer
  */
 function showTimer(card, timer) {
+  card.viewers = timer.viewers;
   if (timer.version >= card.timer.version) card.timer = timer;
   if (timer.version >= (card.live.version ?? 0)) {
     card.live = timer;
@@ -129,6 +192,8 @@ function showTimer(card, timer) {
   if (!partOf(card, ".edit", HTMLDetailsElement).open) fillEdit(card);
   if (!partOf(card, ".webhooks", HTMLDetailsElement).open) fillHooks(card);
   partOf(card, ".widget-url", HTMLInputElement).value = card.timer.urls.widget;
+  partOf(card, ".stage-url", HTMLInputElement).value = card.timer.urls.stage;
+  partOf(card, ".stage-link", HTMLAnchorElement).href = card.timer.urls.stage;
   partOf(card, ".embed-code", HTMLTextAreaElement).value = card.timer.urls.embed;
   if (card.controlShown) text(part(card, ".control-url"), card.timer.urls.control);
 }
@@ -139,6 +204,7 @@ function showLive(card) {
   text(part(card, ".type"), T[`dashboard.type_${card.live.type}`]);
   card.node.dataset.version = String(card.live.version);
   enableCommands(card.node, card.live, true);
+  showRoom(card);
 }
 
 /**
@@ -147,6 +213,10 @@ function showLive(card) {
  */
 function onLive(card, message) {
   if (message.type === "deleted") return removeCard(card.timer.id);
+  if (message.type === "presence") {
+    card.viewers = message.viewers ?? 0;
+    return showRoom(card);
+  }
   if (!message.timer || message.v < (card.live.version ?? 0)) return;
   card.live = message.timer;
   showLive(card);
@@ -176,6 +246,7 @@ function fillEdit(card) {
   for (const name of TIMING[card.timer.type]) {
     field(form, name, HTMLInputElement).value = String(timer[name] ?? "");
   }
+  fillRoom(form, card.timer);
 }
 
 /** @param {HTMLFormElement} hooks */
@@ -230,12 +301,17 @@ function wire(card) {
   const edit = partOf(card, ".edit-form", HTMLFormElement);
   edit.addEventListener("submit", (event) => {
     event.preventDefault();
+    /** @type {Record<string, string | number | boolean | null>} */
     const body = timing(edit, card.timer.type);
     const before = /** @type {Record<string, unknown>} */ (card.timer);
     for (const name of Object.keys(body)) {
       if (body[name] === before[name]) delete body[name]; // timing changes only while idle
     }
     body.title = field(edit, "title", HTMLInputElement).value;
+    for (const [name, value] of Object.entries(roomFields(edit, card.timer.type))) {
+      // Unchanged fields stay out: overtime, say, cannot be sent while the timer is past zero.
+      if (value !== (before[name] ?? null)) body[name] = value;
+    }
     api("PATCH", `/timers/${id()}`, body).then((timer) => {
       showErrors(edit, null);
       showTimer(card, timer);
@@ -329,11 +405,13 @@ function addCard(timer) {
   node.dataset.timerId = timer.id;
   /** @type {Card} */
   const card = {
-    timer, live: timer, node, openAttempts: new Set(), controlShown: false, looks: 0,
+    timer, live: timer, node, viewers: timer.viewers, openAttempts: new Set(), controlShown: false,
+    looks: 0,
     poll: undefined,
     show: textSetter((selector) => node.querySelector(selector), { hideEmpty: false }),
     connection: connect({
-      path: `/ws/timers/${encodeURIComponent(timer.id)}`, auth: null, guess: null,
+      // count=0: the account watching its own timers is not one of their viewers.
+      path: `/ws/timers/${encodeURIComponent(timer.id)}?count=0`, auth: null, guess: null,
       onMessage: (message) => onLive(card, message),
       onStatus: (status) => {
         node.dataset.connection = status;
@@ -386,11 +464,13 @@ function frame() {
   for (const card of cards.values()) {
     const timer = card.live;
     const seen = progress(timer, card.connection.serverNow());
-    const shown = clock(seconds(seen.shown_ms), lang);
+    const shown = shownClock(seen, lang);
     card.show(".time", (shown.days ? `${daysLabel(shown.days, lang)} ` : "") + shown.text);
     card.show(".round", roundLabel(T, seen, timer, lang));
-    card.show(".state", T[`widget.${stateShown(seen)}`]);
-    card.node.dataset.state = stateShown(seen);
+    card.show(".state", seen.state === "overtime" ? T["dashboard.level_overtime"]
+      : T[`widget.${stateShown(seen)}`]);
+    showLevel(card, seen);
+    card.node.dataset.state = stateShown(seen);  // what the state filter matches
   }
   filter();
   requestAnimationFrame(frame);
@@ -512,9 +592,12 @@ createType.addEventListener("change", () => {
 create.addEventListener("submit", (event) => {
   event.preventDefault();
   const type = createType.value;
-  /** @type {Record<string, string | number>} */
+  /** @type {Record<string, string | number | boolean | null>} */
   const body = { ...timing(create, type), type,
                  title: field(create, "title", HTMLInputElement).value };
+  for (const [name, value] of Object.entries(roomFields(create, type))) {
+    if (value !== null && value !== false) body[name] = value; // the defaults are left out
+  }
   const hook = field(create, "webhook_url", HTMLInputElement).value.trim();
   if (hook) body.webhook_url = hook;
   api("POST", "/timers", body).then((timer) => {

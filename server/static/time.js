@@ -4,7 +4,8 @@
 // the same in a page and under `node --test`; tests/data/time_cases.json holds the cases
 // that both this module and timers.py must agree on.
 
-/** @typedef {"idle" | "running" | "paused" | "completed"} TimerState */
+/** @typedef {"idle" | "running" | "paused" | "completed" | "overtime"} TimerState */
+/** @typedef {"normal" | "warning" | "danger" | "overtime"} Level */
 /** @typedef {"countdown" | "event" | "interval"} TimerType */
 /** @typedef {"work" | "rest"} Phase */
 
@@ -27,6 +28,13 @@
  * @property {number | null} [target_ms] event: the target (epoch ms), standalone widgets only
  * @property {string | null} [target_date] event: the target as given (ISO 8601)
  * @property {string} [timezone] event: the IANA zone its date is shown in
+ * @property {boolean} [overtime] countdown, event: counts on below zero after completing
+ * @property {number | null} [warn_at] seconds of remaining time at which it turns "warning"
+ * @property {number | null} [danger_at] seconds of remaining time at which it turns "danger"
+ * @property {string | null} [completed_at] when it reached zero (set in overtime too)
+ * @property {{text: string, flash: boolean, at: string} | null} [message] for the people on
+ *   stage
+ * @property {boolean} [blackout] every display of the timer shows only black
  */
 
 /**
@@ -34,7 +42,8 @@
  * a clock shows of it.
  * @typedef {object} Progress
  * @property {TimerState} state
- * @property {number} remaining_ms until the timer ends
+ * @property {number} remaining_ms until the timer ends (below zero in overtime)
+ * @property {Level} level what the remaining time means now (timers.level)
  * @property {number | null} round an interval's round, from 1
  * @property {Phase | null} phase an interval's phase; null once it has completed
  * @property {number} shown_ms what the digits show: an interval's time left in its phase
@@ -48,11 +57,15 @@
  */
 export function progress(timer, at) {
   const state = timer.state;
-  // An event counts to its date whatever its state; the others run only while running.
-  const passes = state === "running" || (timer.type === "event" && state !== "completed");
+  const counting = state === "running" || state === "overtime";
+  // An event counts to its date whatever its state; the others run only while counting.
+  const passes = counting || (timer.type === "event" && state !== "completed");
   const passed = passes ? Math.max(0, at - timer.server_time) : 0;
-  const remaining = state === "completed" ? 0 : Math.max(0, timer.remaining_ms - passed);
-  const out = { state, remaining_ms: remaining, round: null, phase: null, shown_ms: remaining };
+  // Below zero only with overtime, and for an event only while it counts.
+  const floor = timer.overtime && (timer.type !== "event" || counting) ? -Infinity : 0;
+  const remaining = state === "completed" ? 0 : Math.max(floor, timer.remaining_ms - passed);
+  const out = { state, remaining_ms: remaining, level: level(timer, remaining), round: null,
+                phase: null, shown_ms: remaining };
   if (timer.type !== "interval") return out;
   const rounds = timer.rounds ?? 1;
   const work = (timer.work ?? 0) * 1000;
@@ -70,6 +83,21 @@ export function progress(timer, at) {
     ...out, round: Math.floor(position / cycle) + 1, phase,
     shown_ms: Math.min(remaining, (phase === "work" ? work : cycle) - inCycle),
   };
+}
+
+/**
+ * What `remaining` means for `timer` (timers.level): overtime past zero, else the deepest
+ * threshold it is at or below.
+ * @param {PublicTimer} timer
+ * @param {number} remaining
+ * @returns {Level}
+ */
+function level(timer, remaining) {
+  if (timer.state === "overtime" || remaining < 0
+      || (timer.state === "paused" && timer.completed_at)) return "overtime";
+  if (timer.danger_at != null && remaining <= timer.danger_at * 1000) return "danger";
+  if (timer.warn_at != null && remaining <= timer.warn_at * 1000) return "warning";
+  return "normal";
 }
 
 /**

@@ -4,9 +4,10 @@
 // or the standalone timer's start) and the clock, never by counting down a local variable, so
 // it neither freezes between ticks nor drifts from other viewers.
 import {
-  clock, connect, daysLabel, el, now, readConfig, roundLabel, textSetter,
+  connect, daysLabel, el, left, mark, now, readConfig, roundLabel, shownClock, stateShown,
+  textSetter, viewerStatus,
 } from "../static/castimer.js";
-import { progress, seconds } from "../static/time.js";
+import { progress } from "../static/time.js";
 
 /** @typedef {import("../static/time.js").PublicTimer} PublicTimer */
 /** @typedef {import("../static/time.js").Progress} Progress */
@@ -68,7 +69,7 @@ function tell(event, seen) {
   window.parent.postMessage({
     source: "castimer", event, timer_id: config.timer_id, state: seen.state,
     remaining_ms: Math.round(seen.remaining_ms), round: seen.round, phase: seen.phase,
-    v: version,
+    level: seen.level, message: timer.message ?? null, v: version,
   }, "*");
 }
 
@@ -116,16 +117,6 @@ function fit() {
   }
 }
 
-/** @param {Progress} seen */
-function statusText(seen) {
-  // The page came with the timer's state: only a lost connection is worth a word.
-  if (status === "reconnecting" || status === "deleted") return T[`widget.${status}`];
-  if (seen.state === "completed" || (seen.remaining_ms === 0 && seen.state === "running")) {
-    return T["widget.completed"];
-  }
-  return seen.state === "paused" || seen.state === "idle" ? T[`widget.${seen.state}`] : "";
-}
-
 // The event's date in its own timezone, worded for the language (formatted once per
 // target, not every frame).
 let dated = { key: "", text: "" };
@@ -149,7 +140,7 @@ function targetDate() {
 
 /** @param {Progress} seen */
 function render(seen) {
-  const shown = clock(seconds(seen.shown_ms), lang);
+  const shown = shownClock(seen, lang);
   const title = config.fixed_title ?? timer.title ?? "";
   set("title", config.show_title ? title : "");
   set("date", targetDate());
@@ -159,13 +150,12 @@ function render(seen) {
   set("time", shown.text);
   if (resized) fit();
   set("round", roundLabel(T, seen, timer, lang));
-  set("status", statusText(seen));
-  const phaseMs = timer.type === "interval"
-    ? (seen.phase === "rest" ? timer.rest ?? 0 : timer.work ?? 0) * 1000 : timer.total_ms;
-  const share = phaseMs > 0 ? Math.min(1, seen.shown_ms / phaseMs) : 0;
-  fill.style.transform = `scaleX(${share.toFixed(4)})`;
-  root.dataset.state = seen.state;
-  root.dataset.phase = seen.phase ?? "";
+  set("status", viewerStatus(T, seen, status));
+  set("message", timer.message?.text ?? "");
+  fill.style.transform = `scaleX(${left(seen, timer).toFixed(4)})`;
+  mark(root, { state: stateShown(seen), phase: seen.phase ?? "", level: seen.level });
+  root.toggleAttribute("data-flash", timer.message?.flash === true);
+  document.body.toggleAttribute("data-blackout", timer.blackout === true);
 }
 
 // Standalone timers keep their own events: round ends and the completion.
@@ -205,7 +195,8 @@ function begin(given) {
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (message.type === "deleted") {
-    timer = { ...timer, state: "idle" };
+    // Nothing of it is left to show: not its time, its message, nor its blackout.
+    timer = { ...timer, state: "idle", message: null, blackout: false };
     status = "deleted";
     tell("timer.deleted", progress(timer, message.server_time));
     return;

@@ -108,3 +108,22 @@ def test_account_shows_plan_limits_and_usage(api):
     assert account["limits"] == {"requests_per_minute": 600, "requests_per_day": None}
     assert account["usage"]["requests_today"] == 1
     assert api.get("/account").json()["usage"]["requests_today"] == 2
+
+
+def iso_in(seconds: float) -> str:
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def test_a_scheduled_start_fires_once_by_itself(api):
+    start_at = iso_in(2)
+    timer = api.post("/timers", json={"type": "countdown", "duration": 30,
+                                      "start_at": start_at}).json()
+    assert timer["start_at"] == start_at and timer["state"] == "idle"
+    running = wait_for_state(api, timer["id"], "running", within=6)
+    assert abs(parse(running["started_at"]) - parse(start_at)) < 0.001  # anchored there
+    assert running["start_at"] is None
+    time.sleep(0.3)  # a second firing, if there were one, would be committed by now
+    [started] = events_of(api, timer["id"])
+    assert started["event"] == "timer.started" and started["data"]["scheduled"] is True
+    assert 0 <= started["data"]["late_ms"] < 1000

@@ -143,6 +143,9 @@ def test_presenter_buttons_and_keys_change_the_timer(browser: Browser, site: Ser
         assert wait_for(api, timer["id"], lambda t: t["adjustment"] == 50)["adjustment"] == 50
         expect(page.locator("#time")).to_have_text(shown(after["remaining_ms"] - 10_000))
 
+        page.keyboard.press("r")  # asks first, as the reset button does
+        expect(page.locator("#reset")).to_have_text("Tap again to reset")
+        assert api.get(f"/timers/{timer['id']}").json()["state"] == "paused"
         page.keyboard.press("r")
         assert wait_for(api, timer["id"], lambda t: t["state"] == "idle")["state"] == "idle"
         expect(page.locator("#time")).to_have_text("05:00")
@@ -156,10 +159,11 @@ def test_the_presenter_page_needs_the_token_in_the_fragment(page: Page, site: Se
     control = timer["urls"]["control"]
     base, _, fragment = control.partition("#")
     page.goto(f"{base}?{fragment}")  # the token in the query is not looked at
-    expect(page.locator("#message")).to_have_text(
+    expect(page.locator("#notice")).to_have_text(
         "This link has no control token. Open the control URL exactly as the API returned it.")
+    expect(page.locator("#sync")).to_be_hidden()
     page.goto(f"{base}#token=ctl_wrong")
-    expect(page.locator("#message")).to_have_text(
+    expect(page.locator("#notice")).to_have_text(
         "This control link is no longer valid: the token is wrong or was rotated.")
     assert api.get(f"/timers/{timer['id']}").json()["state"] == "idle"
 
@@ -303,3 +307,5 @@ def test_the_presenter_page_speaks_the_chosen_language(page: Page, site: Server,
     expect(page.locator("#start")).to_have_text("시작")
     expect(page.locator("#round")).to_have_text("3라운드 중 1라운드 · 운동")
     expect(page.locator("#state")).to_have_text("준비")
+    expect(page.locator("[data-preset=questions]")).to_have_text("질문 시간")
+    expect(page.locator("#viewers")).to_have_text("시청자: 0")

@@ -1,0 +1,131 @@
+// @ts-check
+// The stage display: one live timer in the whole window, for a stage monitor, a confidence
+// monitor or an OBS browser source. Read-only, as the widget is: it opens the viewer socket
+// and draws every animation frame from the last message and the server's clock (the offset
+// learnt by castimer.js), so it agrees with every other screen of the timer.
+import {
+  connect, daysLabel, el, left, mark, now, readConfig, roundLabel, shownClock, stateShown,
+  textSetter, viewerStatus,
+} from "./castimer.js";
+import { progress } from "./time.js";
+
+/** @typedef {import("./time.js").PublicTimer} PublicTimer */
+/** @typedef {import("./time.js").Progress} Progress */
+/** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
+
+/**
+ * pages.py `stage`
+ * @typedef {object} StageConfig
+ * @property {string} lang
+ * @property {string} timer_id
+ * @property {PublicTimer} timer as the page was served
+ * @property {boolean} clock show the time of day
+ * @property {Record<string, string>} text
+ */
+
+/** @type {StageConfig} */
+const config = readConfig();
+const T = config.text;
+const lang = config.lang;
+const root = el("stage");
+const digits = el("digits");
+const time = el("time");
+const message = el("message");
+const fill = document.getElementById("fill"); // absent with progress=0
+const set = textSetter((id) => document.getElementById(id), { hideEmpty: true });
+/** @type {PublicTimer} */
+let timer = config.timer;
+let version = timer.version ?? 0;
+/** @type {string | null} */
+let status = null;
+let shownTime = "";
+// A message this long is set smaller, so the digits keep most of the screen.
+const LONG_MESSAGE = 60;
+
+// The digits as large as the space left to them allows, measured rather than guessed: fonts'
+// digits differ in width, and the title, message and status take what they need first.
+function fit() {
+  const space = digits.getBoundingClientRect();
+  time.style.fontSize = "100px";
+  const text = time.getBoundingClientRect();
+  if (!text.width || !text.height) return;
+  const size = Math.min(space.width * 0.96 / text.width, space.height / text.height) * 100;
+  time.style.fontSize = `${Math.max(1, Math.floor(size))}px`;
+}
+
+// The time of day in the timer's timezone (an event's; else this screen's own), by the
+// server's clock: a stage computer's clock may be off.
+let dayClock = { zone: "", format: new Intl.DateTimeFormat(lang, { timeStyle: "medium" }) };
+/** @param {number} at server time */
+function timeOfDay(at) {
+  if (!config.clock) return "";
+  const zone = timer.timezone ?? "";
+  if (zone !== dayClock.zone) {
+    /** @type {Intl.DateTimeFormatOptions} */
+    const options = { timeStyle: "medium" };
+    let format;
+    try {
+      format = new Intl.DateTimeFormat(lang, zone ? { ...options, timeZone: zone } : options);
+    } catch {
+      format = new Intl.DateTimeFormat(lang, options); // a zone this browser does not know
+    }
+    dayClock = { zone, format };
+  }
+  return dayClock.format.format(at);
+}
+
+/**
+ * @param {Progress} seen
+ * @param {number} at
+ */
+function render(seen, at) {
+  const shown = shownClock(seen, lang);
+  set("title", timer.title ?? "");
+  set("clock", timeOfDay(at));
+  set("days", shown.days ? daysLabel(shown.days, lang) : "");
+  const resized = shownTime.length !== shown.text.length;
+  shownTime = shown.text;
+  set("time", shown.text);
+  if (resized) fit();
+  set("round", roundLabel(T, seen, timer, lang));
+  set("status", viewerStatus(T, seen, status));
+  const text = timer.message?.text ?? "";
+  set("message", text);
+  message.toggleAttribute("data-long", text.length > LONG_MESSAGE);
+  if (fill) fill.style.transform = `scaleX(${left(seen, timer).toFixed(4)})`;
+  mark(root, { state: stateShown(seen), level: seen.level });
+  root.toggleAttribute("data-flash", timer.message?.flash === true);
+  document.body.toggleAttribute("data-blackout", timer.blackout === true);
+}
+
+/** @param {ServerMessage} message */
+function onMessage(message) {
+  if (message.type === "deleted") {
+    // Nothing of it is left to show: not its time, its message, nor its blackout.
+    timer = { ...timer, state: "idle", message: null, blackout: false };
+    status = "deleted";
+    return;
+  }
+  if (!message.timer || message.v < version) return;
+  version = message.v;
+  timer = message.timer;
+}
+
+const connection = connect({
+  path: `/ws/timers/${encodeURIComponent(config.timer_id)}`, auth: null,
+  guess: timer.server_time - now(), onMessage,
+  onStatus: (next) => {
+    status = next === "not_found" ? "deleted" : next;
+    root.dataset.connection = status;
+  },
+});
+
+function frame() {
+  const at = connection.serverNow();
+  render(progress(timer, at), at);
+  requestAnimationFrame(frame);
+}
+
+// Whatever changes the digits' space (the window, a message, the status) sizes them afresh.
+new ResizeObserver(fit).observe(digits);
+frame();

@@ -161,3 +161,21 @@ async def test_a_socket_that_asks_not_to_be_counted_is_not(server, api):
     finally:
         await owner.close()
         await screen.close()
+
+
+async def test_a_dead_processs_viewers_stop_counting_within_30_s(two_servers):
+    first, second, key = two_servers
+    with client(first, key) as api:
+        timer = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
+        here = await viewer(first, timer["id"])
+        there = [await viewer(second, timer["id"]) for _ in range(2)]
+        try:
+            await presence(here, 3)
+            second.kill()  # SIGKILL: it cannot say goodbye; its records must expire
+            await presence(here, 1, timeout=30)
+            assert api.get(f"/timers/{timer['id']}").json()["viewers"] == 1
+        finally:
+            await here.close()
+            for socket in there:
+                with contextlib.suppress(Exception):
+                    await socket.close()

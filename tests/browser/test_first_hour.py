@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from server import i18n
 from tests.browser.conftest import opened_context
@@ -35,11 +35,11 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     with client(server, key) as api:
         for _ in range(4):
             api.post("/keys")
-        made = [api.post("/timers", json={"duration": 60 * (n + 1), "title": f"Session {n + 1}"})
-                .json() for n in range(29)]
+        made = [api.post("/timers", json=_mixed(n)).json() for n in range(29)]
         failing = api.post("/timers", json={"duration": 600, "title": "Keynote",
                                             "webhook_url": "http://127.0.0.1:9/hook"}).json()
-        api.patch(f"/timers/{made[3]['id']}/state", json={"action": "start"})
+        for started in (made[2], made[3]):  # an interval and a countdown
+            api.patch(f"/timers/{started['id']}/state", json={"action": "start"})
         api.patch(f"/timers/{failing['id']}/state", json={"action": "start"})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -51,6 +51,25 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     yield server, key, failing["urls"]["control"]
     server.stop()
 
+
+TITLES = ["Opening address and welcome from the organising committee",
+          "Workshop: accessible forms that speak every visitor's language",
+          "Lightning talks, round two (five minutes each, strictly kept)"]
+
+
+def _mixed(n: int) -> dict[str, object]:
+    """Timer n of the fixture: countdowns, events and intervals in turn, with long titles, as
+    a real account's list looks (an event timer runs from the moment it is made)."""
+    title = f"{TITLES[n % 3]} · {n + 1}"
+    if n % 3 == 1:
+        target = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400 * (n + 1)))
+        return {"type": "event", "target_date": target, "title": title}
+    if n % 3 == 2:
+        return {"type": "interval", "work": 40, "rest": 20, "rounds": 8, "title": title}
+    return {"type": "countdown", "duration": 60 * (n + 1), "title": title}
+
+
+EVENTS_MADE = len([n for n in range(29) if n % 3 == 1])
 
 SIDEWAYS = """() => {
   const problems = [];
@@ -124,12 +143,35 @@ def test_no_page_scrolls_sideways(browser: Browser, newcomer: tuple[Server, str,
             page.locator("#keys").screenshot(path=f"{SHOTS}/dashboard-keys-{size}.png")
 
 
+ONE_LINE = """() => Array.from(document.querySelectorAll('.timer:not(.open)')).filter((row) => {
+  // A compact row is one line: no taller than two of its buttons, every part beside the others.
+  const parts = Array.from(row.querySelectorAll(
+    '.title, .state, .time, .commands, .toggle-details')).filter((p) => p.getClientRects().length)
+    .map((p) => p.getBoundingClientRect());
+  const button = row.querySelector('.toggle-details').getBoundingClientRect().height;
+  return row.getBoundingClientRect().height >= 2 * button ||
+    Math.max(...parts.map((r) => r.top)) >= Math.min(...parts.map((r) => r.bottom));
+}).map((row) => row.querySelector('.title').textContent)"""
+
+
+def _signed_in(context: BrowserContext, server: Server, key: str, lang: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{server.base}/dashboard?lang={lang}")
+    page.fill("#key", key)
+    page.click("#sign-in")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+    expect(page.locator(".timer")).to_have_count(30)
+    return page
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
 def test_the_dashboard_with_30_timers_is_under_3000_px_tall_at_1280(
-        browser: Browser, newcomer: tuple[Server, str, str]) -> None:
+        browser: Browser, newcomer: tuple[Server, str, str], lang: str) -> None:
     server, key, _ = newcomer
     with opened_context(browser, viewport={"width": 1280, "height": 800}) as context:
-        page = sign_in(context, server, key)
-        expect(page.locator(".timer")).to_have_count(30)
+        page = _signed_in(context, server, key, lang)
+        expect(page.locator(".timer .round:not(:empty)").first).to_be_visible()
+        assert page.evaluate(ONE_LINE) == []
         assert page.evaluate("document.documentElement.scrollHeight") < 3000
         with client(server, key) as api:
             oldest_first = [t["id"] for t in api.get("/timers?limit=100").json()["data"]]
@@ -138,11 +180,24 @@ def test_the_dashboard_with_30_timers_is_under_3000_px_tall_at_1280(
         # Search and filter by state narrow the list; the full card comes on demand.
         page.fill("#timer-search", "keynote")
         expect(page.locator(".timer:visible")).to_have_count(1)
+        page.fill("#timer-search", "workshop forms")
+        expect(page.locator(".timer:visible")).to_have_count(10)
         page.fill("#timer-search", "")
         page.select_option("#timer-filter", "running")
-        expect(page.locator(".timer:visible")).to_have_count(2)
+        expect(page.locator(".timer:visible")).to_have_count(3 + EVENTS_MADE)
         page.select_option("#timer-filter", "completed")
         expect(page.locator("#no-matches")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [1920, 2560])
+def test_the_timer_list_uses_the_width_of_a_wide_screen(
+        browser: Browser, newcomer: tuple[Server, str, str], width: int) -> None:
+    server, key, _ = newcomer
+    with opened_context(browser, viewport={"width": width, "height": 1080}) as context:
+        page = _signed_in(context, server, key, "en")
+        timers = page.locator("#timers").bounding_box()
+        assert timers and timers["width"] > width * 0.55, timers
+        assert page.evaluate(ONE_LINE) == []
 
 
 def _english_left(page: Page, lang: str) -> list[str]:

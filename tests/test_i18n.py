@@ -42,6 +42,13 @@ def test_other_languages_are_not_copies_of_english() -> None:
             assert i18n.CATALOGS[lang]["widget.brand"] != i18n.CATALOGS["en"]["widget.brand"]
 
 
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_plan_names_are_product_names_in_every_language(lang: str) -> None:
+    note = i18n.CATALOGS[lang]["embed.brand_note"]
+    for plan in ("Pro", "Enterprise"):
+        assert re.search(rf"(?<![A-Za-z]){plan}(?![A-Za-z])", note), (lang, note)
+
+
 @pytest.mark.parametrize(("lang", "accept", "chosen"), [
     ("de", "fr", "de"),
     (None, "fr-CH, fr;q=0.9, en;q=0.8", "fr"),
@@ -64,10 +71,9 @@ def test_an_unknown_widget_language_is_english() -> None:
 
 
 ROOT = i18n.CATALOG_DIR.parent
-#: Keys the pages build from a value (`T[`dashboard.type_${type}`]`): every value they take.
-_BUILT = {"dashboard.type_": ("countdown", "event", "interval"),
+#: Keys the pages build from a value (`T[`timer.${type}`]`): every value they take.
+_BUILT = {"timer.": ("countdown", "event", "interval"),
           "dashboard.status_": ("pending", "succeeded", "failed", "cancelled"),
-          "dashboard.plan_": ("free", "pro", "enterprise", "unlimited"),
           "widget.": ("idle", "running", "paused", "completed", "work", "rest"),
           "control.": ("live", "connecting", "reconnecting")}
 
@@ -89,7 +95,7 @@ def _keys_the_pages_use() -> set[str]:
 def test_each_catalog_translates_every_key_the_pages_use(lang: str) -> None:
     used = _keys_the_pages_use()
     assert {"home.intro", "embed.last_valid", "dashboard.created_timer", "widget.brand",
-            "dashboard.plan_free", "error.color", "control.live"} <= used
+            "timer.interval", "error.color", "control.live"} <= used
     missing = sorted(k for k in used if not i18n.CATALOGS[lang].get(k, "").strip())
     assert missing == [], (lang, missing)
     if lang != "en":

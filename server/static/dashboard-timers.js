@@ -136,7 +136,7 @@ function showTimer(card, timer) {
 /** @param {Card} card */
 function showLive(card) {
   text(part(card, ".title"), card.live.title || T["dashboard.untitled"]);
-  text(part(card, ".type"), T[`dashboard.type_${card.live.type}`]);
+  text(part(card, ".type"), T[`timer.${card.live.type}`]);
   card.node.dataset.version = String(card.live.version);
   enableCommands(card.node, card.live, true);
 }

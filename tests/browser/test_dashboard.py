@@ -363,7 +363,7 @@ def test_no_page_shows_a_key_or_secret_unless_asked(browser: Browser, dash: Serv
         expect(page.locator("#account-name")).to_have_text(XSS)
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == (
             "rgb(16, 16, 22)")  # the widget family's dark theme
-        expect(page.locator("#plan")).to_have_text("free")
+        expect(page.locator("#plan")).to_have_text("Free")
         expect(page.locator("#usage")).to_contain_text("requests today")
         card = page.locator(".timer")
         expect(card).to_have_count(1)

@@ -200,6 +200,25 @@ def test_the_timer_list_uses_the_width_of_a_wide_screen(
         assert page.evaluate(ONE_LINE) == []
 
 
+def test_each_timer_type_and_plan_has_one_name_per_language(
+        browser: Browser, newcomer: tuple[Server, str, str]) -> None:
+    """The create form, the timer list and the embed generator call a type by the same word;
+    plan names are product names, the same in every language."""
+    server, key, _ = newcomer
+    for lang in i18n.LANGUAGES:
+        with opened_context(browser, viewport={"width": 1280, "height": 800}) as context:
+            page = _signed_in(context, server, key, lang)
+            expect(page.locator("#plan")).to_have_text("Enterprise")
+            for kind in ("countdown", "event", "interval"):
+                word = page.locator(f'#create [name=type] option[value="{kind}"]').text_content()
+                shown = {page.locator(".timer .type").nth(n).inner_text() for n in range(30)}
+                assert word in shown, (lang, kind, word, shown)
+                embed = context.new_page()
+                embed.goto(f"{server.base}/embed?lang={lang}")
+                assert embed.locator(f'#type option[value="{kind}"]').text_content() == word
+                embed.close()
+
+
 def _english_left(page: Page, lang: str) -> list[str]:
     """Texts on the page (text nodes, placeholders, labels, titles) that are an English
     catalog text where this language has its own."""

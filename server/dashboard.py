@@ -94,7 +94,8 @@ async def dashboard(request: Request) -> Response:
               "text": i18n.subset(lang, ("dashboard.", "timer.", "widget.", "control."))}
     return render(request, "dashboard.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "account": account, "csrf": session.csrf,
-        "config": config, "events": config["events"]}, forms=True, referrer=_REFERRER)
+        "config": config, "events": config["events"], "ranges": timers.RANGES,
+        "max_title": timers.MAX_TITLE}, forms=True, referrer=_REFERRER)
 
 
 async def sign_in(request: Request) -> Response:

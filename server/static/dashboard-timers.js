@@ -5,7 +5,7 @@ import {
   clock, connect, daysLabel, el, enableCommands, fill, roundLabel, stateShown, textSetter,
 } from "./castimer.js";
 import {
-  T, api, confirming, field, lang, say, showErrors, text, when,
+  T, api, checkFields, confirming, field, lang, say, showErrors, text, when,
 } from "./dashboard-api.js";
 import { progress, seconds } from "./time.js";
 
@@ -109,7 +109,11 @@ function timing(form, type) {
 function showFields(form, type) {
   /** @type {NodeListOf<HTMLElement>} */
   const labels = form.querySelectorAll("[data-for]");
-  for (const label of labels) label.hidden = label.dataset.for !== type;
+  for (const label of labels) {
+    label.hidden = label.dataset.for !== type;
+    // Another type's fields are not sent, so their limits are not checked either.
+    for (const input of label.querySelectorAll("input")) input.disabled = label.hidden;
+  }
 }
 
 // -- timers ----------------------------------------------------------------------------------
@@ -230,6 +234,7 @@ function wire(card) {
   const edit = partOf(card, ".edit-form", HTMLFormElement);
   edit.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!checkFields(edit)) return;
     const body = timing(edit, card.timer.type);
     const before = /** @type {Record<string, unknown>} */ (card.timer);
     for (const name of Object.keys(body)) {
@@ -511,6 +516,7 @@ createType.addEventListener("change", () => {
 });
 create.addEventListener("submit", (event) => {
   event.preventDefault();
+  if (!checkFields(create)) return;
   const type = createType.value;
   /** @type {Record<string, string | number>} */
   const body = { ...timing(create, type), type,

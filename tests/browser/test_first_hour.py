@@ -219,6 +219,23 @@ def test_each_timer_type_and_plan_has_one_name_per_language(
                 embed.close()
 
 
+@pytest.mark.parametrize("width", [1024, 1920])
+def test_the_landing_page_cards_keep_their_name_and_note_together(
+        browser: Browser, newcomer: tuple[Server, str, str], width: int) -> None:
+    """Cards of a row are as tall as the tallest: a shorter one's note stays under its name."""
+    server, _, _ = newcomer
+    with opened_context(browser, viewport={"width": width, "height": 800}) as context:
+        page = context.new_page()
+        page.goto(f"{server.base}/?lang=de")
+        # Between the texts themselves: a stretched grid row makes the name's box taller.
+        gaps = page.evaluate("""() => Array.from(document.querySelectorAll('.cards a')).map((a) => {
+          const box = (el) => { const r = document.createRange(); r.selectNodeContents(el);
+                                return r.getBoundingClientRect(); };
+          return box(a.querySelector('span')).top - box(a.querySelector('strong')).bottom;
+        })""")
+        assert len(gaps) == 4 and max(gaps) < 10, gaps
+
+
 def _english_left(page: Page, lang: str) -> list[str]:
     """Texts on the page (text nodes, placeholders, labels, titles) that are an English
     catalog text where this language has its own."""

@@ -6,6 +6,7 @@ language, without an English string left over. Screenshots go to CASTIMER_SHOTS 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,18 @@ SIDEWAYS = """() => {
 }"""
 
 
+PREVIEW_FITS = """() => {
+  const stage = document.querySelector('.stage');
+  const frame = document.getElementById('preview').getBoundingClientRect();
+  const room = stage.getBoundingClientRect();
+  const problems = [];
+  if (stage.scrollWidth > stage.clientWidth) problems.push(`stage scrolls: ${stage.scrollWidth}px`);
+  if (frame.left < room.left || frame.right > room.right + 1) problems.push('preview cut off');
+  if (frame.width < 200) problems.push(`preview ${frame.width}px wide`);
+  return problems;
+}"""
+
+
 def _shot(page: Page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -114,6 +127,9 @@ def test_no_page_scrolls_sideways(browser: Browser, newcomer: tuple[Server, str,
         _shot(page, f"home-{size}")
 
         page.goto(f"{server.base}/embed")
+        expect(page.locator("#code")).to_have_value(re.compile(r"/widget\?"))
+        # The preview whole in its stage, scaled down where the stage is narrower than it.
+        assert page.evaluate(PREVIEW_FITS) == [], ("/embed", size)
         page.fill("#primary_color", "zz")
         expect(page.locator('[data-error="primary_color"]')).to_be_visible()
         assert page.evaluate(SIDEWAYS) == [], ("/embed", size)

@@ -91,7 +91,7 @@ async def dashboard(request: Request) -> Response:
     account, session = found
     config = {"lang": lang, "csrf": session.csrf, "csrf_header": sessions.CSRF_HEADER,
               "events": list(timers.EVENTS),
-              "text": i18n.subset(lang, ("dashboard.", "timer.", "widget.", "control."))}
+              "text": i18n.subset(lang, ("dashboard.", "timer_type.", "widget.", "control."))}
     return render(request, "dashboard.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "account": account, "csrf": session.csrf,
         "config": config, "events": config["events"], "ranges": timers.RANGES,

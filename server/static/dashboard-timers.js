@@ -140,7 +140,7 @@ function showTimer(card, timer) {
 /** @param {Card} card */
 function showLive(card) {
   text(part(card, ".title"), card.live.title || T["dashboard.untitled"]);
-  text(part(card, ".type"), T[`timer.${card.live.type}`]);
+  text(part(card, ".type"), T[`timer_type.${card.live.type}`]);
   card.node.dataset.version = String(card.live.version);
   enableCommands(card.node, card.live, true);
 }

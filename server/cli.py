@@ -114,7 +114,8 @@ def _serve(args: argparse.Namespace) -> int:
     if key:
         print("Castimer: a development account was created. Its API key, shown only now:\n\n"
               f"    {key}\n", flush=True)
-    print(f"API: http://{host}:{args.port}/api/v1\n"
+    print(f"Start here: http://{host}:{args.port}/\n"
+          f"API: http://{host}:{args.port}/api/v1\n"
           f"Dashboard: http://{host}:{args.port}/dashboard\n", flush=True)
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,

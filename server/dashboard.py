@@ -91,10 +91,11 @@ async def dashboard(request: Request) -> Response:
     account, session = found
     config = {"lang": lang, "csrf": session.csrf, "csrf_header": sessions.CSRF_HEADER,
               "events": list(timers.EVENTS),
-              "text": i18n.subset(lang, ("dashboard.", "widget.", "control."))}
+              "text": i18n.subset(lang, ("dashboard.", "timer_type.", "widget.", "control."))}
     return render(request, "dashboard.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "account": account, "csrf": session.csrf,
-        "config": config, "events": config["events"]}, forms=True, referrer=_REFERRER)
+        "config": config, "events": config["events"], "ranges": timers.RANGES,
+        "max_title": timers.MAX_TITLE}, forms=True, referrer=_REFERRER)
 
 
 async def sign_in(request: Request) -> Response:

@@ -34,6 +34,7 @@ def test_serve_prints_a_working_development_key_once_and_its_urls_every_time(tmp
     try:
         printed = again.output()
         assert "ck_live_" not in printed  # the store has an account: no new key
+        assert f"Start here: http://127.0.0.1:{again.port}/\n" in printed
         assert f"API: http://127.0.0.1:{again.port}/api/v1\n" in printed
         assert f"Dashboard: http://127.0.0.1:{again.port}/dashboard\n" in printed
     finally:

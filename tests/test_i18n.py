@@ -42,6 +42,13 @@ def test_other_languages_are_not_copies_of_english() -> None:
             assert i18n.CATALOGS[lang]["widget.brand"] != i18n.CATALOGS["en"]["widget.brand"]
 
 
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_plan_names_are_product_names_in_every_language(lang: str) -> None:
+    note = i18n.CATALOGS[lang]["embed.brand_note"]
+    for plan in ("Pro", "Enterprise"):
+        assert re.search(rf"(?<![A-Za-z]){plan}(?![A-Za-z])", note), (lang, note)
+
+
 @pytest.mark.parametrize(("lang", "accept", "chosen"), [
     ("de", "fr", "de"),
     (None, "fr-CH, fr;q=0.9, en;q=0.8", "fr"),
@@ -64,42 +71,56 @@ def test_an_unknown_widget_language_is_english() -> None:
 
 
 ROOT = i18n.CATALOG_DIR.parent
-#: Keys the pages build from a value (`T[`dashboard.type_${type}`]`): every value they take.
-_BUILT = {"dashboard.type_": ("countdown", "event", "interval"),
+#: Keys the pages build from a value (`T[`timer_type.${type}`]`): every value they take.
+_BUILT = {"timer_type.": ("countdown", "event", "interval"),
           "dashboard.status_": ("pending", "succeeded", "failed", "cancelled"),
-          "dashboard.plan_": ("free", "pro", "enterprise", "unlimited"),
           "widget.": ("idle", "running", "paused", "completed", "work", "rest"),
           "control.": ("live", "connecting", "reconnecting"),
           "control.level_": ("warning", "danger"), "dashboard.level_": ("warning", "danger")}
 
 
+#: The catalogs' namespaces: any string in a page's source that starts with one and a dot is
+#: a key, however it reaches the lookup (`T[a ? "x.y" : "x.z"]`, a variable, another name).
+_NAMESPACES = sorted({key.split(".")[0] for key in i18n.CATALOGS["en"]})
+_KEY = re.compile(r"""["'`]((?:""" + "|".join(_NAMESPACES) + r""")\.[a-z_]*)(["'`]|\$\{)""")
+#: File names that look like keys ("widget.js"), not looked up.
+_FILES = ("html", "js", "css", "json", "svg", "md", "py")
+
+
 def _keys_the_pages_use() -> set[str]:
     used: set[str] = set()
     for path in [*ROOT.glob("templates/*.html"), *ROOT.glob("widget/*"), *ROOT.glob("static/*.js"),
-                 *ROOT.glob("*.py")]:
-        source = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"""\b[tT]\[\s*["']([a-z_]+\.[a-z_]+)["']\s*\]""", source))
-        used |= set(re.findall(r"""i18n\.text\(\w+, ["']([a-z_]+\.[a-z_]+)["']""", source))
-        used |= set(re.findall(r"""["'](error\.[a-z_]+)["']""", source))  # widget_params
-        for prefix in re.findall(r"T\[`([a-z_]+\.[a-z_]*)\$\{", source):
-            used |= {prefix + value for value in _BUILT[prefix]}
-        # Jinja: {% for key in ("a", "b") %} … t["prefix_" ~ key]
-        for values, prefix in re.findall(
-                r"""\{%\s*for \w+ in \(([^)]*)\)\s*%\}.*?t\["([a-z_]+\.[a-z_]*)" ~""", source,
-                flags=re.S):
-            used |= {prefix + value for value in re.findall(r'"([a-z_]+)"', values)}
+                 *ROOT.glob("*.py"), *ROOT.glob("api/*.py")]:
+        for key, end in _KEY.findall(path.read_text(encoding="utf-8")):
+            if end == "${":  # built from a value: every value it takes
+                used |= {key + value for value in _BUILT[key]}
+            elif key.split(".")[1] not in ("", *_FILES):  # "dashboard.": a prefix of subset()
+                used.add(key)
     return used
+
+
+#: Keys whose text is the same word in English and in that language.
+_SAME_WORD = {"de": {"widget.label", "embed.code", "embed.frame_title", "control.start",
+                     "timer_type.countdown", "home.version"},
+              "fr": {"embed.type", "embed.code", "control.pause", "control.minutes",
+                     "home.docs", "home.version"},
+              "es": {"control.minutes", "dashboard.plan"}}
 
 
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_each_catalog_translates_every_key_the_pages_use(lang: str) -> None:
     used = _keys_the_pages_use()
     assert {"home.intro", "embed.last_valid", "dashboard.created_timer", "widget.brand",
-            "dashboard.plan_free", "error.color", "control.live"} <= used
+            "timer_type.interval", "error.color", "control.live",
+            # looked up through ternaries and other names than T
+            "dashboard.less", "dashboard.key_active", "dashboard.key_current",
+            "control.bad_token", "control.not_found", "widget.round"} <= used
     missing = sorted(k for k in used if not i18n.CATALOGS[lang].get(k, "").strip())
     assert missing == [], (lang, missing)
     if lang != "en":
         # Words (not names, numbers or codes) the page shows must be this language's own.
-        untranslated = sorted(k for k in used if i18n.CATALOGS[lang][k] == i18n.CATALOGS["en"][k]
-                              and re.search(r"[a-z]{4} [a-z]{3}", i18n.CATALOGS[lang][k]))
+        untranslated = sorted(
+            k for k in used - _SAME_WORD.get(lang, set())
+            if i18n.CATALOGS[lang][k] == i18n.CATALOGS["en"][k]
+            and re.search(r"[A-Za-z]{3}", i18n.CATALOGS[lang][k].replace("Castimer", "")))
         assert untranslated == [], (lang, untranslated)

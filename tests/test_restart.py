@@ -3,8 +3,14 @@ the clock says, and a deadline that passed while it was down fires exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import pytest
+
+from server import accounts
+from server.clock import now_ms
+from server.engines import create_engine
 from tests.api.test_lifecycle import events_of, wait_for_state
 from tests.conftest import sqlite_url
 from tests.servers import Server, client, make_key
@@ -52,27 +58,54 @@ def test_sigkill_mid_countdown_then_restart(tmp_path, private_engine_url):
         second.stop()
 
 
+def _spend_the_day(url: str, plan: str, requests: int) -> str:
+    """A key for a new account on `plan` that has already made `requests` requests today,
+    counted by the store's own rate limiter (on a budget with room for them), then closed as
+    a stopping server closes it."""
+
+    async def spend() -> str:
+        engine = create_engine(url)
+        await engine.open()
+        try:
+            account, key = await accounts.key_for(engine, f"busy-{time.time_ns()}", plan,
+                                                  now_ms())
+            for _ in range(requests):
+                await engine.hit_rate_limit(account.id, accounts.PLANS["unlimited"], now_ms())
+            return key
+        finally:
+            await engine.close()
+
+    return asyncio.run(spend())
+
+
 def test_the_days_requests_and_cap_survive_a_restart_on_sqlite(tmp_path):
-    """The daily cap holds per day, not per process lifetime: a clean stop writes the counts."""
+    """The daily cap holds per day, not per process lifetime: a clean stop writes the counts,
+    and the next process refuses the request over the cap."""
     url = sqlite_url(tmp_path)
-    key = make_key(url, plan="free")
+    day = time.time() // 86400
+    cap = accounts.PLANS["free"].per_day
+    key = _spend_the_day(url, "free", cap - 5)
     first = Server(url, tmp_path).start()
     try:
         with client(first, key) as api:
-            for _ in range(4):
-                api.get("/timers")
-            before = api.get("/account").json()["usage"]["requests_today"]
-            assert before == 5
+            for _ in range(2):
+                answer = api.get("/timers")
+            # Three left today: the day's window is the tighter one, and the headers say it.
+            assert (answer.headers["X-RateLimit-Limit"], answer.headers["X-RateLimit-Remaining"]
+                    ) == (str(cap), "3")
     finally:
         first.stop()
     second = Server(url, tmp_path, port=first.port).start()
     try:
         with client(second, key) as api:
             after = api.get("/account")
-            assert after.json()["usage"]["requests_today"] == before + 1
-            assert after.headers["X-RateLimit-Remaining"] in ("29", str(1000 - before - 1))
+            assert after.json()["usage"]["requests_today"] == cap - 2
+            assert after.headers["X-RateLimit-Remaining"] == "2"
+            assert [api.get("/timers").status_code for _ in range(3)] == [200, 200, 429]
     finally:
         second.stop()
+    if time.time() // 86400 != day:
+        pytest.skip("the UTC day turned during the test: its counts started again")
 
 
 def test_a_start_scheduled_while_the_only_sqlite_server_was_down_fires_late_but_anchored(

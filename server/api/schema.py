@@ -132,9 +132,11 @@ def check_media_type(request: Request) -> None:
                        "Content-Type")
 
 
-async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> dict[str, Any]:
+async def body(request: Request, spec: Spec, required: tuple[str, ...] = (),
+               example: str | None = None) -> dict[str, Any]:
     """The request's JSON object, checked against `spec`. An empty body is 400 unless the
-    endpoint takes no fields (`spec` empty), where it is the usual way to call it."""
+    endpoint takes no fields (`spec` empty), where it is the usual way to call it; the 400
+    shows `example`, or the first required field, as a body that would do."""
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -143,8 +145,8 @@ async def body(request: Request, spec: Spec, required: tuple[str, ...] = ()) -> 
                            f"request body must be at most {settings.MAX_BODY} bytes")
     if not raw.strip():
         if spec:
-            raise bad_request("the request body is empty: send a JSON object, like "
-                              f'{{"{next(iter(spec))}": …}}')
+            example = example or f'{{"{(required or tuple(spec))[0]}": …}}'
+            raise bad_request(f"the request body is empty: send a JSON object, like {example}")
         parsed: Any = {}
     else:
         try:

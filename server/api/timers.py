@@ -53,7 +53,8 @@ async def _show(request: Request, timer: Any, status: int = 200) -> Response:
 
 @authenticated
 async def create_timer(request: Request) -> Response:
-    fields = _webhook(await schema.body(request, TIMER_FIELDS))
+    fields = _webhook(await schema.body(request, TIMER_FIELDS,
+                                        example='{"type": "countdown", "duration": 60}'))
     timer = await commit.create(request.state.engine, request.state.account.id, fields)
     return json_response(timer_json.owner(timer, now_ms(), base_url(request)), 201)
 
@@ -97,7 +98,7 @@ async def edit_timer(request: Request) -> Response:
 
 @authenticated
 async def change_state(request: Request) -> Response:
-    fields = await schema.body(request, STATE_FIELDS)
+    fields = await schema.body(request, STATE_FIELDS, example='{"action": "start"}')
     if ("state" in fields) == ("action" in fields):
         raise bad_request('send either "state" (running, paused, idle, completed) or "action" '
                           f"({', '.join(ACTIONS)})", "state")

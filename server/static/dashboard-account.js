@@ -24,7 +24,8 @@ function showOverlap(account) {
 /** The plan, its limits and today's requests. */
 export async function loadAccount() {
   const account = await api("GET", "/account");
-  text(el("plan"), T[`dashboard.plan_${account.plan}`] ?? account.plan);
+  // Plan names are product names, the same in every language ("Pro", "Enterprise").
+  text(el("plan"), account.plan.charAt(0).toUpperCase() + account.plan.slice(1));
   const limits = account.limits;
   text(el("limits"), fill(limits.requests_per_day === null ? T["dashboard.limits_no_day"]
     : T["dashboard.limits"], { minute: limits.requests_per_minute,

@@ -2,7 +2,7 @@
 // What the dashboard's parts share: the page's config, requests to the real /api/v1 (the
 // session cookie rides along; changes carry the page's CSRF token), text-only output, error
 // messages beside their fields, and confirmation of destructive buttons.
-import { el, readConfig } from "./castimer.js";
+import { el, fill, readConfig } from "./castimer.js";
 
 /**
  * @typedef {object} DashboardConfig
@@ -92,7 +92,37 @@ export function notice(error) {
 }
 
 /**
- * The API's message beside the field it names, or at the form's foot.
+ * The label a form's control is shown with: the text before the control in its <label>.
+ * @param {HTMLFormElement} form
+ * @param {string | null} name
+ * @returns {string | null} null when the form has no such control
+ */
+function labelOf(form, name) {
+  const control = name ? form.elements.namedItem(name) : null;
+  const label = control instanceof HTMLElement ? control.closest("label") : null;
+  return label ? (label.firstChild?.textContent ?? "").trim() : null;
+}
+
+/**
+ * A message in the page's language in `slot`; the server's own words, if any, after it as
+ * a detail (they are English, and say exactly what was refused).
+ * @param {HTMLElement} slot
+ * @param {string} message
+ * @param {string} [detail]
+ */
+function sayWithDetail(slot, message, detail) {
+  slot.replaceChildren(message);
+  if (detail) {
+    const small = slot.appendChild(document.createElement("small"));
+    small.className = "detail muted";
+    text(small, ` (${detail})`);
+  }
+  slot.hidden = false;
+}
+
+/**
+ * The API's error beside the field it names (that field's label in a sentence of the page's
+ * language), or at the form's foot.
  * @param {HTMLFormElement} form
  * @param {unknown} error null clears them
  */
@@ -102,9 +132,39 @@ export function showErrors(form, error) {
   for (const slot of slots) say(slot, "");
   if (!(error instanceof Error)) return;
   const param = error instanceof ApiError ? error.param : null;
-  const slot = slots.find((s) => s.dataset.error === param) ??
+  const label = labelOf(form, param);
+  const slot = (label && slots.find((s) => s.dataset.error === param)) ||
     slots.find((s) => s.dataset.error === "");
-  if (slot) say(slot, error.message);
+  if (!slot) return;
+  sayWithDetail(slot, label ? fill(T["dashboard.invalid_field"], { field: label }, lang)
+    : T["dashboard.request_failed"], error.message);
+}
+
+/**
+ * The form's own limits (required, min, max, whole numbers, URLs) checked before anything is
+ * sent, each refusal beside its field in the page's language.
+ * @param {HTMLFormElement} form
+ * @returns {boolean} whether the form may be sent
+ */
+export function checkFields(form) {
+  showErrors(form, null);
+  let valid = true;
+  for (const control of Array.from(form.elements)) {
+    if (!(control instanceof HTMLInputElement) || !control.willValidate) continue;
+    if (control.validity.valid) continue;
+    const slot = form.querySelector(`[data-error="${control.name}"]`);
+    if (!(slot instanceof HTMLElement)) continue;
+    const v = control.validity;
+    const field = labelOf(form, control.name) ?? control.name;
+    const message = v.valueMissing ? T["dashboard.value_missing"]
+      : v.rangeUnderflow || v.rangeOverflow ? T["dashboard.out_of_range"]
+      : v.typeMismatch ? T["dashboard.not_a_url"] : T["dashboard.not_whole"];
+    sayWithDetail(slot, fill(message, { field, min: Number(control.min),
+                                        max: Number(control.max) }, lang));
+    if (valid) control.focus();
+    valid = false;
+  }
+  return valid;
 }
 
 /**

@@ -5,7 +5,7 @@ import {
   connect, daysLabel, el, enableCommands, fill, roundLabel, shownClock, stateShown, textSetter,
 } from "./castimer.js";
 import {
-  T, api, confirming, field, lang, say, showErrors, text, when,
+  T, api, checkFields, confirming, field, lang, say, showErrors, text, when,
 } from "./dashboard-api.js";
 import { progress } from "./time.js";
 
@@ -110,7 +110,11 @@ function timing(form, type) {
 function showFields(form, type) {
   /** @type {NodeListOf<HTMLElement>} */
   const labels = form.querySelectorAll("[data-for]");
-  for (const label of labels) label.hidden = !(label.dataset.for ?? "").split(" ").includes(type);
+  for (const label of labels) {
+    label.hidden = !(label.dataset.for ?? "").split(" ").includes(type);
+    // Another type's fields are not sent, so their limits are not checked either.
+    for (const input of label.querySelectorAll("input")) input.disabled = label.hidden;
+  }
 }
 
 // -- the live room's fields (DESIGN §10) ------------------------------------------------------
@@ -201,7 +205,7 @@ function showTimer(card, timer) {
 /** @param {Card} card */
 function showLive(card) {
   text(part(card, ".title"), card.live.title || T["dashboard.untitled"]);
-  text(part(card, ".type"), T[`dashboard.type_${card.live.type}`]);
+  text(part(card, ".type"), T[`timer_type.${card.live.type}`]);
   card.node.dataset.version = String(card.live.version);
   enableCommands(card.node, card.live, true);
   showRoom(card);
@@ -301,6 +305,7 @@ function wire(card) {
   const edit = partOf(card, ".edit-form", HTMLFormElement);
   edit.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!checkFields(edit)) return;
     /** @type {Record<string, string | number | boolean | null>} */
     const body = timing(edit, card.timer.type);
     const before = /** @type {Record<string, unknown>} */ (card.timer);
@@ -591,6 +596,7 @@ createType.addEventListener("change", () => {
 });
 create.addEventListener("submit", (event) => {
   event.preventDefault();
+  if (!checkFields(create)) return;
   const type = createType.value;
   /** @type {Record<string, string | number | boolean | null>} */
   const body = { ...timing(create, type), type,

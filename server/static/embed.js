@@ -129,7 +129,28 @@ function show(path, width, height) {
   code.style.height = `${code.scrollHeight + 2}px`;
   preview.style.width = `${width}px`;
   preview.style.height = `${height}px`;
+  fit();
   if (preview.getAttribute("src") !== path) preview.src = path;
+}
+
+/**
+ * The preview at its real size where the stage has room, else scaled down to the stage's
+ * width (a phone): the whole widget in view, as it would look in a narrower frame's place.
+ */
+function fit() {
+  const stage = preview.parentElement;
+  if (!stage) return;
+  const room = stage.clientWidth - parseFloat(getComputedStyle(stage).paddingLeft) -
+    parseFloat(getComputedStyle(stage).paddingRight);
+  const width = parseFloat(preview.style.width);
+  const height = parseFloat(preview.style.height);
+  const scale = width > room && room > 0 ? room / width : 1;
+  // A transform leaves the layout box as it was: negative margins give back what it shrank.
+  preview.style.transform = scale < 1 ? `scale(${scale})` : "";
+  preview.style.transformOrigin = "0 0";
+  preview.style.marginRight = scale < 1 ? `${width * (scale - 1)}px` : "";
+  preview.style.marginBottom = scale < 1 ? `${height * (scale - 1)}px` : "";
+  preview.style.marginLeft = scale < 1 ? "0" : "";
 }
 
 /** @returns {Promise<void>} settles when the code shows the settings, or why it does not */
@@ -211,3 +232,4 @@ if (Intl.supportedValuesOf) {
   }
 }
 update();
+new ResizeObserver(fit).observe(/** @type {HTMLElement} */ (preview.parentElement));

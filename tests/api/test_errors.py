@@ -47,10 +47,14 @@ def test_bad_request_bodies_are_400(api, content, param, says):
 @pytest.mark.parametrize("content", [b"", b"  \n"])
 def test_an_empty_body_is_400_where_fields_are_expected(api, timer, content):
     json_type = {"Content-Type": "application/json"}
+    # Each with a body that would do: title, the first field, is optional.
     error_of(api.post("/timers", content=content, headers=json_type), 400, "invalid_request",
-             None, "the request body is empty: send a JSON object")
+             None, 'the request body is empty: send a JSON object, like {"type": "countdown", '
+             '"duration": 60}')
     error_of(api.patch(f"/timers/{timer['id']}/state", content=content, headers=json_type),
-             400, "invalid_request", None, "send a JSON object")
+             400, "invalid_request", None, 'send a JSON object, like {"action": "start"}')
+    error_of(api.post(f"/timers/{timer['id']}/adjust", content=content, headers=json_type),
+             400, "invalid_request", None, 'send a JSON object, like {"seconds": …}')
     assert [(t["id"], t["version"]) for t in api.get("/timers").json()["data"]] == [
         (timer["id"], 1)]
     # Endpoints that take no fields are called without a body, or with a blank JSON one.

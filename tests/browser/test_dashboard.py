@@ -87,7 +87,8 @@ def test_a_new_user_signs_in_creates_a_countdown_starts_it_and_sees_it_count_dow
         page.fill("#create [name=title]", XSS)
         page.fill("#create [name=duration]", "0")
         page.click("#create-timer")
-        expect(page.locator('#create [data-error="duration"]')).to_contain_text("duration")
+        expect(page.locator('#create [data-error="duration"]')).to_have_text(
+            "Duration (seconds) must be from 1 to 316,224,000.")
         assert api.get("/timers").json()["data"] == []
         page.fill("#create [name=duration]", "120")
         page.click("#create-timer")
@@ -363,7 +364,7 @@ def test_no_page_shows_a_key_or_secret_unless_asked(browser: Browser, dash: Serv
         expect(page.locator("#account-name")).to_have_text(XSS)
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == (
             "rgb(16, 16, 22)")  # the widget family's dark theme
-        expect(page.locator("#plan")).to_have_text("free")
+        expect(page.locator("#plan")).to_have_text("Free")
         expect(page.locator("#usage")).to_contain_text("requests today")
         card = page.locator(".timer")
         expect(card).to_have_count(1)
@@ -397,3 +398,36 @@ def test_no_page_shows_a_key_or_secret_unless_asked(browser: Browser, dash: Serv
         assert not any(c["name"] == "castimer_session" for c in context.cookies())
         page.goto(f"{dash.base}/dashboard")
         expect(page.locator("#key")).to_be_visible()
+
+
+def test_form_errors_are_in_the_page_language(browser: Browser, dash: Server) -> None:
+    """In German: the form's own limits are checked before a request, in German; what only
+    the server can judge is said in German too, naming the field, with its words as a detail."""
+    key = account_key(dash, f"de-{time.time_ns()}")
+    with client(dash, key) as api, opened_context(browser, **PHONE) as context:
+        page = context.new_page()
+        page.goto(f"{dash.base}/dashboard?lang=de")
+        page.fill("#key", key)
+        page.click("#sign-in")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        create = page.locator("#create")
+        create.locator("[name=duration]").fill("0")
+        create.locator("button[type=submit]").click()
+        slot = create.locator('[data-error="duration"]')
+        expect(slot).to_have_text("Dauer (Sekunden) muss zwischen 1 und 316.224.000 liegen.")
+        expect(create.locator("[name=duration]")).to_be_focused()
+        for bad, said in (("", "Dauer (Sekunden) muss ausgefüllt werden."),
+                          ("2.5", "Dauer (Sekunden) muss eine ganze Zahl sein.")):
+            create.locator("[name=duration]").fill(bad)
+            create.locator("button[type=submit]").click()
+            expect(slot).to_have_text(said)
+        assert api.get("/timers").json()["data"] == []
+        create.locator("[name=type]").select_option("event")
+        create.locator("[name=target_date]").fill("morgen")
+        create.locator("button[type=submit]").click()
+        slot = create.locator('[data-error="target_date"]')
+        expect(slot).to_contain_text("Zieldatum (ISO 8601): Dieser Wert wurde nicht angenommen.")
+        assert slot.evaluate("el => el.firstChild.textContent") == (
+            "Zieldatum (ISO 8601): Dieser Wert wurde nicht angenommen.")
+        expect(slot.locator(".detail")).to_contain_text("target_date")
+        assert api.get("/timers").json()["data"] == []

@@ -6,13 +6,14 @@ language, without an English string left over. Screenshots go to CASTIMER_SHOTS 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from server import i18n
 from tests.browser.conftest import opened_context
@@ -35,11 +36,11 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     with client(server, key) as api:
         for _ in range(4):
             api.post("/keys")
-        made = [api.post("/timers", json={"duration": 60 * (n + 1), "title": f"Session {n + 1}"})
-                .json() for n in range(29)]
+        made = [api.post("/timers", json=_mixed(n)).json() for n in range(29)]
         failing = api.post("/timers", json={"duration": 600, "title": "Keynote",
                                             "webhook_url": "http://127.0.0.1:9/hook"}).json()
-        api.patch(f"/timers/{made[3]['id']}/state", json={"action": "start"})
+        for started in (made[2], made[3]):  # an interval and a countdown
+            api.patch(f"/timers/{started['id']}/state", json={"action": "start"})
         api.patch(f"/timers/{failing['id']}/state", json={"action": "start"})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -51,6 +52,25 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
     yield server, key, failing["urls"]["control"]
     server.stop()
 
+
+TITLES = ["Opening address and welcome from the organising committee",
+          "Workshop: accessible forms that speak every visitor's language",
+          "Lightning talks, round two (five minutes each, strictly kept)"]
+
+
+def _mixed(n: int) -> dict[str, object]:
+    """Timer n of the fixture: countdowns, events and intervals in turn, with long titles, as
+    a real account's list looks (an event timer runs from the moment it is made)."""
+    title = f"{TITLES[n % 3]} · {n + 1}"
+    if n % 3 == 1:
+        target = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400 * (n + 1)))
+        return {"type": "event", "target_date": target, "title": title}
+    if n % 3 == 2:
+        return {"type": "interval", "work": 40, "rest": 20, "rounds": 8, "title": title}
+    return {"type": "countdown", "duration": 60 * (n + 1), "title": title}
+
+
+EVENTS_MADE = len([n for n in range(29) if n % 3 == 1])
 
 SIDEWAYS = """() => {
   const problems = [];
@@ -76,6 +96,18 @@ SIDEWAYS = """() => {
 }"""
 
 
+PREVIEW_FITS = """() => {
+  const stage = document.querySelector('.stage');
+  const frame = document.getElementById('preview').getBoundingClientRect();
+  const room = stage.getBoundingClientRect();
+  const problems = [];
+  if (stage.scrollWidth > stage.clientWidth) problems.push(`stage scrolls: ${stage.scrollWidth}px`);
+  if (frame.left < room.left || frame.right > room.right + 1) problems.push('preview cut off');
+  if (frame.width < 200) problems.push(`preview ${frame.width}px wide`);
+  return problems;
+}"""
+
+
 def _shot(page: Page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -95,6 +127,9 @@ def test_no_page_scrolls_sideways(browser: Browser, newcomer: tuple[Server, str,
         _shot(page, f"home-{size}")
 
         page.goto(f"{server.base}/embed")
+        expect(page.locator("#code")).to_have_value(re.compile(r"/widget\?"))
+        # The preview whole in its stage, scaled down where the stage is narrower than it.
+        assert page.evaluate(PREVIEW_FITS) == [], ("/embed", size)
         page.fill("#primary_color", "zz")
         expect(page.locator('[data-error="primary_color"]')).to_be_visible()
         assert page.evaluate(SIDEWAYS) == [], ("/embed", size)
@@ -124,12 +159,35 @@ def test_no_page_scrolls_sideways(browser: Browser, newcomer: tuple[Server, str,
             page.locator("#keys").screenshot(path=f"{SHOTS}/dashboard-keys-{size}.png")
 
 
+ONE_LINE = """() => Array.from(document.querySelectorAll('.timer:not(.open)')).filter((row) => {
+  // A compact row is one line: no taller than two of its buttons, every part beside the others.
+  const parts = Array.from(row.querySelectorAll(
+    '.title, .state, .time, .commands, .toggle-details')).filter((p) => p.getClientRects().length)
+    .map((p) => p.getBoundingClientRect());
+  const button = row.querySelector('.toggle-details').getBoundingClientRect().height;
+  return row.getBoundingClientRect().height >= 2 * button ||
+    Math.max(...parts.map((r) => r.top)) >= Math.min(...parts.map((r) => r.bottom));
+}).map((row) => row.querySelector('.title').textContent)"""
+
+
+def _signed_in(context: BrowserContext, server: Server, key: str, lang: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{server.base}/dashboard?lang={lang}")
+    page.fill("#key", key)
+    page.click("#sign-in")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+    expect(page.locator(".timer")).to_have_count(30)
+    return page
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
 def test_the_dashboard_with_30_timers_is_under_3000_px_tall_at_1280(
-        browser: Browser, newcomer: tuple[Server, str, str]) -> None:
+        browser: Browser, newcomer: tuple[Server, str, str], lang: str) -> None:
     server, key, _ = newcomer
     with opened_context(browser, viewport={"width": 1280, "height": 800}) as context:
-        page = sign_in(context, server, key)
-        expect(page.locator(".timer")).to_have_count(30)
+        page = _signed_in(context, server, key, lang)
+        expect(page.locator(".timer .round:not(:empty)").first).to_be_visible()
+        assert page.evaluate(ONE_LINE) == []
         assert page.evaluate("document.documentElement.scrollHeight") < 3000
         with client(server, key) as api:
             oldest_first = [t["id"] for t in api.get("/timers?limit=100").json()["data"]]
@@ -138,11 +196,60 @@ def test_the_dashboard_with_30_timers_is_under_3000_px_tall_at_1280(
         # Search and filter by state narrow the list; the full card comes on demand.
         page.fill("#timer-search", "keynote")
         expect(page.locator(".timer:visible")).to_have_count(1)
+        page.fill("#timer-search", "workshop forms")
+        expect(page.locator(".timer:visible")).to_have_count(10)
         page.fill("#timer-search", "")
         page.select_option("#timer-filter", "running")
-        expect(page.locator(".timer:visible")).to_have_count(2)
+        expect(page.locator(".timer:visible")).to_have_count(3 + EVENTS_MADE)
         page.select_option("#timer-filter", "completed")
         expect(page.locator("#no-matches")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [1920, 2560])
+def test_the_timer_list_uses_the_width_of_a_wide_screen(
+        browser: Browser, newcomer: tuple[Server, str, str], width: int) -> None:
+    server, key, _ = newcomer
+    with opened_context(browser, viewport={"width": width, "height": 1080}) as context:
+        page = _signed_in(context, server, key, "en")
+        timers = page.locator("#timers").bounding_box()
+        assert timers and timers["width"] > width * 0.55, timers
+        assert page.evaluate(ONE_LINE) == []
+
+
+def test_each_timer_type_and_plan_has_one_name_per_language(
+        browser: Browser, newcomer: tuple[Server, str, str]) -> None:
+    """The create form, the timer list and the embed generator call a type by the same word;
+    plan names are product names, the same in every language."""
+    server, key, _ = newcomer
+    for lang in i18n.LANGUAGES:
+        with opened_context(browser, viewport={"width": 1280, "height": 800}) as context:
+            page = _signed_in(context, server, key, lang)
+            expect(page.locator("#plan")).to_have_text("Enterprise")
+            for kind in ("countdown", "event", "interval"):
+                word = page.locator(f'#create [name=type] option[value="{kind}"]').text_content()
+                shown = {page.locator(".timer .type").nth(n).inner_text() for n in range(30)}
+                assert word in shown, (lang, kind, word, shown)
+                embed = context.new_page()
+                embed.goto(f"{server.base}/embed?lang={lang}")
+                assert embed.locator(f'#type option[value="{kind}"]').text_content() == word
+                embed.close()
+
+
+@pytest.mark.parametrize("width", [1024, 1920])
+def test_the_landing_page_cards_keep_their_name_and_note_together(
+        browser: Browser, newcomer: tuple[Server, str, str], width: int) -> None:
+    """Cards of a row are as tall as the tallest: a shorter one's note stays under its name."""
+    server, _, _ = newcomer
+    with opened_context(browser, viewport={"width": width, "height": 800}) as context:
+        page = context.new_page()
+        page.goto(f"{server.base}/?lang=de")
+        # Between the texts themselves: a stretched grid row makes the name's box taller.
+        gaps = page.evaluate("""() => Array.from(document.querySelectorAll('.cards a')).map((a) => {
+          const box = (el) => { const r = document.createRange(); r.selectNodeContents(el);
+                                return r.getBoundingClientRect(); };
+          return box(a.querySelector('span')).top - box(a.querySelector('strong')).bottom;
+        })""")
+        assert len(gaps) == 4 and max(gaps) < 10, gaps
 
 
 def _english_left(page: Page, lang: str) -> list[str]:

@@ -83,6 +83,8 @@ _BUILT = {"timer_type.": ("countdown", "event", "interval"),
 #: a key, however it reaches the lookup (`T[a ? "x.y" : "x.z"]`, a variable, another name).
 _NAMESPACES = sorted({key.split(".")[0] for key in i18n.CATALOGS["en"]})
 _KEY = re.compile(r"""["'`]((?:""" + "|".join(_NAMESPACES) + r""")\.[a-z_]*)(["'`]|\$\{)""")
+_JINJA_LOOP = re.compile(r"""\{%\s*for \w+ in \(([^)]*)\)\s*%\}.*?t\["([a-z_]+\.[a-z_]*)" ~""",
+                         re.S)
 #: File names that look like keys ("widget.js"), not looked up.
 _FILES = ("html", "js", "css", "json", "svg", "md", "py")
 
@@ -91,7 +93,15 @@ def _keys_the_pages_use() -> set[str]:
     used: set[str] = set()
     for path in [*ROOT.glob("templates/*.html"), *ROOT.glob("widget/*"), *ROOT.glob("static/*.js"),
                  *ROOT.glob("*.py"), *ROOT.glob("api/*.py")]:
-        for key, end in _KEY.findall(path.read_text(encoding="utf-8")):
+        source = path.read_text(encoding="utf-8")
+        # Jinja: {% for key in ("a", "b") %} … t["prefix_" ~ key]: every value of the loop.
+        looped = set()
+        for values, prefix in _JINJA_LOOP.findall(source):
+            used |= {prefix + value for value in re.findall(r'"([a-z_]+)"', values)}
+            looped.add(prefix)
+        for key, end in _KEY.findall(source):
+            if key in looped:
+                continue
             if end == "${":  # built from a value: every value it takes
                 used |= {key + value for value in _BUILT[key]}
             elif key.split(".")[1] not in ("", *_FILES):  # "dashboard.": a prefix of subset()
@@ -103,7 +113,8 @@ def _keys_the_pages_use() -> set[str]:
 _SAME_WORD = {"de": {"widget.label", "embed.code", "embed.frame_title", "control.start",
                      "timer_type.countdown", "home.version"},
               "fr": {"embed.type", "embed.code", "control.pause", "control.minutes",
-                     "home.docs", "home.version"},
+                     "home.docs", "home.version", "control.preset_five_minutes",
+                     "control.preset_one_minute"},
               "es": {"control.minutes", "dashboard.plan"}}
 
 
@@ -114,7 +125,9 @@ def test_each_catalog_translates_every_key_the_pages_use(lang: str) -> None:
             "timer_type.interval", "error.color", "control.live",
             # looked up through ternaries and other names than T
             "dashboard.less", "dashboard.key_active", "dashboard.key_current",
-            "control.bad_token", "control.not_found", "widget.round"} <= used
+            "control.bad_token", "control.not_found", "widget.round",
+            # built in a Jinja loop
+            "control.preset_wrap_up"} <= used
     missing = sorted(k for k in used if not i18n.CATALOGS[lang].get(k, "").strip())
     assert missing == [], (lang, missing)
     if lang != "en":

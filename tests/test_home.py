@@ -59,3 +59,22 @@ def test_each_spelling_of_the_api_base_is_counted_under_its_own_route(site: Serv
     scraped = httpx.get(f"{site.base}/metrics").text
     for route in ("/api/v1", "/api/v1/", "/"):
         assert f'route="{route}"' in scraped, route
+
+
+def test_the_docs_the_landing_page_lists_are_linked_and_served(site: Server) -> None:
+    import re
+    from pathlib import Path
+
+    page = httpx.get(f"{site.base}/").text
+    linked = re.findall(r'href="(/docs/[^"]+)"', page)
+    assert {"/docs/README.md", "/docs/webhooks.md", "/docs/performance.md"} <= set(linked)
+    root = Path(__file__).resolve().parent.parent
+    for path in linked:
+        answer = httpx.get(site.base + path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-type"] == "text/markdown; charset=utf-8"
+        name = path.removeprefix("/docs/")
+        source = root / name if name == "README.md" else root / "docs" / name
+        assert answer.text == source.read_text(encoding="utf-8")
+    for path in ("/docs/pyproject.toml", "/docs/..%2Fpyproject.toml", "/docs/nothing.md"):
+        assert httpx.get(site.base + path).status_code == 404, path

@@ -4,7 +4,10 @@ deadline reached — is computed by the pure core (`timers`) and applied here by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -16,6 +19,41 @@ from .timers import Change, Timer
 
 #: How often a command recomputes after losing a race to another commit of the same timer.
 RETRIES = 8
+#: The first wait after a lost race, in seconds; each further one may be twice as long, and each
+#: is drawn at random below its cap, so processes that collided do not collide again in step.
+BACKOFF_S = 0.002
+
+
+class _Turns:
+    """Whose turn it is to change one timer in this process, and how many want one."""
+
+    __slots__ = ("lock", "waiting")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+
+#: timer id → its turns, only while some change of it is running or waiting in this process.
+_turns: dict[str, _Turns] = {}
+
+
+@contextlib.asynccontextmanager
+async def _turn(timer_id: str) -> AsyncIterator[None]:
+    """One change of a timer at a time in this process: commits of one process never race each
+    other (on SQLite all of them go through this process's one writer, so that is every race);
+    only other processes' commits can still make one lose."""
+    turns = _turns.get(timer_id)
+    if turns is None:
+        turns = _turns[timer_id] = _Turns()
+    turns.waiting += 1
+    try:
+        async with turns.lock:
+            yield
+    finally:
+        turns.waiting -= 1
+        if not turns.waiting:
+            del _turns[timer_id]
 
 
 class TimerNotFound(LookupError):
@@ -84,27 +122,31 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
                        compute: Callable[[Timer, int], Change | None], *,
                        expected_version: int | None = None,
                        clock: Callable[[], int] = wall_clock) -> tuple[Timer | None, Change | None]:
-    """Load, compute, commit; on losing a race, reload and compute again from the new state.
-    With `expected_version` the caller wants no such retry: a mismatch is `VersionConflict`.
-    Returns the timer as committed (None once deleted) and the change (None if none)."""
-    for _ in range(RETRIES):
-        timer = await load(engine, timer_id, account_id)
-        if expected_version is not None and timer.version != expected_version:
-            raise VersionConflict(timer.version)
-        now = clock()
-        change = compute(timer, now)
-        if change is None:
-            return timer, None
-        try:
-            await engine.commit(build(change, now))
-        except VersionConflict:
-            metrics.CONFLICTS.inc()
-            if expected_version is not None:
-                raise
-            continue
-        metrics.COMMITTED.inc()
-        return change.timer, change
-    raise VersionConflict((await load(engine, timer_id, account_id)).version)
+    """Load, compute, commit; on losing a race (to another process: this one takes turns),
+    wait a random while and compute again from the new state. With `expected_version` the
+    caller wants no such retry: a mismatch is `VersionConflict`. Returns the timer as
+    committed (None once deleted) and the change (None if none)."""
+    async with _turn(timer_id):
+        for attempt in range(RETRIES):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, BACKOFF_S * 2 ** attempt))  # noqa: S311
+            timer = await load(engine, timer_id, account_id)
+            if expected_version is not None and timer.version != expected_version:
+                raise VersionConflict(timer.version)
+            now = clock()
+            change = compute(timer, now)
+            if change is None:
+                return timer, None
+            try:
+                await engine.commit(build(change, now))
+            except VersionConflict:
+                metrics.CONFLICTS.inc()
+                if expected_version is not None:
+                    raise
+                continue
+            metrics.COMMITTED.inc()
+            return change.timer, change
+        raise VersionConflict((await load(engine, timer_id, account_id)).version)
 
 
 async def create(engine: Engine, account_id: str, fields: dict[str, Any],

@@ -210,7 +210,8 @@ async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
         return token
     if isinstance(api_key, str):
         try:
-            account, _ = await accounts.authenticate(hub.engine, f"Bearer {api_key}", now_ms())
+            account = (await accounts.authenticate(hub.engine, f"Bearer {api_key}",
+                                                   now_ms())).account
         except AuthError:
             account = None
         if account is not None and account.id == timer.account_id:

@@ -20,7 +20,7 @@ import dataclasses
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from .base import (
     OUTBOX_CHANNEL,
     SUCCEEDED,
     Account,
+    Admission,
     ApiKey,
     Attempt,
     ClaimedDelivery,
@@ -250,6 +251,29 @@ class SQLiteEngine:
     async def touch_api_key(self, key_id: str, now_ms: int) -> None:
         await self._run(lambda db: db.execute(
             "UPDATE api_keys SET last_used_ms = ? WHERE id = ?", (now_ms, key_id)))
+
+    async def admit(self, key: ApiKey, now_ms: int, *, touch_after_ms: int,
+                    plans: Mapping[str, RateLimit] | None = None,
+                    timer_id: str | None = None) -> Admission:
+        # One point read for the key's state, its account and the timer.
+        row = await self._read(lambda db: db.execute(
+            "SELECT k.revoked_at_ms AS key_revoked_at_ms, k.last_used_ms AS key_used_ms, a.*, "
+            "(SELECT body FROM timers WHERE id = ?) AS timer_body FROM api_keys k "
+            "LEFT JOIN accounts a ON a.id = k.account_id WHERE k.id = ?",
+            (timer_id, key.id)).fetchone())
+        if row is not None and row["key_revoked_at_ms"] is not None:
+            return Admission(row["key_revoked_at_ms"], None, None)
+        if row is None or row["id"] is None:
+            return Admission(None, None, None)
+        account = _record(Account, row)
+        used = row["key_used_ms"]
+        if used is None or now_ms - used >= touch_after_ms:
+            await self.touch_api_key(key.id, now_ms)
+        status = None
+        if plans is not None:
+            status = await self.hit_rate_limit(account.id, plans[account.plan], now_ms)
+        body = row["timer_body"]
+        return Admission(None, account, status, bytes(body) if body is not None else None)
 
     # -- timers -------------------------------------------------------------------------------
 

@@ -189,6 +189,39 @@ async def test_accounts_and_keys_are_stored_hashed_and_revocable(engine):
     assert revoked is not None and revoked.revoked_at_ms == T0 + 1
 
 
+async def test_admit_checks_the_key_counts_the_request_and_reads_the_timer(engine):
+    account, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    first = await engine.admit(stored, T0, touch_after_ms=60_000, plans=plans,
+                               timer_id="tmr_1")
+    assert first.revoked_at_ms is None and first.account == account
+    assert first.rate is not None and first.rate.allowed and first.rate.remaining == 29
+    assert first.timer == await engine.get_timer("tmr_1")
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
+    # Not counted without plans; the last use is kept to the minute; a missing timer is None.
+    second = await engine.admit(stored, T0 + 1000, touch_after_ms=60_000, timer_id="tmr_x")
+    assert second.rate is None and second.timer is None and second.account == account
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
+    third = await engine.admit(stored, T0 + 60_000, touch_after_ms=60_000, plans=plans)
+    assert third.rate.remaining == 29  # a minute on, the budget is whole again
+    assert third.timer is None
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0 + 60_000
+
+
+async def test_admit_refuses_a_revoked_key_without_counting_it(engine):
+    account, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    assert await engine.revoke_api_key(stored.id, T0 + 5)
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    refused = await engine.admit(stored, T0 + 10, touch_after_ms=60_000, plans=plans)
+    assert refused.revoked_at_ms == T0 + 5 and refused.account is None and refused.rate is None
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms is None
+    status = await engine.hit_rate_limit(account.id, plans["free"], T0 + 10)
+    assert status.used_today == 1
+
+
 async def test_rate_limit_allows_the_plan_burst_then_refuses_without_consuming(engine):
     rate = RateLimit(per_minute=30, per_day=1000)
     statuses = [await engine.hit_rate_limit("acct_r", rate, T0) for _ in range(31)]

@@ -26,8 +26,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import (
     BusyLoadingError,
+    NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
@@ -148,6 +150,17 @@ class RedisEngine:
         with _guard():
             await self._client.ping()
 
+    async def _evalsha(self, script: AsyncScript, script_keys: list[str],
+                       args: list[Any]) -> Any:
+        """Run a registered script by its SHA, loading it again if Redis lost it: what calling
+        the script object does, without its per-call pipeline check (an isinstance against a
+        typing Protocol, ~3 % of a GET's CPU). For the scripts of every request."""
+        try:
+            return await self._client.evalsha(script.sha, len(script_keys), *script_keys, *args)
+        except NoScriptError:
+            script.sha = await self._client.script_load(script.script)
+            return await self._client.evalsha(script.sha, len(script_keys), *script_keys, *args)
+
     # -- accounts and keys --------------------------------------------------------------------
 
     async def add_account(self, account: Account) -> None:
@@ -219,9 +232,9 @@ class RedisEngine:
         if timer_id is not None:
             script_keys.append(keys.timer(timer_id))
         with _guard():
-            revoked, account, rate, timer = await self._admit_script(
-                keys=script_keys, args=[key.id, key.account_id, now_ms, touch_after_ms,
-                                        *self._plans_as_args(plans)])
+            revoked, account, rate, timer = await self._evalsha(
+                self._admit_script, script_keys,
+                [key.id, key.account_id, now_ms, touch_after_ms, *self._plans_as_args(plans)])
         if revoked is not None:
             return Admission(int(revoked), None, None)
         if account is None:
@@ -287,7 +300,7 @@ class RedisEngine:
         for d in commit.deliveries:
             args += [d.id, d.account_id, d.event_id, d.url, d.body, d.due_ms]
         with _guard():
-            ok, version = await self._commit_script(keys=script_keys, args=args)
+            ok, version = await self._evalsha(self._commit_script, script_keys, args)
         if not ok:
             raise VersionConflict(int(version))
 

@@ -250,3 +250,17 @@ async def test_the_commit_path_round_trips_a_real_timer(engine):
     assert await engine.due_timers(T0 + 5010, 10) == [(timer.id, T0 + 5010)]
     with pytest.raises(commit.TimerNotFound):
         await commit.command(engine, "acct_other", timer.id, "pause")
+
+
+async def test_a_redis_that_lost_its_scripts_gets_them_again(engine, request):
+    if not engine.url.startswith("redis"):
+        pytest.skip("scripts are the Redis engine's")
+    _, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    await engine.commit(a_commit("tmr_1", 0))
+    redis = request.getfixturevalue("redis_server")
+    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    await engine.commit(a_commit("tmr_1", 1))  # as a restarted Redis: no script loaded
+    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
+    assert admitted.timer == await engine.get_timer("tmr_1")

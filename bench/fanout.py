@@ -104,15 +104,17 @@ def baseline_ticks(rooms: dict[str, set], send) -> None:
             states[timer_id] = sample_timer(timer_id, 86_400)
             if SPREAD:  # start the timers at even offsets through the second
                 await asyncio.sleep(1 / len(rooms))
+        # Each timer's next tick follows from its last, not from the clock after a send: when
+        # the rooms' ticks fall a few ms apart (phases aligned) and one room's send takes
+        # longer than that, a tick recomputed from `now` skipped the other rooms' ticks.
+        now = int(time.time() * 1000)
+        due = {timer_id: next_tick(timer, now) or 2**62 for timer_id, timer in states.items()}
         while True:
-            now = int(time.time() * 1000)
-            due = {timer_id: next_tick(timer, now) or 0 for timer_id, timer in states.items()}
-            upcoming = min(due.values())
-            await asyncio.sleep(max(0, upcoming / 1000 - time.time()))
-            for timer_id, timer in states.items():
-                if due[timer_id] == upcoming:
-                    text = orjson.dumps(tick_message(timer, upcoming)).decode()
-                    await send(rooms[timer_id], text)
+            timer_id = min(due, key=due.__getitem__)
+            await asyncio.sleep(max(0, due[timer_id] / 1000 - time.time()))
+            timer = states[timer_id]
+            await send(rooms[timer_id], orjson.dumps(tick_message(timer, due[timer_id])).decode())
+            due[timer_id] = next_tick(timer, due[timer_id]) or 2**62  # finished: never
 
     return run()
 

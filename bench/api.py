@@ -10,6 +10,10 @@ engine. The load comes from another process on CPU 1: wrk (Debian's `wrk`) when 
 installed, else a Python client (slower: its own limit shows in the bare figure, so prefer
 wrk). The PATCH load sets 100 timers alternately running and paused, so every request is a real
 commit.
+
+Beside req/s each row gives the server process's CPU time per request (user + system, from
+/proc), which swings less than req/s when other work shares the machine. `--tree DIR` serves
+Castimer from another checkout (a `git archive` of an older commit) for before/after runs.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._machine import free_port, on_cpu, pin, wait_for_port  # noqa: E402
+from bench._machine import cpu_seconds, free_port, on_cpu, pin, wait_for_port  # noqa: E402
 from server import accounts, commit  # noqa: E402
 from server.clock import now_ms  # noqa: E402
 from server.engines import create_engine  # noqa: E402
@@ -87,7 +91,8 @@ def load_wrk(port: int, mode: str, key: str, ids: list[str], seconds: int,
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50": ms("50"), "p99": ms("99"), "non_2xx": int(bad.group(1)) if bad else 0,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)), "p50": ms("50"),
+            "p99": ms("99"), "non_2xx": int(bad.group(1)) if bad else 0,
             "socket_errors": errors.group(1) if errors else ""}
 
 
@@ -121,7 +126,8 @@ def load_python(port: int, mode: str, key: str, ids: list[str], seconds: int,
 
             await asyncio.gather(*(worker() for _ in range(connections)))
         latencies.sort()
-        return {"rps": len(latencies) / seconds, "p50": latencies[len(latencies) // 2],
+        return {"rps": len(latencies) / seconds, "requests": len(latencies),
+                "p50": latencies[len(latencies) // 2],
                 "p99": latencies[int(len(latencies) * 0.99)], "non_2xx": bad,
                 "socket_errors": ""}
 
@@ -152,18 +158,22 @@ def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict[str, d
         key, ids = asyncio.run(prepare(engine_url))
         command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
                    "--engine", engine_url, "--log-level", "warning"]
-    server = subprocess.Popen(on_cpu(0, command), cwd=ROOT, env=env,
+    tree = ROOT if target == "bare" else args.tree
+    server = subprocess.Popen(on_cpu(0, command), cwd=tree, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, server)
         results = {}
         for mode in ("get", "patch"):
+            cpu_before = cpu_seconds(server.pid)
             if shutil.which("wrk"):
                 results[mode] = load_wrk(port, mode, key, ids, args.seconds, args.connections,
                                          workdir)
             else:
                 results[mode] = load_python(port, mode, key, ids, args.seconds,
                                             args.connections)
+            used = cpu_seconds(server.pid) - cpu_before
+            results[mode]["cpu_us"] = used * 1e6 / max(1, results[mode]["requests"])
         return results
     finally:
         server.terminate()
@@ -178,6 +188,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--engines", default="sqlite,redis")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="serve Castimer from this checkout (default: this one)")
     parser.add_argument("--json", help="also write the figures to this file (bench/run_all.py)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-api-"))
@@ -187,13 +199,14 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs; server on CPU 0, {tool} on CPU 1; {args.connections} "
           f"connections, {args.seconds} s per run")
     print(f"{'target':<8} {'request':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'x bare':>7} {'non-2xx':>8}")
+          f"{'x bare':>7} {'CPU us/req':>10} {'non-2xx':>8}")
     for target, modes in results.items():
         for mode, figures in modes.items():
             request = "GET /timers/{id}" if mode == "get" else "PATCH /timers/{id}/state"
             ratio = figures["rps"] / results["bare"][mode]["rps"]
             print(f"{target:<8} {request:<28} {figures['rps']:>8.0f} {figures['p50']:>8.2f} "
-                  f"{figures['p99']:>8.2f} {ratio:>7.2f} {figures['non_2xx']:>8}"
+                  f"{figures['p99']:>8.2f} {ratio:>7.2f} {figures['cpu_us']:>10.1f} "
+                  f"{figures['non_2xx']:>8}"
                   + (f"  socket errors: {figures['socket_errors']}"
                      if figures["socket_errors"] else ""))
     if args.json:

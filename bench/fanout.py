@@ -1,16 +1,22 @@
 """Fan-out benchmark: N viewers over K timers, ticks measured at the clients.
 
     python bench/fanout.py --viewers 10000 --timers 10 --seconds 60
+    python bench/fanout.py --viewers 10000 --phases aligned --targets castimer,baseline \
+        --workers 2 --engine redis
 
 Runs the same load, one after the other, against
-  castimer  `castimer serve` (SQLite engine): the hub, the ticker, uvicorn's websockets;
+  castimer  `castimer serve` (SQLite engine; `--engine redis` starts a private redis-server,
+            or give a redis:// URL): the hub, the ticker, uvicorn's websockets; with
+            `--workers N` (Redis only) N uvicorn workers behind one port;
   baseline  a bare `websockets` server that sends byte-identical tick messages with
-            `websockets.broadcast` at every whole second (the floor for Python);
+            `websockets.broadcast` at every whole second (the floor for Python); with
+            `--workers N`, N such processes on one port (SO_REUSEPORT);
   naive     a Starlette endpoint on uvicorn that `asyncio.gather`s `send_text` to every socket
             (what one writes without a hub).
 Each server is pinned to CPU 0 and the client processes to the other CPUs, where the machine has
-them. Measured per target over the window: ticks delivered / expected, tick lateness (client
-receive time minus the tick's whole-second boundary) p50/p99, server CPU seconds per 1,000
+them; with `--workers N` above 1 the server processes are not pinned (each needs a core).
+Measured per target over the window: ticks delivered / expected, tick lateness (client receive
+time minus the tick's whole-second boundary) p50/p99, server CPU seconds per 1,000
 delivered messages, server RSS per connection; then ratios against the baseline.
 """
 
@@ -34,7 +40,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._machine import cpu_seconds, free_port, pin, rss_bytes  # noqa: E402
+from bench._machine import (  # noqa: E402
+    cpu_seconds,
+    family,
+    free_port,
+    on_cpu,
+    pin,
+    rss_bytes,
+    sockets_open,
+)
 
 #: Start the timers at even offsets through a second (as timers started by people are), or
 #: all at once so every tick of every timer falls on the same instant (the worst case).
@@ -90,20 +104,22 @@ def baseline_ticks(rooms: dict[str, set], send) -> None:
             states[timer_id] = sample_timer(timer_id, 86_400)
             if SPREAD:  # start the timers at even offsets through the second
                 await asyncio.sleep(1 / len(rooms))
+        # Each timer's next tick follows from its last, not from the clock after a send: when
+        # the rooms' ticks fall a few ms apart (phases aligned) and one room's send takes
+        # longer than that, a tick recomputed from `now` skipped the other rooms' ticks.
+        now = int(time.time() * 1000)
+        due = {timer_id: next_tick(timer, now) or 2**62 for timer_id, timer in states.items()}
         while True:
-            now = int(time.time() * 1000)
-            due = {timer_id: next_tick(timer, now) or 0 for timer_id, timer in states.items()}
-            upcoming = min(due.values())
-            await asyncio.sleep(max(0, upcoming / 1000 - time.time()))
-            for timer_id, timer in states.items():
-                if due[timer_id] == upcoming:
-                    text = orjson.dumps(tick_message(timer, upcoming)).decode()
-                    await send(rooms[timer_id], text)
+            timer_id = min(due, key=due.__getitem__)
+            await asyncio.sleep(max(0, due[timer_id] / 1000 - time.time()))
+            timer = states[timer_id]
+            await send(rooms[timer_id], orjson.dumps(tick_message(timer, due[timer_id])).decode())
+            due[timer_id] = next_tick(timer, due[timer_id]) or 2**62  # finished: never
 
     return run()
 
 
-def serve_baseline(port: int, timers: int) -> None:
+def serve_baseline(port: int, timers: int, reuse_port: bool = False) -> None:
     """A bare websockets server: websockets.broadcast, the floor for Python."""
     import uvloop
     from websockets.asyncio.server import broadcast, serve
@@ -123,7 +139,7 @@ def serve_baseline(port: int, timers: int) -> None:
 
     async def main() -> None:
         async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None,
-                         backlog=4096):
+                         backlog=4096, reuse_port=reuse_port):
             await baseline_ticks(rooms, send)
 
     uvloop.run(main())
@@ -272,21 +288,34 @@ def run_clients(port: int, timer_ids: list[str], count: int, start: float, stop:
 # -- one target -------------------------------------------------------------------------------
 
 
-def start_target(name: str, port: int, timers: int, workdir: Path,
-                 seconds: int) -> tuple[subprocess.Popen, list[str]]:
+def start_target(name: str, port: int, args: argparse.Namespace,
+                 url: str) -> tuple[list[subprocess.Popen], list[str]]:
     env = {**os.environ, "CASTIMER_WS_MAX_CONNECTIONS_PER_IP": "1000000",
-           "CASTIMER_WS_PING_INTERVAL": "3600", "CASTIMER_WS_PING_TIMEOUT": "3600"}
+           "CASTIMER_WS_PING_INTERVAL": "3600", "CASTIMER_WS_PING_TIMEOUT": "3600",
+           "CASTIMER_SECRET_KEY": "bench-" + "k" * 40}
+    pinned = args.workers == 1
+
+    def start(command: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                preexec_fn=lambda: (raise_fd_limit(),
+                                                    pin(server_cpus()) if pinned else None))
+
     if name == "castimer":
-        url = f"sqlite:///{workdir}/bench.db"
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port),
-                   "--engine", url, "--log-level", "warning"]
+        processes = [start([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                            "--engine", url, "--log-level", "warning",
+                            "--workers", str(args.workers)])]
+    elif name == "baseline":
+        processes = [start([sys.executable, __file__, "--serve-baseline", str(port),
+                            str(args.timers), str(int(args.workers > 1))])
+                     for _ in range(args.workers)]
     else:
-        command = [sys.executable, __file__, f"--serve-{name}", str(port), str(timers)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               preexec_fn=lambda: (raise_fd_limit(), pin(server_cpus())))
+        processes = [start([sys.executable, __file__, f"--serve-{name}", str(port),
+                            str(args.timers)])]
     wait_port(port)
     if name != "castimer":
-        return process, [f"tmr_bench{k}" for k in range(timers)]
+        time.sleep(0.5)  # every process of the port listening
+        return processes, [f"tmr_bench{k}" for k in range(args.timers)]
+    seconds, timers = args.seconds, args.timers
     import httpx
 
     from server import accounts
@@ -312,7 +341,7 @@ def start_target(name: str, port: int, timers: int, workdir: Path,
             ids.append(timer["id"])
             if SPREAD:
                 time.sleep(1 / timers)
-    return process, ids
+    return processes, ids
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -322,12 +351,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(name: str, args: argparse.Namespace) -> dict:
+def measure(name: str, args: argparse.Namespace, engine_url: str) -> dict:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        server, timer_ids = start_target(name, port, args.timers, Path(tmp), args.seconds)
+        url = engine_url or f"sqlite:///{tmp}/bench.db"
+        servers, timer_ids = start_target(name, port, args, url)
+
+        def pids() -> list[int]:
+            return [pid for server in servers for pid in family(server.pid)]
+
+        def cpu() -> float:
+            return sum(cpu_seconds(pid) for pid in pids())
+
         try:
-            idle_rss = rss_bytes(server.pid)
+            idle_rss = sum(rss_bytes(pid) for pid in pids())
             connect_budget = max(20.0, args.viewers / 400)
             start = time.time() + connect_budget
             start = float(int(start)) + 0.5  # windows of whole ticks, between boundaries
@@ -342,31 +379,46 @@ def measure(name: str, args: argparse.Namespace) -> dict:
                     [sys.executable, __file__, "--client", str(port), ",".join(timer_ids),
                      str(count), str(start), str(stop), out], cwd=ROOT))
             time.sleep(max(0, start - time.time()))
-            cpu_before = cpu_seconds(server.pid)
+            cpu_before = cpu()
             time.sleep(max(0, stop - time.time()))
-            cpu = cpu_seconds(server.pid) - cpu_before
-            rss = rss_bytes(server.pid)
+            used = cpu() - cpu_before
+            rss = sum(rss_bytes(pid) for pid in pids())
+            # Viewers' sockets per serving process (uvicorn's supervisor holds none of them).
+            spread = [n for n in (sockets_open(pid) for pid in pids()) if n > 5]
             for process in clients:
                 process.wait(timeout=120)
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for server in servers:
+                server.send_signal(signal.SIGINT)
+            for server in servers:
+                try:
+                    server.wait(20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
         results = [json.loads(Path(out).read_text()) for out in outputs]
     delivered = sum(r["delivered"] for r in results)
     connected = sum(r["connected"] for r in results)
     lateness = [v for r in results for v in r["lateness"]]
     expected = args.viewers * args.seconds
-    return {"target": name, "viewers": args.viewers, "connected": connected,
+    return {"target": name, "workers": args.workers, "viewers": args.viewers,
+            "connected": connected, "sockets_per_process": spread,
             "delivered": delivered, "expected": expected,
             "delivered_ratio": delivered / expected,
             "lateness_p50_ms": percentile(lateness, 0.50),
             "lateness_p99_ms": percentile(lateness, 0.99),
             "lateness_max_ms": max(lateness) if lateness else float("nan"),
-            "cpu_s": cpu, "cpu_ms_per_1000": cpu * 1e6 / max(1, delivered),
+            "cpu_s": used, "cpu_ms_per_1000": used * 1e6 / max(1, delivered),
             "rss_per_connection_kb": (rss - idle_rss) / 1024 / max(1, connected)}
+
+
+def private_redis() -> tuple[subprocess.Popen, str]:
+    """A redis-server for the run, on the clients' CPU (not the servers')."""
+    port = free_port()
+    process = subprocess.Popen(on_cpu(max(client_cpus()), [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no"]), stdout=subprocess.DEVNULL)
+    wait_port(port)
+    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def main() -> None:
@@ -374,9 +426,11 @@ def main() -> None:
         port, ids, count, start, stop, out = sys.argv[2:8]
         run_clients(int(port), ids.split(","), int(count), float(start), float(stop), out)
         return
-    if len(sys.argv) > 1 and sys.argv[1] in ("--serve-baseline", "--serve-naive"):
-        target = serve_baseline if sys.argv[1] == "--serve-baseline" else serve_naive
-        target(int(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-baseline":
+        serve_baseline(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-naive":
+        serve_naive(int(sys.argv[2]), int(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=2000)
@@ -387,17 +441,38 @@ def main() -> None:
     parser.add_argument("--phases", choices=["spread", "aligned"], default="spread",
                         help="timers started at even offsets through a second (as people "
                              "start them), or all at once: every tick on one instant")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes behind one port (castimer: Redis engine only)")
+    parser.add_argument("--engine", default="sqlite",
+                        help="castimer's engine: sqlite, redis (a private redis-server for "
+                             "the run) or a redis:// URL")
     args = parser.parse_args()
+    targets = args.targets.split(",")
+    if args.workers > 1 and args.engine == "sqlite" and "castimer" in targets:
+        parser.error("--workers above 1 needs --engine redis (SQLite serves one process)")
+    if args.workers > 1 and "naive" in targets:
+        parser.error("the naive target runs one process")
     os.environ["FANOUT_PHASES"] = args.phases  # the target servers read it too
     global SPREAD
     SPREAD = args.phases == "spread"
     raise_fd_limit()
+    redis, engine_url = None, ""
+    if args.engine == "redis":
+        redis, engine_url = private_redis()
+    elif args.engine != "sqlite":
+        engine_url = args.engine
     rows = []
-    for name in args.targets.split(","):
-        print(f"… {name}: {args.viewers} viewers over {args.timers} timers for "
-              f"{args.seconds} s, phases {args.phases}", flush=True)
-        rows.append(measure(name, args))
-        print(json.dumps(rows[-1]), flush=True)
+    try:
+        for name in targets:
+            print(f"… {name}: {args.viewers} viewers over {args.timers} timers for "
+                  f"{args.seconds} s, phases {args.phases}, {args.workers} process(es)",
+                  flush=True)
+            rows.append(measure(name, args, engine_url))
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
     base = next((r for r in rows if r["target"] == "baseline"), None)
     print(f"\n{'target':<10} {'delivered':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'CPU ms/1000':>12} {'x baseline':>11} {'RSS KB/conn':>12}")

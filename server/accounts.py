@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import weakref
+from dataclasses import dataclass
 
 from . import ids
-from .engines.base import Account, ApiKey, Engine, RateLimit
+from .engines.base import Account, ApiKey, Engine, RateLimit, RateStatus
 
 PLANS: dict[str, RateLimit] = {
     "free": RateLimit(per_minute=30, per_day=1000),
@@ -20,6 +22,24 @@ PLANS: dict[str, RateLimit] = {
 KEY_PREFIX = "ck_live_"
 SHOWN_PREFIX = len(KEY_PREFIX) + 8  # how much of a key lists show: enough to tell keys apart
 TOUCH_EVERY_MS = 60_000  # last use is kept to the minute, so most requests write nothing
+#: How many keys' records a process keeps per engine (a full table starts again empty).
+KNOWN_KEYS = 10_000
+
+#: Key records already looked up, by engine and digest. A record never changes once made: its
+#: revocation and last use are kept beside it and read from the store by `engine.admit` on
+#: every request, so a key revoked by any process is refused by every process at once, and
+#: what is kept here saves only the look-up of digest → key id and account.
+_known: weakref.WeakKeyDictionary[Engine, dict[str, ApiKey]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request is from, and what letting it in found."""
+
+    account: Account
+    key: ApiKey
+    rate: RateStatus | None  # its hit on the account's budget, when it was counted
+    timer: bytes | None = None  # the timer it names, when asked for (None: no such timer)
 
 
 class AuthError(Exception):
@@ -65,35 +85,43 @@ async def key_for(engine: Engine, name: str, plan: str, now_ms: int) -> tuple[Ac
     return account, await add_key(engine, account, now_ms)
 
 
-async def authenticate(engine: Engine, authorization: str | None,
-                       now_ms: int) -> tuple[Account, ApiKey]:
-    """The account behind an `Authorization: Bearer ck_live_…` header, or `AuthError`."""
+async def authenticate(engine: Engine, authorization: str | None, now_ms: int, *,
+                       counted: bool = False, timer_id: str | None = None) -> Caller:
+    """The caller behind an `Authorization: Bearer ck_live_…` header, or `AuthError`; with
+    `counted`, the request is counted against the account's plan; with `timer_id`, that
+    timer's stored body comes too (all of it in one round trip to the store)."""
     if not authorization:
         raise AuthError("missing API key: send the header 'Authorization: Bearer <API key>'")
     scheme, _, key = authorization.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 200:
         raise AuthError("malformed Authorization header: it must be 'Bearer ck_live_…'")
-    return await authenticate_digest(engine, hash_key(key), now_ms)
+    return await authenticate_digest(engine, hash_key(key), now_ms, counted=counted,
+                                     timer_id=timer_id)
 
 
-async def authenticate_digest(engine: Engine, digest: str,
-                              now_ms: int) -> tuple[Account, ApiKey]:
-    """The account behind the key with this SHA-256 digest (a Bearer key's, or the one a
-    dashboard session names), checked against the store now: a revoked key fails at once."""
-    found = await engine.find_api_key(digest)
-    # The lookup is by digest; comparing again in constant time keeps timing flat even if an
-    # engine's lookup ever matched loosely.
-    if found is None or not hmac.compare_digest(found.key_hash, digest):
-        raise AuthError("invalid API key")
-    if found.revoked_at_ms is not None:
+async def authenticate_digest(engine: Engine, digest: str, now_ms: int, *,
+                              counted: bool = False, timer_id: str | None = None) -> Caller:
+    """The caller with the key of this SHA-256 digest (a Bearer key's, or the one a dashboard
+    session names), checked against the store now: a revoked key fails at once."""
+    known = _known.setdefault(engine, {})
+    found = known.get(digest)
+    if found is None:
+        found = await engine.find_api_key(digest)
+        # The lookup is by digest; comparing again in constant time keeps timing flat even if
+        # an engine's lookup ever matched loosely.
+        if found is None or not hmac.compare_digest(found.key_hash, digest):
+            raise AuthError("invalid API key")
+        if len(known) >= KNOWN_KEYS:
+            known.clear()
+        known[digest] = found
+    admitted = await engine.admit(found, now_ms, touch_after_ms=TOUCH_EVERY_MS,
+                                  plans=PLANS if counted else None, timer_id=timer_id)
+    if admitted.revoked_at_ms is not None:
         raise AuthError("this API key has been revoked")
-    account = await engine.get_account(found.account_id)
-    if account is None:
+    if admitted.account is None:
         raise AuthError("this API key's account no longer exists")
-    if found.last_used_ms is None or now_ms - found.last_used_ms >= TOUCH_EVERY_MS:
-        await engine.touch_api_key(found.id, now_ms)
-    return account, found
+    return Caller(admitted.account, found, admitted.rate, admitted.timer)
 
 
 async def revoke(engine: Engine, prefix: str, now_ms: int) -> ApiKey:

@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import dashboard, home, metrics, pages, scrape, settings, ws
+from . import asgi_socket, dashboard, home, metrics, pages, scrape, settings, ws
 from .api import account, errors, keys, openapi
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
@@ -84,7 +84,7 @@ app = Starlette(
         *pages.routes,
         *dashboard.routes,
     ],
-    middleware=[Middleware(metrics.RequestMetrics), Middleware(ws.KeepRawSend)],
+    middleware=[Middleware(metrics.RequestMetrics), Middleware(asgi_socket.KeepRawSend)],
     exception_handlers={HTTPException: errors.on_http_exception,
                         ClientDisconnect: errors.on_client_gone,
                         Exception: errors.on_exception},

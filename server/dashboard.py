@@ -56,7 +56,7 @@ async def _signed_in(request: Request) -> tuple[Account, sessions.Session] | Non
     if session is None:
         return None
     try:
-        account, _ = await caller(request, request.state.engine, now_ms())
+        account = (await caller(request, request.state.engine, now_ms())).account
     except (accounts.AuthError, sessions.CrossSite):
         return None
     return account, session
@@ -112,8 +112,8 @@ async def sign_in(request: Request) -> Response:
         return PlainTextResponse(exc.message, exc.status)
     key = fields.get("key", "").strip()
     try:
-        _, api_key = await accounts.authenticate(request.state.engine, f"Bearer {key}",
-                                                 now_ms())
+        api_key = (await accounts.authenticate(request.state.engine, f"Bearer {key}",
+                                                now_ms())).key
     except accounts.AuthError:
         return _sign_in_page(request, lang, i18n.text(lang, "dashboard.bad_key"), 401)
     except EngineUnavailable:

@@ -19,19 +19,18 @@ import collections
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
-from . import ids, timer_json, timers
+from . import asgi_socket, ids, timer_json, timers
+from .asgi_socket import Send
 from .clock import now_ms as wall_clock
 from .engines.base import Engine, EngineUnavailable, timer_channel
 from .timers import Timer
 
 log = logging.getLogger("castimer.hub")
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 #: How long a process's count of a timer's viewers stands without a refresh (a process that
 #: dies stops counting after it), and how often a live process refreshes it.
@@ -50,10 +49,11 @@ class Viewer:
     that must not be conflated away (pongs, acks), and a writer only while the socket is slow.
 
     Writing is synchronous while the socket can take data, as `websockets.broadcast` writes to
-    each transport: the ASGI server's `send` coroutine is stepped once and, with uvicorn, it
-    completes without suspending. Only when it does suspend (the client's buffers are full) does
-    the viewer get a task that finishes that send and then drains the mailbox, which meanwhile
-    holds just the newest message. No task switch per socket per tick on the common path."""
+    each transport: `asgi_socket.write_now` steps the ASGI server's `send` once and, with
+    uvicorn, it completes without suspending. Only when it does suspend (the client's buffers
+    are full) does the viewer get a task that finishes that send and then drains the mailbox,
+    which meanwhile holds just the newest message. No task switch per socket per tick on the
+    common path."""
 
     __slots__ = ("_abort", "_latest", "_replies", "_send", "closed", "closing", "presenter",
                  "sending_since", "token", "writer")
@@ -117,21 +117,20 @@ class Viewer:
                 raise  # the session itself is being cancelled (shutdown): let it end
 
     def _write(self, message: dict[str, Any]) -> None:
-        step = self._send(message)
         try:
-            waiting = step.send(None)  # type: ignore[attr-defined]
-        except StopIteration:
-            return  # written: the common case
+            pending = asgi_socket.write_now(self._send, message)
         except Exception:
             self.closed = True  # the client went away (uvicorn raises ClientDisconnected)
             return
+        if pending is None:
+            return  # written: the common case
         self.sending_since = asyncio.get_running_loop().time()
-        self.writer = asyncio.create_task(self._drain(step, waiting))
+        self.writer = asyncio.create_task(self._drain(pending))
 
-    async def _drain(self, step: Any = None, waiting: Any = None) -> None:
+    async def _drain(self, pending: asgi_socket.Pending | None = None) -> None:
         try:
-            if step is not None:
-                await _finish(step, waiting)
+            if pending is not None:
+                await pending.finish()
             while self._replies or self._latest is not None:
                 if self._replies:
                     text = self._replies.popleft()
@@ -154,37 +153,6 @@ class Viewer:
             log.exception("viewer writer failed")
         finally:
             self.writer = None
-
-
-async def _finish(step: Any, waiting: Any) -> None:
-    """Carry on a coroutine that was stepped by hand and suspended on `waiting`, as a task
-    would: wait until what it yielded is done, then resume it, until it returns. If this is
-    cancelled, the coroutine is closed, so nothing it waits on is left behind."""
-    try:
-        await _resume(step, waiting)
-    finally:
-        step.close()  # a no-op once it has returned
-
-
-async def _resume(step: Any, waiting: Any) -> None:
-    while True:
-        if isinstance(waiting, asyncio.Future):
-            await asyncio.wait((waiting,))
-            try:
-                if waiting.cancelled():
-                    waiting = step.throw(asyncio.CancelledError())
-                elif waiting.exception() is not None:
-                    waiting = step.throw(waiting.exception())
-                else:
-                    waiting = step.send(None)
-            except StopIteration:
-                return
-        else:  # a bare yield (asyncio.sleep(0)): give the loop one turn
-            await asyncio.sleep(0)
-            try:
-                waiting = step.send(None)
-            except StopIteration:
-                return
 
 
 def broadcast(viewers: Iterable[Viewer], message: dict[str, Any]) -> None:

@@ -18,14 +18,11 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.websockets import WebSocket
 
-from . import accounts, commit, metrics, settings, timers
+from . import accounts, asgi_socket, commit, metrics, settings, timers
 from .accounts import AuthError
 from .clock import now_ms
 from .engines.base import EngineUnavailable, VersionConflict
 from .hub import Hub, Room, Viewer, snapshot_message
-
-#: Where the app keeps the server's own ASGI `send` for websocket scopes (see `KeepRawSend`).
-RAW_SEND = "castimer.raw_send"
 
 CLOSE_UNSUPPORTED = 1003  # binary frames
 CLOSE_INVALID = 1007  # not a JSON object
@@ -37,22 +34,6 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_AUTH_TIMEOUT = 4408
-
-
-class KeepRawSend:
-    """ASGI middleware: remember the server's `send` for websockets. ASGI has no way to abort
-    a connection, but uvicorn's protocol object (the `send` method's owner) holds the transport,
-    and dropping a client that stopped reading needs `transport.abort()`; a plain close would
-    wait for its full buffer to drain, forever. Sending through it also skips wrapper layers on
-    the hottest path. Under another server the endpoint falls back to Starlette's send."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
-            scope[RAW_SEND] = send
-        await self.app(scope, receive, send)
 
 
 class Close(Exception):
@@ -144,9 +125,7 @@ async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
 async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
     timer_id = websocket.path_params["timer_id"]
     credential = await _authenticate(websocket, hub, timer_id) if presenter else None
-    raw_send = websocket.scope.get(RAW_SEND) or websocket.send
-    transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
-    viewer = Viewer(raw_send, transport.abort if transport is not None else None)
+    viewer = Viewer(*asgi_socket.socket_of(websocket.scope, websocket.send))
     # Presenters are not the timer's viewers, nor is a socket that asks not to be counted
     # (the dashboard's, with ?count=0).
     viewer.presenter = presenter or websocket.query_params.get("count") == "0"
@@ -217,7 +196,8 @@ async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
         return token
     if isinstance(api_key, str):
         try:
-            account, _ = await accounts.authenticate(hub.engine, f"Bearer {api_key}", now_ms())
+            account = (await accounts.authenticate(hub.engine, f"Bearer {api_key}",
+                                                   now_ms())).account
         except AuthError:
             account = None
         if account is not None and account.id == timer.account_id:

@@ -13,7 +13,8 @@ from starlette.responses import Response
 
 from .. import accounts, sessions
 from ..clock import now_ms
-from ..engines.base import Account, ApiKey, Engine, RateLimit, RateStatus
+from ..commit import Fetched
+from ..engines.base import Engine, RateLimit, RateStatus
 from . import schema
 from .errors import NO_STORE, ApiError, as_api_error, error_response
 
@@ -36,12 +37,17 @@ def rate_headers(rate: RateLimit, status: RateStatus, now: int) -> dict[str, str
     return headers
 
 
-async def caller(request: Request, engine: Engine, now: int) -> tuple[Account, ApiKey]:
+async def caller(request: Request, engine: Engine, now: int, *,
+                 counted: bool = False) -> accounts.Caller:
     """Who is asking, and with which key: the one place that decides. A Bearer key wins; a
-    session cookie counts only for this server's own pages, and its key is re-checked now."""
+    session cookie counts only for this server's own pages, and its key is re-checked now.
+    With `counted` the request is counted against the account's plan, and the timer its path
+    names (if any) read, in the same round trip to the store."""
     authorization = request.headers.get("authorization")
+    timer_id = request.path_params.get("timer_id") if counted else None
     if authorization or sessions.cookie_name(request, sessions.COOKIE) not in request.cookies:
-        return await accounts.authenticate(engine, authorization, now)
+        return await accounts.authenticate(engine, authorization, now, counted=counted,
+                                           timer_id=timer_id)
     sessions.check_same_origin(request, request.method)
     session = sessions.read(request, now)
     if session is None:
@@ -49,7 +55,8 @@ async def caller(request: Request, engine: Engine, now: int) -> tuple[Account, A
                                  "sign in again")
     if request.method not in sessions.SAFE_METHODS:
         sessions.check_csrf(session.csrf, request.headers.get(sessions.CSRF_HEADER))
-    return await accounts.authenticate_digest(engine, session.key_hash, now)
+    return await accounts.authenticate_digest(engine, session.key_hash, now, counted=counted,
+                                              timer_id=timer_id)
 
 
 def authenticated(endpoint: Endpoint) -> Endpoint:
@@ -58,9 +65,9 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
         engine = request.state.engine
         now = now_ms()
         try:
-            account, key = await caller(request, engine, now)
-            rate = accounts.PLANS[account.plan]
-            status = await engine.hit_rate_limit(account.id, rate, now)
+            who = await caller(request, engine, now, counted=True)
+            account, rate, status = who.account, accounts.PLANS[who.account.plan], who.rate
+            assert status is not None  # counted=True
         except Exception as exc:
             error = as_api_error(exc)
             if error is None:
@@ -74,8 +81,10 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
                 f"({status.limit} requests per {window}); retry in {status.retry_after_s} s"),
                 headers)
         request.state.account = account
-        request.state.api_key = key
+        request.state.api_key = who.key
         request.state.rate = status
+        # The timer the path names, as read on the way in (commit.Fetched).
+        request.state.fetched = Fetched(who.timer)
         try:
             schema.check_media_type(request)
             response = await endpoint(request)

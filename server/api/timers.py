@@ -79,7 +79,7 @@ async def list_timers(request: Request) -> Response:
 @authenticated
 async def get_timer(request: Request) -> Response:
     timer = await commit.load(request.state.engine, request.path_params["timer_id"],
-                              request.state.account.id)
+                              request.state.account.id, request.state.fetched)
     return await _show(request, timer)
 
 
@@ -106,14 +106,15 @@ async def change_state(request: Request) -> Response:
     timer_id, expected = request.path_params["timer_id"], fields.get("expected_version")
     if "state" in fields:
         timer = await commit.set_state(engine, account_id, timer_id, fields["state"],
-                                       expected_version=expected)
+                                       expected_version=expected,
+                                       fetched=request.state.fetched)
     else:
         if fields["action"] not in ACTIONS:
             raise invalid(f"action must be one of {', '.join(ACTIONS)} (adjust is "
                           "POST /api/v1/timers/{id}/adjust with seconds); got "
                           f"{fields['action']!r}", "action")
         timer = await commit.command(engine, account_id, timer_id, fields["action"],
-                                     expected_version=expected)
+                                     expected_version=expected, fetched=request.state.fetched)
     return await _show(request, timer)
 
 
@@ -123,7 +124,8 @@ async def adjust_timer(request: Request) -> Response:
     timer = await commit.command(request.state.engine, request.state.account.id,
                                  request.path_params["timer_id"], "adjust",
                                  seconds=fields["seconds"],
-                                 expected_version=fields.get("expected_version"))
+                                 expected_version=fields.get("expected_version"),
+                                 fetched=request.state.fetched)
     return await _show(request, timer)
 
 

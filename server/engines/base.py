@@ -8,7 +8,7 @@ engine never interprets a timer. Local fan-out to sockets is the hub's job, not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -196,6 +196,16 @@ class RateStatus:
     used_today: int = 0  # requests counted in the current UTC day, this one included
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `Engine.admit` found for one request's key."""
+
+    revoked_at_ms: int | None  # set: the key is revoked, and nothing else was looked at
+    account: Account | None  # None: the key's account is gone (nothing counted either)
+    rate: RateStatus | None  # the request counted against the account's budget, if asked
+    timer: bytes | None = None  # the timer asked for, as `get_timer` returns it
+
+
 Receiver = Callable[[bytes], None]
 
 
@@ -257,6 +267,16 @@ class Engine(Protocol):
 
     async def touch_api_key(self, key_id: str, now_ms: int) -> None:
         """Record a use. Best effort: callers may throttle it; losing one is harmless."""
+
+    async def admit(self, key: ApiKey, now_ms: int, *, touch_after_ms: int,
+                    plans: Mapping[str, RateLimit] | None = None,
+                    timer_id: str | None = None) -> Admission:
+        """One request's way in, in one step (on Redis one round trip): whether `key` is
+        revoked now, as every process sees it; if not, its account; if that exists, its last
+        use set to `now_ms` when the recorded one is `touch_after_ms` old or more, one request
+        counted against the account's budget at its plan's rate in `plans` (as
+        `hit_rate_limit`; not when `plans` is None), and the stored body of `timer_id` when
+        one is given (as `get_timer`). A revoked key or a missing account counts nothing."""
 
     # -- timers -------------------------------------------------------------------------------
 

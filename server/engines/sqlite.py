@@ -2,13 +2,15 @@
 thread, with pub/sub inside the process.
 
 Use it for one server process: zero set-up, and every commit is on disk before it is
-acknowledged. Outgrow it when you need more than one process (`--workers`, several hosts):
-pub/sub does not cross processes here, and rate-limit budgets live in this process's memory
-(the day's counts are written to the file within a second and on close, so a restart keeps
-them).
-Several processes may still open the same file (the CLI creating keys while a server runs, a
-`castimer worker` beside `castimer serve`): SQLite's locks and the version check keep every
-commit exactly-once, and schedulers poll instead of being woken.
+acknowledged. Commits that arrive while one is being written are written next, together: one
+transaction and one `fsync` for all of them, each in its own savepoint, so each is still
+version-checked and all or nothing on its own (group commit). Outgrow it when you need more
+than one process (`--workers`, several hosts): pub/sub does not cross processes here, and
+rate-limit budgets live in this process's memory (the day's counts are written to the file
+within a second and on close, so a restart keeps them). Several processes may still open the same
+file (the CLI creating keys while a server runs, a `castimer worker` beside `castimer serve`):
+SQLite's locks and the version check keep every commit exactly-once, and schedulers poll
+instead of being woken.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -31,6 +33,7 @@ from .base import (
     OUTBOX_CHANNEL,
     SUCCEEDED,
     Account,
+    Admission,
     ApiKey,
     Attempt,
     ClaimedDelivery,
@@ -136,6 +139,9 @@ class SQLiteEngine:
         self._unsaved: set[str] = set()
         self._saving: asyncio.Task[None] | None = None
         self._saved_at = 0.0
+        # Commits waiting for the next group, and the task writing groups while there are any.
+        self._waiting: list[tuple[Commit, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -191,6 +197,8 @@ class SQLiteEngine:
         await self._load_usage()
 
     async def close(self) -> None:
+        if self._writing is not None:
+            await asyncio.wait({self._writing})
         if self._saving is not None:
             self._saving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -278,6 +286,29 @@ class SQLiteEngine:
         await self._run(lambda db: db.execute(
             "UPDATE api_keys SET last_used_ms = ? WHERE id = ?", (now_ms, key_id)))
 
+    async def admit(self, key: ApiKey, now_ms: int, *, touch_after_ms: int,
+                    plans: Mapping[str, RateLimit] | None = None,
+                    timer_id: str | None = None) -> Admission:
+        # One point read for the key's state, its account and the timer.
+        row = await self._read(lambda db: db.execute(
+            "SELECT k.revoked_at_ms AS key_revoked_at_ms, k.last_used_ms AS key_used_ms, a.*, "
+            "(SELECT body FROM timers WHERE id = ?) AS timer_body FROM api_keys k "
+            "LEFT JOIN accounts a ON a.id = k.account_id WHERE k.id = ?",
+            (timer_id, key.id)).fetchone())
+        if row is not None and row["key_revoked_at_ms"] is not None:
+            return Admission(row["key_revoked_at_ms"], None, None)
+        if row is None or row["id"] is None:
+            return Admission(None, None, None)
+        account = _record(Account, row)
+        used = row["key_used_ms"]
+        if used is None or now_ms - used >= touch_after_ms:
+            await self.touch_api_key(key.id, now_ms)
+        status = None
+        if plans is not None:
+            status = await self.hit_rate_limit(account.id, plans[account.plan], now_ms)
+        body = row["timer_body"]
+        return Admission(None, account, status, bytes(body) if body is not None else None)
+
     # -- timers -------------------------------------------------------------------------------
 
     async def get_timer(self, timer_id: str) -> bytes | None:
@@ -297,25 +328,45 @@ class SQLiteEngine:
         return [bytes(row[2]) for row in page], following
 
     async def commit(self, commit: Commit) -> None:
-        def write(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                row = db.execute("SELECT version FROM timers WHERE id = ?",
-                                 (commit.timer_id,)).fetchone()
-                current = row[0] if row else 0
-                if current != commit.expected_version:
-                    last = db.execute("SELECT commit_id FROM timer_commits WHERE timer_id = ?",
-                                      (commit.timer_id,)).fetchone()
-                    if last and last[0] == commit.id:
-                        return  # this very commit, applied before: nothing to do
-                    raise VersionConflict(current)
-                _write_commit(db, commit)
-
-        await self._run(write)
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((commit, written))
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write_groups(), name="castimer-commits")
+        await written
         await self.publish(timer_channel(commit.timer_id), commit.message)
         if commit.deadline_ms is not None:
             await self.publish(DEADLINES_CHANNEL, str(commit.deadline_ms).encode())
         if commit.deliveries:
             await self.publish(OUTBOX_CHANNEL, str(len(commit.deliveries)).encode())
+
+    async def _write_groups(self) -> None:
+        """Write the waiting commits as one group, then those that came meanwhile, until none
+        wait. Each commit's future is settled only after its group's COMMIT has returned, that
+        is once it is on disk (synchronous=FULL)."""
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    outcomes = await self._run(
+                        lambda db, group=group: _write_group(db, [c for c, _ in group]))
+                except Exception as exc:  # none of the group was written
+                    for _, written in group:
+                        if not written.done():
+                            written.set_exception(exc)
+                    continue
+                except BaseException:
+                    for _, written in group:
+                        written.cancel()
+                    raise
+                for (_, written), outcome in zip(group, outcomes, strict=True):
+                    if written.done():
+                        continue
+                    if outcome is None:
+                        written.set_result(None)
+                    else:
+                        written.set_exception(outcome)
+        finally:
+            self._writing = None
 
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         rows = await self._run(lambda db: db.execute(
@@ -560,6 +611,41 @@ class SQLiteEngine:
                 del self._receivers[channel]
 
 
+def _write_group(db: sqlite3.Connection, commits: Sequence[Commit]) -> list[Exception | None]:
+    """Commits in one transaction, each in its own savepoint: one that fails (a version
+    conflict, a constraint) is rolled back alone and gets its error, and the others are
+    written. If SQLite gives up the whole transaction (disk full, I/O error), this raises and
+    none of them is written."""
+    outcomes: list[Exception | None] = []
+    with _transaction(db):
+        for commit in commits:
+            db.execute("SAVEPOINT one_commit")
+            try:
+                _check_and_write(db, commit)
+            except (VersionConflict, sqlite3.Error) as exc:
+                if not db.in_transaction:
+                    raise
+                db.execute("ROLLBACK TO one_commit")
+                outcomes.append(EngineUnavailable(f"sqlite: {exc}")
+                                if isinstance(exc, sqlite3.OperationalError) else exc)
+            else:
+                outcomes.append(None)
+            db.execute("RELEASE one_commit")
+    return outcomes
+
+
+def _check_and_write(db: sqlite3.Connection, commit: Commit) -> None:
+    row = db.execute("SELECT version FROM timers WHERE id = ?", (commit.timer_id,)).fetchone()
+    current = row[0] if row else 0
+    if current != commit.expected_version:
+        last = db.execute("SELECT commit_id FROM timer_commits WHERE timer_id = ?",
+                          (commit.timer_id,)).fetchone()
+        if last and last[0] == commit.id:
+            return  # this very commit, applied before: nothing to do
+        raise VersionConflict(current)
+    _write_commit(db, commit)
+
+
 def _write_commit(db: sqlite3.Connection, commit: Commit) -> None:
     db.execute("INSERT INTO timer_commits VALUES (?, ?) ON CONFLICT (timer_id) "
                "DO UPDATE SET commit_id = excluded.commit_id", (commit.timer_id, commit.id))
@@ -662,7 +748,8 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled it back itself (disk full, I/O error)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

@@ -189,6 +189,39 @@ async def test_accounts_and_keys_are_stored_hashed_and_revocable(engine):
     assert revoked is not None and revoked.revoked_at_ms == T0 + 1
 
 
+async def test_admit_checks_the_key_counts_the_request_and_reads_the_timer(engine):
+    account, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    first = await engine.admit(stored, T0, touch_after_ms=60_000, plans=plans,
+                               timer_id="tmr_1")
+    assert first.revoked_at_ms is None and first.account == account
+    assert first.rate is not None and first.rate.allowed and first.rate.remaining == 29
+    assert first.timer == await engine.get_timer("tmr_1")
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
+    # Not counted without plans; the last use is kept to the minute; a missing timer is None.
+    second = await engine.admit(stored, T0 + 1000, touch_after_ms=60_000, timer_id="tmr_x")
+    assert second.rate is None and second.timer is None and second.account == account
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
+    third = await engine.admit(stored, T0 + 60_000, touch_after_ms=60_000, plans=plans)
+    assert third.rate.remaining == 29  # a minute on, the budget is whole again
+    assert third.timer is None
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0 + 60_000
+
+
+async def test_admit_refuses_a_revoked_key_without_counting_it(engine):
+    account, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    assert await engine.revoke_api_key(stored.id, T0 + 5)
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    refused = await engine.admit(stored, T0 + 10, touch_after_ms=60_000, plans=plans)
+    assert refused.revoked_at_ms == T0 + 5 and refused.account is None and refused.rate is None
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms is None
+    status = await engine.hit_rate_limit(account.id, plans["free"], T0 + 10)
+    assert status.used_today == 1
+
+
 async def test_rate_limit_allows_the_plan_burst_then_refuses_without_consuming(engine):
     rate = RateLimit(per_minute=30, per_day=1000)
     statuses = [await engine.hit_rate_limit("acct_r", rate, T0) for _ in range(31)]
@@ -262,3 +295,17 @@ async def test_presence_sums_every_process_until_its_entry_expires(engine):
     await engine.set_presence("tmr_p", "proc_b", 0, T0 + 20_000)
     assert await engine.count_viewers(["tmr_p"], T0) == [1]
     assert await engine.count_viewers([], T0) == []
+
+
+async def test_a_redis_that_lost_its_scripts_gets_them_again(engine, request):
+    if not engine.url.startswith("redis"):
+        pytest.skip("scripts are the Redis engine's")
+    _, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    await engine.commit(a_commit("tmr_1", 0))
+    redis = request.getfixturevalue("redis_server")
+    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    await engine.commit(a_commit("tmr_1", 1))  # as a restarted Redis: no script loaded
+    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
+    assert admitted.timer == await engine.get_timer("tmr_1")

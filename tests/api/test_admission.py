@@ -1,0 +1,119 @@
+"""A request's way in on Redis: one round trip for a read, two for a write (its way in, then
+the commit), and a key revoked on one process refused by every process at once although each
+keeps the keys it has seen."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.servers import RedisServer, Server, client, make_key
+
+
+@pytest.fixture
+def redis(tmp_path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+class Monitor:
+    """Every command Redis runs meanwhile (MONITOR), as the lines it prints."""
+
+    def __init__(self, redis: RedisServer) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", redis.port), timeout=10)
+        self.sock.sendall(b"MONITOR\r\n")
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.ended = threading.Event()
+
+    def _read(self) -> None:
+        pending = b""
+        while not self.ended.is_set():
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return
+            pending += chunk
+            *whole, pending = pending.split(b"\r\n")
+            for line in whole:
+                self.lines.append(line.decode(errors="replace"))
+                if '"monitor-end"' in self.lines[-1]:
+                    self.ended.set()
+
+    def __enter__(self) -> Monitor:
+        self.reader.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ended.wait(10)
+        self.sock.close()
+
+
+def sent_by_clients(lines: list[str], *words: str) -> list[str]:
+    """The commands clients sent (not those a script ran) that mention any of `words`."""
+    return [line for line in lines if " lua] " not in line and any(w in line for w in words)]
+
+
+def test_a_read_is_one_round_trip_and_a_write_two(redis, tmp_path):
+    server = Server(redis.url, tmp_path).start()
+    key = make_key(redis.url)
+    try:
+        with client(server, key) as api:
+            timer = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
+            key_id = next(k["id"] for k in api.get("/keys").json()["data"])  # and knows it
+            account_id = api.get("/account").json()["id"]
+            with Monitor(redis) as monitor:
+                for _ in range(10):
+                    assert api.get(f"/timers/{timer['id']}").status_code == 200
+                redis.command("ECHO", "monitor-middle")
+                for n in range(10):
+                    state = "running" if n % 2 == 0 else "paused"
+                    assert api.patch(f"/timers/{timer['id']}/state",
+                                     json={"state": state}).status_code == 200
+                redis.command("ECHO", "monitor-end")
+        middle = next(n for n, line in enumerate(monitor.lines) if "monitor-middle" in line)
+        ours = (timer["id"], key_id, account_id)
+        reads = sent_by_clients(monitor.lines[:middle], *ours)
+        writes = sent_by_clients(monitor.lines[middle:], *ours)
+        assert len(reads) == 10, reads
+        assert len(writes) == 20, writes
+    finally:
+        server.stop()
+
+
+def test_a_key_revoked_on_one_process_is_refused_by_both_at_once(redis, tmp_path):
+    first, second = Server(redis.url, tmp_path).start(), Server(redis.url, tmp_path).start()
+    key = make_key(redis.url, account="acme")
+    other = make_key(redis.url, account="acme")
+    try:
+        with client(first, key) as on_first, client(second, key) as on_second, \
+                client(second, other) as other_on_second:
+            for api in (on_first, on_second, other_on_second):  # both processes know the keys
+                assert api.get("/timers").status_code == 200
+            mine = next(k for k in on_first.get("/keys").json()["data"] if k["current"])
+            assert on_first.delete(f"/keys/{mine['id']}").status_code == 200
+            for api in (on_first, on_second):
+                answer = api.get("/timers")
+                assert answer.status_code == 401
+                assert answer.json()["error"]["message"] == "this API key has been revoked"
+            assert other_on_second.get("/timers").status_code == 200
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_an_unknown_key_is_refused(redis, tmp_path):
+    server = Server(redis.url, tmp_path).start()
+    try:
+        with httpx.Client(base_url=f"{server.base}/api/v1", timeout=10,
+                          headers={"Authorization": "Bearer ck_live_" + "x" * 32}) as api:
+            for _ in range(2):  # a refused key is not kept
+                answer = api.get("/timers")
+                assert answer.status_code == 401
+                assert answer.json()["error"]["message"] == "invalid API key"
+    finally:
+        server.stop()

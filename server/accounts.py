@@ -40,6 +40,7 @@ class Caller:
     key: ApiKey
     rate: RateStatus | None  # its hit on the account's budget, when it was counted
     timer: bytes | None = None  # the timer it names, when asked for (None: no such timer)
+    viewers: int = 0  # that timer's viewers, read with it
 
 
 class AuthError(Exception):
@@ -121,7 +122,7 @@ async def authenticate_digest(engine: Engine, digest: str, now_ms: int, *,
         raise AuthError("this API key has been revoked")
     if admitted.account is None:
         raise AuthError("this API key's account no longer exists")
-    return Caller(admitted.account, found, admitted.rate, admitted.timer)
+    return Caller(admitted.account, found, admitted.rate, admitted.timer, admitted.viewers)
 
 
 async def revoke(engine: Engine, prefix: str, now_ms: int) -> ApiKey:

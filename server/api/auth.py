@@ -85,6 +85,7 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
         request.state.rate = status
         # The timer the path names, as read on the way in (commit.Fetched).
         request.state.fetched = Fetched(who.timer)
+        request.state.viewers = who.viewers  # that timer's, read with it
         try:
             schema.check_media_type(request)
             response = await endpoint(request)

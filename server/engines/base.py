@@ -204,6 +204,7 @@ class Admission:
     account: Account | None  # None: the key's account is gone (nothing counted either)
     rate: RateStatus | None  # the request counted against the account's budget, if asked
     timer: bytes | None = None  # the timer asked for, as `get_timer` returns it
+    viewers: int = 0  # its viewers, as `count_viewers` counts them
 
 
 Receiver = Callable[[bytes], None]

@@ -251,9 +251,9 @@ class RedisEngine:
         script_keys = [keys.API_KEY_REVOKED, keys.API_KEY_USED, keys.ACCOUNTS,
                        keys.rate(key.account_id)]
         if timer_id is not None:
-            script_keys.append(keys.timer(timer_id))
+            script_keys += [keys.timer(timer_id), keys.presence(timer_id)]
         with _guard():
-            revoked, account, rate, timer = await self._evalsha(
+            revoked, account, rate, timer, presence = await self._evalsha(
                 self._admit_script, script_keys,
                 [key.id, key.account_id, now_ms, touch_after_ms, *self._plans_as_args(plans)])
         if revoked is not None:
@@ -264,7 +264,8 @@ class RedisEngine:
         if rate is not None:
             allowed, limit, remaining, reset, window, retry, used = (int(x) for x in rate)
             status = RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
-        return Admission(None, Account(**orjson.loads(account)), status, timer)
+        return Admission(None, Account(**orjson.loads(account)), status, timer,
+                         _live_viewers(presence or [], now_ms))
 
     def _plans_as_args(self, plans: Mapping[str, RateLimit] | None) -> list[Any]:
         if plans is None:

@@ -307,7 +307,9 @@ class SQLiteEngine:
         if plans is not None:
             status = await self.hit_rate_limit(account.id, plans[account.plan], now_ms)
         body = row["timer_body"]
-        return Admission(None, account, status, bytes(body) if body is not None else None)
+        viewers = (await self.count_viewers([timer_id], now_ms))[0] if timer_id else 0
+        return Admission(None, account, status, bytes(body) if body is not None else None,
+                         viewers)
 
     # -- timers -------------------------------------------------------------------------------
 

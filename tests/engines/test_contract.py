@@ -20,6 +20,7 @@ from server.engines.base import (
     VersionConflict,
     timer_channel,
 )
+from tests.conftest import opened
 
 pytestmark = pytest.mark.anyio
 
@@ -297,15 +298,15 @@ async def test_presence_sums_every_process_until_its_entry_expires(engine):
     assert await engine.count_viewers([], T0) == []
 
 
-async def test_a_redis_that_lost_its_scripts_gets_them_again(engine, request):
-    if not engine.url.startswith("redis"):
-        pytest.skip("scripts are the Redis engine's")
-    _, key = await accounts.key_for(engine, "acme", "free", T0)
-    stored = await engine.find_api_key(accounts.hash_key(key))
-    await engine.commit(a_commit("tmr_1", 0))
-    redis = request.getfixturevalue("redis_server")
-    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
-    await engine.commit(a_commit("tmr_1", 1))  # as a restarted Redis: no script loaded
-    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
-    admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
-    assert admitted.timer == await engine.get_timer("tmr_1")
+async def test_a_redis_that_lost_its_scripts_gets_them_again(redis_server):
+    """The Redis engine's own: its Lua scripts, gone after a Redis restart, load again."""
+    redis_server.flush()
+    async with opened(redis_server.url) as engine:
+        _, key = await accounts.key_for(engine, "acme", "free", T0)
+        stored = await engine.find_api_key(accounts.hash_key(key))
+        await engine.commit(a_commit("tmr_1", 0))
+        assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
+        await engine.commit(a_commit("tmr_1", 1))  # as a restarted Redis: no script loaded
+        assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
+        admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
+        assert admitted.timer == await engine.get_timer("tmr_1")

@@ -3,18 +3,20 @@
 -- for. A revoked key or a missing account counts nothing and stamps nothing.
 --
 -- KEYS[1] revoked keys hash   KEYS[2] last use hash   KEYS[3] accounts hash
--- KEYS[4] the account's rate hash   KEYS[5] the timer's hash (only when a timer is asked for)
+-- KEYS[4] the account's rate hash   KEYS[5] the timer's hash and KEYS[6] its presence hash
+-- (only when a timer is asked for)
 -- ARGV[1] key id   ARGV[2] account id   ARGV[3] now ms   ARGV[4] stamp a use older than (ms)
 -- ARGV[5] plan count n (0: count nothing), then n × (plan, per minute, per day or '')
--- Returns {revoked at or false, account JSON or false, gcra's reply or false, timer or false}.
+-- Returns {revoked at or false, account JSON or false, gcra's reply or false, timer or false,
+-- the presence hash's values (each process's "viewers:expires_ms") or false}.
 
 local revoked = redis.call('HGET', KEYS[1], ARGV[1])
 if revoked then
-  return {revoked, false, false, false}
+  return {revoked, false, false, false, false}
 end
 local account = redis.call('HGET', KEYS[3], ARGV[2])
 if not account then
-  return {false, false, false, false}
+  return {false, false, false, false, false}
 end
 local now = tonumber(ARGV[3])
 local used = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '')
@@ -28,8 +30,9 @@ for i = 6, 5 + 3 * tonumber(ARGV[5]), 3 do
     rate = gcra(KEYS[4], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), now)
   end
 end
-local timer = false
+local timer, presence = false, false
 if KEYS[5] then
   timer = redis.call('HGET', KEYS[5], 'body')
+  presence = redis.call('HVALS', KEYS[6])
 end
-return {false, account, rate, timer}
+return {false, account, rate, timer, presence}

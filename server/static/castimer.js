@@ -313,6 +313,52 @@ export function left(seen, timer) {
 }
 
 /**
+ * A live timer as a read-only page follows it over its viewer socket.
+ * @typedef {object} LiveTimer
+ * @property {PublicTimer} timer the newest state (a message older than it is ignored)
+ * @property {number} version
+ * @property {string | null} status the connection's status; "deleted" once the timer is gone
+ * @property {() => number} serverNow our estimate of the server's clock now
+ */
+
+/**
+ * Follow the timer the page was served (`first`) over its viewer socket, as the widget and the
+ * stage display do. A deleted timer is left idle, with no message and no blackout: nothing of
+ * it is left to show. `onNews` hears each message that changed what `live` holds.
+ * @param {string} timerId
+ * @param {PublicTimer} first
+ * @param {HTMLElement} root gets the connection's status as data-connection
+ * @param {(message: ServerMessage) => void} [onNews]
+ * @returns {LiveTimer}
+ */
+export function followLive(timerId, first, root, onNews) {
+  /** @type {LiveTimer} */
+  const live = { timer: first, version: first.version ?? 0, status: null, serverNow: now };
+  const connection = connect({
+    path: `/ws/timers/${encodeURIComponent(timerId)}`, auth: null,
+    guess: first.server_time - now(),
+    onMessage: (message) => {
+      if (message.type === "deleted") {
+        live.timer = { ...live.timer, state: "idle", message: null, blackout: false };
+        live.status = "deleted";
+      } else if (message.timer && message.v >= live.version) {
+        live.version = message.v;
+        live.timer = message.timer;
+      } else {
+        return;
+      }
+      onNews?.(message);
+    },
+    onStatus: (next) => {
+      live.status = next === "not_found" ? "deleted" : next;
+      root.dataset.connection = live.status;
+    },
+  });
+  live.serverNow = connection.serverNow;
+  return live;
+}
+
+/**
  * The words under a viewer's digits (catalog widget.*): a lost connection, the end, overtime,
  * a pause or a timer not started; nothing while it simply runs.
  * @param {Catalog} text

@@ -4,14 +4,13 @@
 // and draws every animation frame from the last message and the server's clock (the offset
 // learnt by castimer.js), so it agrees with every other screen of the timer.
 import {
-  connect, daysLabel, el, left, mark, now, readConfig, roundLabel, shownClock, stateShown,
+  daysLabel, el, followLive, left, mark, readConfig, roundLabel, shownClock, stateShown,
   textSetter, viewerStatus,
 } from "./castimer.js";
 import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
 /** @typedef {import("./time.js").Progress} Progress */
-/** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
 
 /**
  * pages.py `stage`
@@ -33,9 +32,9 @@ const time = el("time");
 const message = el("message");
 const fill = document.getElementById("fill"); // absent with progress=0
 const set = textSetter((id) => document.getElementById(id), { hideEmpty: true });
-/** @type {PublicTimer} */
-let timer = config.timer;
-let version = timer.version ?? 0;
+const live = followLive(config.timer_id, config.timer, root);
+// What the frame being drawn shows: the live timer and its connection, as of that frame.
+let timer = live.timer;
 /** @type {string | null} */
 let status = null;
 let shownTime = "";
@@ -98,30 +97,9 @@ function render(seen, at) {
   document.body.toggleAttribute("data-blackout", timer.blackout === true);
 }
 
-/** @param {ServerMessage} message */
-function onMessage(message) {
-  if (message.type === "deleted") {
-    // Nothing of it is left to show: not its time, its message, nor its blackout.
-    timer = { ...timer, state: "idle", message: null, blackout: false };
-    status = "deleted";
-    return;
-  }
-  if (!message.timer || message.v < version) return;
-  version = message.v;
-  timer = message.timer;
-}
-
-const connection = connect({
-  path: `/ws/timers/${encodeURIComponent(config.timer_id)}`, auth: null,
-  guess: timer.server_time - now(), onMessage,
-  onStatus: (next) => {
-    status = next === "not_found" ? "deleted" : next;
-    root.dataset.connection = status;
-  },
-});
-
 function frame() {
-  const at = connection.serverNow();
+  ({ timer, status } = live);
+  const at = live.serverNow();
   render(progress(timer, at), at);
   requestAnimationFrame(frame);
 }

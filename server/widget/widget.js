@@ -4,7 +4,7 @@
 // or the standalone timer's start) and the clock, never by counting down a local variable, so
 // it neither freezes between ticks nor drifts from other viewers.
 import {
-  connect, daysLabel, el, left, mark, now, readConfig, roundLabel, shownClock, stateShown,
+  daysLabel, el, followLive, left, mark, now, readConfig, roundLabel, shownClock, stateShown,
   textSetter, viewerStatus,
 } from "../static/castimer.js";
 import { progress } from "../static/time.js";
@@ -192,18 +192,15 @@ function begin(given) {
            remaining_ms: total, elapsed_ms: 0, total_ms: total };
 }
 
-/** @param {ServerMessage} message */
-function onMessage(message) {
+/**
+ * What a live timer's news means for the host page (and the alarm).
+ * @param {ServerMessage} message
+ */
+function onNews(message) {
   if (message.type === "deleted") {
-    // Nothing of it is left to show: not its time, its message, nor its blackout.
-    timer = { ...timer, state: "idle", message: null, blackout: false };
-    status = "deleted";
     tell("timer.deleted", progress(timer, message.server_time));
     return;
   }
-  if (!message.timer || message.v < version) return;
-  version = message.v;
-  timer = message.timer;
   if (message.type !== "state") return;
   const seen = progress(timer, message.server_time);
   for (const name of message.events ?? []) {
@@ -214,21 +211,21 @@ function onMessage(message) {
 
 /** @type {() => number} the clock the timer is drawn by */
 let clockNow = now;
+/** @type {() => void} brings `timer`, `version` and `status` up to the live timer's */
+let catchUp = () => {};
 if (config.live) {
-  const connection = connect({
-    path: `/ws/timers/${encodeURIComponent(config.timer_id)}`, auth: null,
-    guess: timer.server_time - now(), onMessage,
-    onStatus: (next) => {
-      status = next === "not_found" ? "deleted" : next;
-      root.dataset.connection = status;
-    },
+  const live = followLive(config.timer_id, config.timer, root, (message) => {
+    catchUp();
+    onNews(message);
   });
-  clockNow = connection.serverNow;
+  catchUp = () => ({ timer, version, status } = live);
+  clockNow = live.serverNow;
 } else if (!finished) {
   tell("timer.started", progress(timer, now()));
 }
 
 function frame() {
+  catchUp();
   const seen = progress(timer, clockNow());
   if (!config.live) follow(seen);
   render(seen);

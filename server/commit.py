@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,15 @@ from .clock import now_ms as wall_clock
 from .engines.base import Commit, DeliveryRecord, Engine, EventRecord, VersionConflict
 from .timers import Change, Timer
 
-#: How many races to other processes' commits of the same timer a change may lose (each time it
-#: recomputes from the new state) before it gives up with a conflict.
-RETRIES = 12
+#: How long (seconds) a change keeps losing races to other processes' commits of the same timer
+#: (each time it recomputes from the new state) before it gives up with a conflict. A budget of
+#: time, not a count of losses: under load (eight processes on two busy cores) a round of the race
+#: is slow and twelve straight losses did happen, but every round somebody wins, so a change that
+#: keeps trying for seconds is all but sure to win one.
+PATIENCE_S = 5.0
 #: The wait after a lost race is drawn at random below a cap that starts here (seconds) and
 #: doubles with each loss up to BACKOFF_MAX_S, so processes that collided do not collide again
-#: in step; eleven waits come to 0.8 s at most, 0.4 s on average.
+#: in step.
 BACKOFF_S = 0.002
 BACKOFF_MAX_S = 0.1
 
@@ -143,7 +147,7 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
     `VersionConflict`. Returns the timer as committed (None once deleted) and the change (None
     if none)."""
     async with _turn(timer_id):
-        lost = 0
+        lost, give_up_at = 0, time.monotonic() + PATIENCE_S
         while True:
             timer = await load(engine, timer_id, account_id, fetched)
             early, fetched = fetched is not None, None
@@ -162,7 +166,7 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
                 if early:
                     continue  # a stale early read, not a race: load afresh at once
                 lost += 1
-                if expected_version is not None or lost == RETRIES:
+                if expected_version is not None or time.monotonic() >= give_up_at:
                     raise VersionConflict(conflict.current) from None
                 wait = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** lost)
                 await asyncio.sleep(random.uniform(0, wait))  # noqa: S311

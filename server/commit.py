@@ -373,10 +373,14 @@ def _started(t: Timer, at_ms: int, now_ms: int) -> Change | None:
 
 
 def _stopped(t: Timer, at_ms: int) -> Change | None:
-    """`t` stopped at `at_ms` as the show leaves it, unless it is done or never started."""
-    if t.state in (timers.State.RUNNING, timers.State.PAUSED, timers.State.OVERTIME):
+    """`t` stopped at `at_ms` as the show leaves it, unless it is done or never started. One
+    that reached zero by then (its completion not yet committed: the race of a presenter's
+    advance with the auto-advance) completes instead, stamped with its own deadline."""
+    settled = timers.advance(t, at_ms)
+    now = settled.timer if settled is not None and settled.timer is not None else t
+    if now.state in (timers.State.RUNNING, timers.State.PAUSED, timers.State.OVERTIME):
         return timers.apply(t, "stop", at_ms)
-    return None
+    return settled
 
 
 async def _in_rundowns(engine: Engine, change: Change,

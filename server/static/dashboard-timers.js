@@ -2,7 +2,8 @@
 // The dashboard's timers: each with its live state (over the viewer socket), commands, links,
 // edit and webhook forms and its delivery log with attempts and retry; and the create form.
 import {
-  connect, daysLabel, el, enableCommands, fill, roundLabel, shownClock, stateShown, textSetter,
+  connect, daysLabel, el, enableCommands, fill, roundLabel, shownClock, startsAt, stateShown,
+  textSetter,
 } from "./castimer.js";
 import {
   T, api, checkFields, confirming, field, lang, say, showErrors, text, when,
@@ -468,12 +469,13 @@ export async function loadTimers(cursor) {
 function frame() {
   for (const card of cards.values()) {
     const timer = card.live;
-    const seen = progress(timer, card.connection.serverNow());
+    const at = card.connection.serverNow();
+    const seen = progress(timer, at);
     const shown = shownClock(seen, lang);
     card.show(".time", (shown.days ? `${daysLabel(shown.days, lang)} ` : "") + shown.text);
     card.show(".round", roundLabel(T, seen, timer, lang));
     card.show(".state", seen.state === "overtime" ? T["dashboard.level_overtime"]
-      : T[`widget.${stateShown(seen)}`]);
+      : startsAt(T, timer, at, lang) || T[`widget.${stateShown(seen)}`]);
     showLevel(card, seen);
     card.node.dataset.state = stateShown(seen);  // what the state filter matches
   }

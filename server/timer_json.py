@@ -14,11 +14,14 @@ from .timers import Timer
 def public(t: Timer, now_ms: int) -> dict[str, Any]:
     """What anyone holding the timer id may see: no webhook settings, no control token."""
     p = timers.progress(t, now_ms)
-    out: dict[str, Any] = {"id": t.id, "type": t.type, "title": t.title, "state": str(t.state)}
+    # Every type has a timezone: pages show a scheduled start, a target and the time of day
+    # in it.
+    out: dict[str, Any] = {"id": t.id, "type": t.type, "title": t.title, "state": str(t.state),
+                           "timezone": t.timezone}
     if t.type == timers.COUNTDOWN:
         out["duration"] = t.duration_ms // 1000
     elif t.type == timers.EVENT:
-        out.update(target_date=t.target_date, timezone=t.timezone)
+        out["target_date"] = t.target_date
     else:
         out.update(work=t.work_ms // 1000, rest=t.rest_ms // 1000, rounds=t.rounds)
     if t.type != timers.EVENT:

@@ -23,7 +23,8 @@ _DESCRIPTIONS = {
             "rounds). Default countdown.",
     "duration": "Countdown length in seconds (1 to 316,224,000: no timer runs over 3,660 days).",
     "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
-    "timezone": "IANA time zone the event is shown in. Default UTC.",
+    "timezone": "IANA time zone the timer is shown in: an event's target, a scheduled start, the "
+                "stage's time of day. Any type; default UTC.",
     "work": "Interval work phase in seconds. Default 20.",
     "rest": "Interval rest phase in seconds (0 allowed). Default 10.",
     "rounds": "Interval rounds (1 to 1000). Default 8.",

@@ -142,7 +142,11 @@ async def authenticate_control(engine: Engine, token: str, now_ms: int, param: s
                                controlled_id: str) -> Caller:
     """The owner of what the path parameter `param` names (`timer_id`: a timer) if `token` is
     its current control token, with the request counted against the owner's plan and its
-    stored body read, in one round trip to the store; `ControlTokenRefused` otherwise."""
+    stored body read, in one round trip to the store; `ControlTokenRefused` otherwise.
+
+    The token is checked here, on the way in, not again at the endpoint's commit: a rotation
+    committed in between lets this one request through, as a presenter's command sent just
+    before the rotation would be; every later request is refused."""
     admitted = await engine.admit_control(token, now_ms, plans=PLANS, **{param: controlled_id})
     if admitted.account is None:
         what = param.removesuffix("_id")

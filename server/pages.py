@@ -1,6 +1,6 @@
 """The pages people see: the widget (`/widget`), the stage display (`/stage/{id}`), the embed
-generator (`/embed`) and the presenter page (`/control/{id}`), plus the files they load
-(`/static`, `/widget/*.js|css`).
+generator (`/embed`) and the presenter pages (`/control/{id}`, a timer's or a rundown's), plus
+the files they load (`/static`, `/widget/*.js|css`).
 
 Everything a page needs is served from here: widgets run on sites with strict networks, so a
 page never asks another host for anything. Each page carries a strict Content-Security-Policy
@@ -213,11 +213,14 @@ async def embed_check(request: Request) -> Response:
 
 
 async def control(request: Request) -> Response:
+    """A timer's presenter page, or a show's (`rnd_…`: its timers in order, run one by one)."""
     lang = page_lang(request)
-    config = {"lang": lang, "timer_id": request.path_params["timer_id"],
+    object_id = request.path_params["timer_id"]
+    rundown = object_id.startswith("rnd_")
+    config = {"lang": lang, "rundown_id" if rundown else "timer_id": object_id,
               "text": i18n.subset(lang, ("control.", "widget."))}
-    return render(request, "control.html", {"lang": lang, "t": i18n.CATALOGS[lang],
-                                             "config": config})
+    return render(request, "rundown_control.html" if rundown else "control.html",
+                  {"lang": lang, "t": i18n.CATALOGS[lang], "config": config})
 
 
 routes: list[BaseRoute] = [

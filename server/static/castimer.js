@@ -1,5 +1,5 @@
 // @ts-check
-// What the pages share: one clock, the live connection to a timer (clock offset from
+// What the pages share: one clock, the live connection to a timer or a show (clock offset from
 // ping/pong, reconnects), the page's config, and the ways a timer is put into words and
 // buttons. The arithmetic itself is time.js.
 import { seconds } from "./time.js";
@@ -11,7 +11,7 @@ import { seconds } from "./time.js";
 /**
  * A message of the timer's socket (docs/websockets.md); pongs are the connection's own.
  * @typedef {object} ServerMessage
- * @property {"snapshot" | "tick" | "state" | "deleted" | "ack" | "presence"} type
+ * @property {"snapshot" | "tick" | "state" | "deleted" | "ack" | "presence" | "rundown"} type
  * @property {number} v the timer's version
  * @property {number} server_time
  * @property {PublicTimer} [timer] every message but deleted, ack and presence
@@ -20,6 +20,7 @@ import { seconds } from "./time.js";
  * @property {number} [req] ack: the command's own req
  * @property {boolean} [ok] ack: whether the command was accepted
  * @property {{message: string}} [error] ack: why not
+ * @property {{version: number}} [rundown] a rundown's socket (/ws/rundowns/{id}): the show
  */
 
 /**
@@ -119,7 +120,7 @@ export function connect(options) {
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === "pong") return learn(message);
-      if (message.type === "snapshot") {
+      if (message.type === "snapshot" || message.type === "rundown") {
         attempt = 0;
         // Until a pong arrives, assume the snapshot took no time to get here.
         if (samples.length === 0) estimate = { offset: message.server_time - now(), error: null };

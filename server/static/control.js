@@ -5,9 +5,10 @@
 // URL fragment, which the browser never sends to any server, and goes only into the socket's
 // first message.
 import {
-  connect, daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, startsAt,
-  stateShown, textSetter,
+  daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, startsAt, stateShown,
+  textSetter,
 } from "./castimer.js";
+import { STATUS_WORDS, digitFitter, liveRoom, presenterSocket } from "./presenter.js";
 import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
@@ -15,6 +16,7 @@ import { progress } from "./time.js";
 /** @typedef {import("./castimer.js").ServerMessage} ServerMessage */
 /** @typedef {import("./castimer.js").ConnectionStatus} ConnectionStatus */
 /** @typedef {import("./castimer.js").Connection} Connection */
+/** @typedef {import("./presenter.js").PresenterSocket} PresenterSocket */
 
 /** @typedef {PublicTimer & {adjustment?: number}} RoomTimer with the seconds added or removed */
 
@@ -28,33 +30,13 @@ const body = document.body;
 /** @type {RoomTimer | null} */
 let timer = null;
 let version = 0;
-let req = 0;
 let live = false;
-/** @type {Connection | null} */
-let connection = null;
-/** @type {Map<number, () => void>} what to do when a command is accepted, by request */
-const onAccepted = new Map();
+/** @type {PresenterSocket | null} */
+let socket = null;
 
 /** @param {string} text */
 function say(text) {
   set("notice", text);
-}
-
-const messageText = el("message-text", HTMLInputElement);
-const flash = el("flash", HTMLButtonElement);
-const blackout = el("blackout", HTMLButtonElement);
-/** @type {NodeListOf<HTMLButtonElement>} */
-const roomButtons = document.querySelectorAll(".preset, #flash, #blackout");
-
-function enable() {
-  enableCommands(document, timer, live);
-  const usable = live && timer !== null;
-  for (const button of roomButtons) button.disabled = !usable;
-  messageText.disabled = !usable;
-  el("send-message", HTMLButtonElement).disabled = !usable || !messageText.value.trim();
-  el("clear-message", HTMLButtonElement).disabled = !usable || !timer?.message;
-  blackout.setAttribute("aria-pressed", String(Boolean(timer?.blackout)));
-  if (!usable) disarmReset();
 }
 
 /**
@@ -63,12 +45,15 @@ function enable() {
  * @param {() => void} [then] once the server accepted it
  */
 function command(name, fields = {}, then) {
-  req += 1;
-  if (then) onAccepted.set(req, then);
-  if (!connection || !connection.send({ type: "command", req, command: name, ...fields })) {
-    onAccepted.delete(req);
-    say(T["control.reconnecting"]);
-  }
+  if (!socket || !socket.command(name, fields, then)) say(T["control.reconnecting"]);
+}
+
+const room = liveRoom(command, () => timer, set);
+
+function enable() {
+  enableCommands(document, timer, live);
+  room.enable(live);
+  if (!live || timer === null) disarmReset();
 }
 
 /** @type {Record<string, string>} */
@@ -104,38 +89,10 @@ function askReset() {
   disarmAt = setTimeout(disarmReset, 4000);
 }
 
-// -- the message to the stage ----------------------------------------------------------------
-
-/** @param {string} text */
-function sendMessage(text) {
-  const flashing = flash.getAttribute("aria-pressed") === "true";
-  command("message", { text, flash: flashing }, () => {
-    if (messageText.value.trim() === text) messageText.value = "";
-    enable();
-  });
-}
-
-/** @param {RoomTimer} shown */
-function showRoom(shown) {
-  const message = shown.message ?? null;
-  set("on-screen-text", message ? message.text : "");
-  el("on-screen").hidden = !message;
-  body.dataset.flash = String(Boolean(message?.flash));
-  el("blackout-note").hidden = !shown.blackout;
-  body.dataset.blackout = String(Boolean(shown.blackout));
-}
-
 // -- the socket ------------------------------------------------------------------------------
 
 /** @param {ServerMessage} message */
 function onMessage(message) {
-  if (message.type === "ack") {
-    const then = onAccepted.get(message.req ?? 0);
-    onAccepted.delete(message.req ?? 0);
-    if (message.ok && then) then();
-    say(message.ok ? "" : fill(T["control.refused"], { message: message.error?.message }, lang));
-    return;
-  }
   if (message.type === "presence") {
     set("viewers", fill(T["control.viewers"], { n: message.viewers }, lang));
     return;
@@ -149,16 +106,9 @@ function onMessage(message) {
   version = message.v;
   timer = message.timer;
   set("title", timer.title || "");
-  showRoom(timer);
+  room.show();
   enable();
 }
-
-/** @type {Record<ConnectionStatus, string>} */
-const STATUS_WORDS = {
-  connecting: "control.connecting", reconnecting: "control.reconnecting",
-  live: "control.live", unauthorized: "control.bad_token", forbidden: "control.bad_token",
-  not_found: "control.not_found", deleted: "widget.deleted",
-};
 
 /** @param {ConnectionStatus} status */
 function onStatus(status) {
@@ -179,25 +129,7 @@ function onStatus(status) {
   enable();
 }
 
-const time = el("time");
-let fitted = "";
-
-/**
- * Size the digits to fill the monitor's width (the stylesheet caps them by the height): measured
- * in the font the page really got, again only when the text's length or the width changes.
- * @param {string} text
- */
-function fitTime(text) {
-  const width = time.clientWidth;
-  const key = `${text.length} ${width}`;
-  if (key === fitted || width === 0) return;
-  fitted = key;
-  const range = document.createRange();
-  range.selectNodeContents(time);
-  const drawn = range.getBoundingClientRect().width;
-  const size = parseFloat(getComputedStyle(time).fontSize);
-  if (drawn > 0) time.style.setProperty("--fit", `${Math.floor((width * size) / drawn * 0.96)}px`);
-}
+const fitTime = digitFitter(el("time"));
 
 /** @param {Progress} seen */
 function showLevel(seen) {
@@ -264,17 +196,7 @@ function frame(connection) {
 
 // -- buttons and keys ------------------------------------------------------------------------
 
-/**
- * @param {HTMLButtonElement} button
- * @param {() => void} action
- */
-function onTap(button, action) {
-  button.addEventListener("click", (event) => {
-    action();
-    if (event.detail) button.blur(); // after a tap, Space is the shortcut again
-  });
-}
-
+const onTap = room.onTap;
 for (const name of ["start", "pause", "resume", "stop"]) {
   onTap(el(name, HTMLButtonElement), () => command(name));
 }
@@ -284,19 +206,6 @@ const adjustButtons = document.querySelectorAll("button[data-seconds]");
 for (const button of adjustButtons) {
   onTap(button, () => command("adjust", { seconds: Number(button.dataset.seconds) }));
 }
-onTap(blackout, () => command("blackout", { on: !timer?.blackout }));
-onTap(flash, () => flash.setAttribute("aria-pressed",
-                                      String(flash.getAttribute("aria-pressed") !== "true")));
-/** @type {NodeListOf<HTMLButtonElement>} */
-const presets = document.querySelectorAll("button[data-preset]");
-for (const button of presets) onTap(button, () => sendMessage(button.textContent ?? ""));
-onTap(el("clear-message", HTMLButtonElement), () => command("clear_message"));
-messageText.addEventListener("input", enable);
-el("message-form", HTMLFormElement).addEventListener("submit", (event) => {
-  event.preventDefault();
-  const text = messageText.value.trim();
-  if (text) sendMessage(text);
-});
 
 /** @type {Record<string, number>} */
 const KEYS = { ArrowRight: 10, ArrowLeft: -10, ArrowUp: 60, ArrowDown: -60 };
@@ -309,7 +218,7 @@ document.addEventListener("keydown", (event) => {
   }
   if (event.key === " ") toggle();
   else if (event.key === "r" || event.key === "R") askReset();
-  else if (event.key === "b" || event.key === "B") blackout.click();
+  else if (event.key === "b" || event.key === "B") el("blackout").click();
   else if (KEYS[event.key]) command("adjust", { seconds: KEYS[event.key] });
   else return;
   event.preventDefault();
@@ -320,11 +229,11 @@ document.addEventListener("keydown", (event) => {
 addEventListener("hashchange", () => location.reload());
 
 if (token) {
-  connection = connect({
-    path: `/ws/control/${encodeURIComponent(config.timer_id)}`,
-    auth: { type: "auth", token }, guess: null, onMessage, onStatus,
+  socket = presenterSocket({
+    timerId: config.timer_id, token, onMessage, onStatus,
+    onAck: (ok, error) => say(ok ? "" : fill(T["control.refused"], { message: error }, lang)),
   });
-  frame(connection);
+  frame(socket.connection);
 } else {
   say(T["control.no_token"]);
   set("connection", "");

@@ -490,6 +490,14 @@ function removeCard(timerId) {
 }
 
 /**
+ * The account's timers' titles by id, oldest first: what a rundown is made of.
+ * @returns {Map<string, string>}
+ */
+export function timerTitles() {
+  return new Map(Array.from(cards, ([id, card]) => [id, card.live.title ?? ""]));
+}
+
+/**
  * Every timer of the account, a page at a time.
  * @param {string} [cursor]
  * @returns {Promise<void>}

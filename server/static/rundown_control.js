@@ -324,6 +324,25 @@ for (const name of ["start", "pause", "resume"]) {
 room.onTap(el("previous", HTMLButtonElement), () => advance("previous"));
 room.onTap(el("next", HTMLButtonElement), () => advance("next"));
 
+/** @type {Record<string, string>} what Space does in each state */
+const TOGGLE = { idle: "start", running: "pause", overtime: "pause", paused: "resume" };
+/** @type {Record<string, string>} keys that move the show; clickers send Page Up and Down */
+const MOVES = { ArrowRight: "next", PageDown: "next", ArrowLeft: "previous", PageUp: "previous" };
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+  if (event.target instanceof HTMLInputElement) return; // typing a message
+  if (event.target instanceof HTMLButtonElement && (event.key === " " || event.key === "Enter")) {
+    return; // a focused button answers these itself
+  }
+  const move = MOVES[event.key];
+  const toggle = timer && TOGGLE[timer.state];
+  if (move) el(move, HTMLButtonElement).click();
+  else if (event.key === " " && toggle) command(toggle);
+  else if (event.key === "b" || event.key === "B") el("blackout").click();
+  else return;
+  event.preventDefault();
+});
+
 // Another presenter link pasted into this tab differs only in its fragment.
 addEventListener("hashchange", () => location.reload());
 

@@ -120,6 +120,36 @@ def test_start_and_pause_run_the_current_timer(browser: Browser, api: httpx.Clie
         assert api.get(f"/timers/{ids[1]}").json()["state"] == "idle"
 
 
+def test_a_presentation_clicker_and_the_keyboard_run_the_show(browser: Browser,
+                                                              api: httpx.Client) -> None:
+    ids = [create(api, duration=60, title=f"Slide {n}")["id"] for n in (1, 2)]
+    show = rundown(api, ids)
+    with opened_context(browser, viewport={"width": 1280, "height": 800}) as context:
+        page = context.new_page()
+        moves: list[str] = []
+        page.on("request", lambda r: moves.append(r.url) if r.url.endswith("/advance") else None)
+        open_show(page, show)
+        page.keyboard.press("PageDown")  # what a clicker's forward button sends
+        expect(row(page, ids[1])).to_have_attribute("data-role", "current")
+        assert current_of(api, show) == ids[1]
+        expect(page.locator("#pause")).to_be_visible()
+        page.keyboard.press(" ")
+        wait_for(api, ids[1], lambda t: t["state"] == "paused")
+        page.keyboard.press("b")
+        wait_for(api, ids[1], lambda t: t["blackout"] is True)
+        page.keyboard.press("PageUp")
+        expect(row(page, ids[0])).to_have_attribute("data-role", "current")
+        assert current_of(api, show) == ids[0]
+        # Typing a message is typing: the keys do not move the show.
+        page.fill("#message-text", "Hi")
+        page.press("#message-text", "ArrowRight")
+        page.press("#message-text", "PageDown")
+        expect(page.locator("#message-text")).to_be_focused()
+        page.click("#next")  # sent after anything those keys would have sent
+        expect(row(page, ids[1])).to_have_attribute("data-role", "current")
+        assert len(moves) == 3, moves
+
+
 def test_message_and_blackout_reach_the_current_timer(browser: Browser,
                                                       api: httpx.Client) -> None:
     ids = [create(api, duration=60, title=f"Panel {n}")["id"] for n in (1, 2)]

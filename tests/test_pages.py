@@ -72,6 +72,7 @@ def test_pages_send_a_strict_content_security_policy(site: Server) -> None:
     for path, ancestors in ((f"/widget?timer={timer_id}", "*"),
                             ("/widget?duration=-1", "*"),
                             ("/embed", "'none'"), (f"/control/{timer_id}", "'none'"),
+                            ("/control/rnd_show", "'none'"),
                             (f"/stage/{timer_id}", "*"), ("/stage/tmr_x?mirror=2", "*")):
         response = httpx.get(site.base + path)
         policy = dict(part.strip().split(" ", 1)

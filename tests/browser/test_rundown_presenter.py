@@ -78,6 +78,24 @@ def test_finished_timers_show_their_actual_time_and_over_under(browser: Browser,
         page.screenshot(path=SHOTS / "presenter-phone.png", full_page=True)
 
 
+def test_an_auto_advancing_show_is_followed_to_its_end(browser: Browser,
+                                                      api: httpx.Client) -> None:
+    ids = [create(api, duration=1, title=f"Round {n}")["id"] for n in (1, 2)]
+    show = rundown(api, ids, auto_advance=True)
+    with opened_context(browser, **PHONE) as context:
+        page = context.new_page()
+        open_show(page, show)
+        expect(page.locator("#show-done")).to_be_hidden()
+        page.click("#start")
+        # Nobody touches the page: the show moves on by itself, and the page with it.
+        expect(row(page, ids[1])).to_have_attribute("data-role", "current", timeout=5000)
+        expect(page.locator("#title")).to_have_text("Round 2")
+        expect(page.locator("#show-done")).to_be_visible(timeout=5000)
+        for timer_id in ids:  # each ran its second exactly: on time
+            expect(row(page, timer_id).locator(".over-under")).to_have_text("0:00")
+            expect(row(page, timer_id).locator(".over-under")).to_have_attribute("data-sign", "")
+
+
 def test_next_and_previous_move_the_show(browser: Browser, api: httpx.Client) -> None:
     ids = [create(api, duration=60, title=f"Part {n}")["id"] for n in (1, 2, 3)]
     show = rundown(api, ids)

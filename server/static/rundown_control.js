@@ -153,12 +153,7 @@ function reload() {
   }
   reading = true;
   again = false;
-  request("GET", "").then((shown) => {
-    show = shown;
-    showList(shown);
-    follow(shown);
-    enable();
-  }, (error) => set("nav-error", error.message)).finally(() => {
+  request("GET", "").then(accept, refused).finally(() => {
     reading = false;
     if (again) reload();
   });
@@ -178,8 +173,34 @@ async function request(method, path, payload) {
   const response = await fetch("/api/v1/rundowns/" + encodeURIComponent(config.rundown_id)
     + path, { method, headers, body: payload ? JSON.stringify(payload) : null, cache: "no-store" });
   const answer = await response.json();
-  if (!response.ok) throw new Error(answer.error?.message ?? response.statusText);
+  if (!response.ok) {
+    throw Object.assign(new Error(answer.error?.message ?? response.statusText),
+                        { status: response.status });
+  }
   return answer;
+}
+
+/**
+ * The API's refusal, beside next and previous. A link whose token is wrong or was rotated gets
+ * 401 or 404, as for no such rundown.
+ * @param {Error & {status?: number}} error
+ */
+function refused(error) {
+  set("nav-error", error.status === 401 || error.status === 404 ? T["control.bad_token"]
+    : fill(T["control.refused"], { message: error.message }, lang));
+}
+
+/**
+ * The rundown as the server answered, unless an answer about a later version came first (a
+ * read started before a move can end after it).
+ * @param {Show} shown
+ */
+function accept(shown) {
+  if (show && shown.version < show.version) return;
+  show = shown;
+  showList(shown);
+  follow(shown);
+  enable();
 }
 
 /**
@@ -190,11 +211,8 @@ function advance(to) {
   const payload = show ? { to, expected_version: show.version } : { to };
   request("POST", "/advance", payload).then((shown) => {
     set("nav-error", "");
-    show = shown;
-    showList(shown);
-    follow(shown);
-    enable();
-  }, (error) => set("nav-error", fill(T["control.refused"], { message: error.message }, lang)));
+    accept(shown);
+  }, refused);
 }
 
 // -- the current timer, over its own presenter socket -------------------------------------------

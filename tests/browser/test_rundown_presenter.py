@@ -213,6 +213,12 @@ def test_a_refused_move_is_said_beside_the_buttons(browser: Browser, api: httpx.
         expect(page.locator("#nav-error")).to_be_visible()
         expect(page.locator("#nav-error")).to_contain_text("Refused")
         assert current_of(api, show) == ids[0]
+        # A token rotated while the page is open: its next move says the link is no longer good.
+        page.unroute("**/api/v1/rundowns/*/advance")
+        api.post(f"/rundowns/{show['id']}/control-token/rotate")
+        page.click("#next")
+        expect(page.locator("#nav-error")).to_contain_text("no longer valid")
+        assert current_of(api, show) == ids[0]
 
 
 def test_a_wrong_token_is_said_on_the_page(browser: Browser, api: httpx.Client) -> None:
@@ -221,8 +227,9 @@ def test_a_wrong_token_is_said_on_the_page(browser: Browser, api: httpx.Client) 
     base = show["urls"]["control"].partition("#")[0]
     with opened_context(browser, **PHONE) as context:
         page = context.new_page()
-        page.goto(f"{base}#token=ctl_not_the_token")
-        expect(page.locator("#nav-error")).to_be_visible()
+        page.goto(f"{base}?lang=de#token=ctl_0123456789abcdefWRONG")
+        expect(page.locator("#nav-error")).to_have_text(
+            "Dieser Steuerlink ist nicht mehr gültig: Das Token ist falsch oder wurde erneuert.")
         expect(page.locator("#items tbody tr")).to_have_count(0)
 
 

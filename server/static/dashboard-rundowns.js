@@ -1,7 +1,8 @@
 // @ts-check
 // The dashboard's rundowns: a show's timers in order. The create form (a title, the timers
 // ticked, auto-advance); each rundown with its timers moved up and down, removed and added, its
-// presenter page, stage display and widget, and its deletion.
+// presenter page (its control token never in the page), stage display and widget, and its
+// deletion.
 import { el } from "./castimer.js";
 import { T, api, confirming, field, say, showErrors, text } from "./dashboard-api.js";
 import { timerTitles } from "./dashboard-timers.js";
@@ -95,12 +96,8 @@ function show(rundown) {
   const others = Array.from(timerTitles().keys()).filter((id) => !order.includes(id));
   add.replaceChildren(...others.map((id) => new Option(titleOf(id), id)));
   part(node, ".add-row").hidden = others.length === 0;
-  /** @type {[string, string][]} */
-  const links = [[".presenter-link", rundown.urls.control], [".stage-link", rundown.urls.stage],
-                 [".widget-link", rundown.urls.widget]];
-  for (const [selector, url] of links) {
-    /** @type {HTMLAnchorElement} */ (part(node, selector)).href = url;
-  }
+  /** @type {HTMLAnchorElement} */ (part(node, ".stage-link")).href = rundown.urls.stage;
+  /** @type {HTMLAnchorElement} */ (part(node, ".widget-link")).href = rundown.urls.widget;
 }
 
 /**
@@ -115,6 +112,12 @@ function addRundown(rundown) {
     const entry = shown.get(rundown.id);
     const chosen = /** @type {HTMLSelectElement} */ (part(node, ".add-timer")).value;
     if (entry && chosen) reorder(entry.rundown, [...entry.rundown.timers, chosen]);
+  });
+  // The presenter link holds the rundown's control token: opened from a button, it is never
+  // in the page (nor in a link's tooltip on a shared screen).
+  part(node, ".presenter-link").addEventListener("click", () => {
+    const entry = shown.get(rundown.id);
+    if (entry) window.open(entry.rundown.urls.control, "_blank", "noopener");
   });
   confirming(part(node, ".delete"), () => {
     api("DELETE", `/rundowns/${encodeURIComponent(rundown.id)}`).then(() => {

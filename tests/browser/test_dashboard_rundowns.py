@@ -119,14 +119,16 @@ def test_the_rundowns_links_open_its_pages(browser: Browser, dash: Server) -> No
         made = api.post("/rundowns", json={"title": "Evening", "timers": ids}).json()
         page = sign_in(context, dash, key)
         card = page.locator(f'.rundown[data-rundown-id="{made["id"]}"]')
-        for selector, url in ((".presenter-link", made["urls"]["control"]),
-                              (".stage-link", made["urls"]["stage"]),
+        for selector, url in ((".stage-link", made["urls"]["stage"]),
                               (".widget-link", made["urls"]["widget"])):
             assert card.locator(selector).get_attribute("href") == url
+        # The presenter link carries the show's control token: not in the page until opened.
+        assert made["urls"]["control"].split("#token=")[1] not in page.content()
         with context.expect_page() as opened:
             card.locator(".presenter-link").click()
         presenter = opened.value
         expect(presenter.locator("body")).to_have_attribute("data-connection", "live")
+        assert presenter.url == made["urls"]["control"]
         expect(presenter.locator("#items tbody tr")).to_have_count(2)
         presenter.click("#start")
         deadline = time.monotonic() + 5

@@ -247,11 +247,13 @@ SCHEMAS: dict[str, Any] = {
         **_SECRET_PROPERTIES}},
     "WebhookSecret": {"type": "object", "required": ["webhook_secret"],
                       "properties": _SECRET_PROPERTIES},
-    "Delivery": {"type": "object", "required": ["id", "timer_id", "event", "url", "status"],
+    "Delivery": {"type": "object", "required": ["id", "event", "url", "status"],
+                 "description": "A timer's delivery has timer_id; a rundown's, rundown_id.",
                  "properties": {
                      "id": {"type": "string", "description": "dlv_…; the webhook-id header, "
                             "the same on every attempt"},
-                     "timer_id": {"type": "string"}, "event_id": {"type": "string"},
+                     "timer_id": {"type": "string"}, "rundown_id": {"type": "string"},
+                     "event_id": {"type": "string"},
                      "event": {"type": "string"}, "url": {"type": "string"},
                      "status": {"type": "string",
                                 "enum": ["pending", "succeeded", "failed", "cancelled"]},
@@ -424,6 +426,12 @@ DOCUMENT: dict[str, Any] = {
                         _ok("The rundown", _RUNDOWN),
                         _body(rundown_api.ADVANCE_FIELDS, ("to",)), codes=(404, 409, 422),
                         controllable=True, what="rundown"),
+        },
+        "/rundowns/{rundown_id}/deliveries": {
+            "parameters": [_RUNDOWN_ID],
+            "get": _op("The rundown's webhook deliveries, newest first",
+                       _ok("A page of deliveries", _ref("DeliveryPage")), parameters=_page(100),
+                       codes=(404, 422), what="rundown"),
         },
         "/rundowns/{rundown_id}/control-token/rotate": {
             "parameters": [_RUNDOWN_ID],

@@ -102,6 +102,12 @@ def test_every_timer_operation_sync(sdk_server, sdk_key):
         rotated = sdk.timers.rotate_control_token(timer.id)
         assert rotated.urls is not None and rotated.urls.control != control
 
+        async def snapshot() -> LiveUpdate:  # the sync client's stream is asyncio's too
+            async with sdk.timers.live(timer.id) as stream:
+                return await next_of(stream, "snapshot")
+
+        assert asyncio.run(snapshot()).version == rotated.version
+
         assert sdk.timers.delete(timer.id) is None
         with pytest.raises(NotFoundError) as missing:
             sdk.timers.get(timer.id)

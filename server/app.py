@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import asgi_socket, dashboard, home, metrics, pages, scrape, settings, ws
 from .api import account, errors, keys, openapi
+from .api import rundowns as rundown_routes
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
 from .api.responses import json_response
@@ -69,7 +70,8 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
-api_routes = [*timer_routes.routes, *account.routes, *webhook_routes.routes, *keys.routes,
+api_routes = [*timer_routes.routes, *rundown_routes.routes, *account.routes,
+              *webhook_routes.routes, *keys.routes,
               Route("/openapi.json", openapi.endpoint, methods=["GET"])]
 
 app = Starlette(

@@ -202,6 +202,12 @@ def _base_total_ms(t: Timer) -> int:
     return t.duration_ms
 
 
+def planned_ms(t: Timer) -> int | None:
+    """How long the timer is meant to run, as set (no adjustments); None for an event timer,
+    which runs until its target_date whenever it starts."""
+    return None if t.type == EVENT else _base_total_ms(t)
+
+
 def _end_position_ms(t: Timer) -> int:
     """Running time at which a countdown or interval ends (includes adjustments)."""
     return _base_total_ms(t) + t.adjust_ms

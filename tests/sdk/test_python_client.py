@@ -216,6 +216,58 @@ async def test_events_deliveries_account_and_keys_async(sdk_server, sdk_key, rec
         assert (await sdk.keys.revoke(made.id)).revoked_at is not None
 
 
+# Rundowns
+
+
+def test_every_rundown_operation_sync(sdk_server, sdk_key):
+    with sync_client(sdk_server, sdk_key) as sdk:
+        ids = [sdk.timers.create(type="countdown", duration=60, title=f"Part {n}").id
+               for n in (1, 2, 3)]
+        show = sdk.rundowns.create(title="Show", timers=ids, auto_advance=False)
+        assert (show.current, show.next, show.auto_advance) == (ids[0], ids[1], False)
+        assert show.id.startswith("rnd_") and show.urls is not None
+        assert show.urls.stage.endswith(f"/stage/{show.id}")
+        assert [(i.id, i.planned, i.state) for i in show.items] == [
+            (t, 60, "idle") for t in ids]
+        other = sdk.rundowns.create(timers=ids[:1])
+        assert [r.id for r in sdk.rundowns.list(limit=1)] == [show.id, other.id]
+        assert sdk.rundowns.get(show.id).title == "Show"
+
+        edited = sdk.rundowns.update(show.id, title="Gala", timers=[ids[2], ids[0], ids[1]],
+                                     expected_version=show.version)
+        assert (edited.title, edited.timers) == ("Gala", [ids[2], ids[0], ids[1]])
+        moved = sdk.rundowns.advance(show.id, ids[0])
+        assert moved.current == ids[0] and sdk.timers.get(ids[0]).state == "running"
+        after = sdk.rundowns.advance(show.id, expected_version=moved.version)  # "next"
+        assert after.current == ids[1] and sdk.timers.get(ids[1]).state == "running"
+        with pytest.raises(ConflictError):
+            sdk.rundowns.advance(show.id, "previous", expected_version=moved.version)
+        assert sdk.rundowns.advance(show.id, "previous").current == ids[0]
+        rotated = sdk.rundowns.rotate_control_token(show.id)
+        assert rotated.urls is not None and show.urls.control != rotated.urls.control
+
+        sdk.rundowns.delete(show.id, expected_version=rotated.version)
+        with pytest.raises(NotFoundError):
+            sdk.rundowns.get(show.id)
+        assert sdk.timers.get(ids[0]).id == ids[0]  # its timers stay
+
+
+@pytest.mark.anyio
+async def test_every_rundown_operation_async(sdk_server, sdk_key):
+    async with async_client(sdk_server, sdk_key) as sdk:
+        ids = [(await sdk.timers.create(type="countdown", duration=60)).id for _ in range(2)]
+        show = await sdk.rundowns.create(timers=ids, auto_advance=True)
+        assert show.auto_advance and show.current == ids[0]
+        assert [r.id async for r in sdk.rundowns.list()] == [show.id]
+        assert (await sdk.rundowns.get(show.id)).items[1].id == ids[1]
+        assert (await sdk.rundowns.update(show.id, auto_advance=False)).auto_advance is False
+        assert (await sdk.rundowns.advance(show.id)).current == ids[1]
+        assert (await sdk.rundowns.rotate_control_token(show.id)).urls is not None
+        await sdk.rundowns.delete(show.id)
+        with pytest.raises(NotFoundError):
+            await sdk.rundowns.get(show.id)
+
+
 # Errors and retries
 
 

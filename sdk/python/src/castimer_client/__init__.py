@@ -26,6 +26,7 @@ from ._models import (
     Event,
     Page,
     Rundown,
+    RundownItem,
     RundownUrls,
     Timer,
     TimerMessage,
@@ -41,7 +42,7 @@ __all__ = [
     "AsyncCastimer", "AsyncPager", "Attempt", "AuthenticationError", "Castimer",
     "CastimerError", "ConflictError", "Delivery", "Event", "LiveStream", "LiveUpdate",
     "NotFoundError", "Page", "Pager", "RateLimitError", "Rundown", "RundownFields",
-    "RundownUrls", "ServiceUnavailableError", "Timer", "TimerCreate", "TimerFields",
+    "RundownItem", "RundownUrls", "ServiceUnavailableError", "Timer", "TimerCreate", "TimerFields",
     "TimerMessage", "TimerUrls", "ValidationError", "WebhookEvent", "WebhookSecret",
     "WebhookVerificationError", "__version__", "verify_webhook",
 ]

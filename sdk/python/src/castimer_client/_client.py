@@ -217,10 +217,13 @@ class Keys(_Resource):
 
 class Rundowns(_Resource):
     def create(self, **fields: Unpack[RundownFields]) -> Rundown:
-        """A rundown: `timers` (ids, in order), `title`, `auto_advance`."""
+        """A rundown: `timers` (1 to 200 timer ids, in order), `title`, `auto_advance`
+        (the next timer starts when the current one reaches zero; default false),
+        `webhook_url` (for rundown.advanced and rundown.completed)."""
         return self._run(ops.create_rundown(fields))
 
     def list(self, *, limit: int | None = None) -> Pager[Rundown]:
+        """The account's rundowns (without `items`)."""
         return Pager(self._run, lambda cursor: ops.list_rundowns(limit, cursor))
 
     def get(self, rundown_id: str) -> Rundown:
@@ -230,9 +233,13 @@ class Rundowns(_Resource):
                **fields: Unpack[RundownFields]) -> Rundown:
         return self._run(ops.update_rundown(rundown_id, fields, expected_version))
 
-    def delete(self, rundown_id: str) -> None:
+    def delete(self, rundown_id: str, *, expected_version: int | None = None) -> None:
         """Delete the rundown; its timers stay."""
-        self._run(ops.delete_rundown(rundown_id))
+        self._run(ops.delete_rundown(rundown_id, expected_version))
+
+    def rotate_control_token(self, rundown_id: str) -> Rundown:
+        """A new control token for the rundown's presenter page (`urls.control`)."""
+        return self._run(ops.rotate_rundown_token(rundown_id))
 
     def advance(self, rundown_id: str, to: str = "next", *,
                 expected_version: int | None = None) -> Rundown:

@@ -226,6 +226,26 @@ class RundownUrls(Model):
 
 
 @dataclass(kw_only=True)
+class RundownItem(Model):
+    """One timer of a rundown as its presenter sees it: planned against actual seconds."""
+
+    id: str = ""
+    title: str | None = None
+    type: str | None = None
+    state: str | None = None
+    planned: int | None = None
+    actual: int | None = None  # once it completed
+    over_under: int | None = None  # actual - planned
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    remaining_ms: int | None = None
+    #: The timer was deleted after it joined the rundown.
+    missing: bool = False
+
+    _convert = _times("started_at", "completed_at")
+
+
+@dataclass(kw_only=True)
 class Rundown(Model):
     """A show's timers in order; `current` is the one running the show now."""
 
@@ -233,14 +253,20 @@ class Rundown(Model):
     title: str | None = None
     timers: list[str] = field(default_factory=list)
     current: str | None = None
-    auto_advance: bool = True
+    next: str | None = None
+    auto_advance: bool = False
     version: int = 0
+    completed_at: datetime | None = None
     webhook_url: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     urls: RundownUrls | None = None
+    #: Each timer with its planned and actual time (not in `rundowns.list`).
+    items: list[RundownItem] = field(default_factory=list)
 
-    _convert = {**_times("created_at", "updated_at"), "urls": RundownUrls.from_json}
+    _convert = {**_times("completed_at", "created_at", "updated_at"),
+                "urls": RundownUrls.from_json,
+                "items": lambda items: [RundownItem.from_json(i) for i in items]}
 
 
 @dataclass(kw_only=True)

@@ -38,7 +38,7 @@ class TimerCreate(TimerFields, total=False):
 
 
 class RundownFields(TypedDict, total=False):
-    """What `rundowns.create` and `rundowns.update` take."""
+    """What `rundowns.create` (`timers` required) and `rundowns.update` take."""
 
     title: str | None
     timers: Sequence[str]
@@ -212,8 +212,15 @@ def update_rundown(rundown_id: str, fields: RundownFields, expected_version: int
                 _versioned(_json(fields), expected_version), idempotent=True)
 
 
-def delete_rundown(rundown_id: str) -> Call[None]:
-    return Call("DELETE", f"/rundowns/{_id(rundown_id)}", _none, idempotent=True)
+def delete_rundown(rundown_id: str, expected_version: int | None) -> Call[None]:
+    params = {"expected_version": expected_version} if expected_version is not None else None
+    return Call("DELETE", f"/rundowns/{_id(rundown_id)}", _none, params=params,
+                idempotent=True)
+
+
+def rotate_rundown_token(rundown_id: str) -> Call[Rundown]:
+    return Call("POST", f"/rundowns/{_id(rundown_id)}/control-token/rotate",
+                Rundown.from_json)
 
 
 def advance(rundown_id: str, to: str, expected_version: int | None) -> Call[Rundown]:

@@ -169,7 +169,8 @@ class Timers(_Resource):
     def live(self, timer_id: str, *, count_as_viewer: bool = True,
              clock: Clock | None = None) -> LiveStream:
         """The timer as it changes: an async iterator of `LiveUpdate`s,
-        reconnecting by itself. See `LiveStream`."""
+        reconnecting by itself (see `LiveStream`). `count_as_viewer=False`: not counted in the
+        timer's `viewers`. `clock` replaces this machine's wall clock (epoch ms)."""
         return LiveStream(live_url(self._client.base_url, timer_id, count_as_viewer),
                           clock=clock)
 

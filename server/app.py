@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import asgi_socket, dashboard, home, metrics, pages, scrape, settings, ws
+from . import asgi_socket, dashboard, home, metrics, pages, rundown_ws, scrape, settings, ws
 from .api import account, errors, keys, openapi
 from .api import rundowns as rundown_routes
 from .api import timers as timer_routes
@@ -83,6 +83,7 @@ app = Starlette(
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
+        WebSocketRoute("/ws/rundowns/{rundown_id}", rundown_ws.follow),
         *pages.routes,
         *dashboard.routes,
     ],

@@ -409,7 +409,7 @@ def check_title(title: str) -> str:
 
 _TYPE_FIELDS = {
     COUNTDOWN: {"duration"},
-    EVENT: {"target_date", "timezone"},
+    EVENT: {"target_date"},
     INTERVAL: {"work", "rest", "rounds"},
 }
 _TYPED_FIELDS = frozenset().union(*_TYPE_FIELDS.values())

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Scope
 
 from .. import sessions, timers
-from ..accounts import AuthError
+from ..accounts import AuthError, ControlTokenRefused
 from ..commit import RundownNotFound, TimerNotFound
 from ..engines.base import EngineUnavailable, VersionConflict
 from .responses import json_response
@@ -57,6 +57,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
                         f"expected_version does not match: the {what} is at version "
                         f"{exc.current}; reload it and try again", "expected_version",
                         current_version=exc.current)
+    if isinstance(exc, ControlTokenRefused):
+        return ApiError(404, "not_found", str(exc), exc.param)
     if isinstance(exc, AuthError):
         return ApiError(401, "authentication_error", str(exc))
     if isinstance(exc, sessions.CrossSite):

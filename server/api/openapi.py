@@ -23,7 +23,8 @@ _DESCRIPTIONS = {
             "rounds). Default countdown.",
     "duration": "Countdown length in seconds (1 to 316,224,000: no timer runs over 3,660 days).",
     "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
-    "timezone": "IANA time zone the event is shown in. Default UTC.",
+    "timezone": "IANA time zone the timer is shown in: an event's target, a scheduled start, the "
+                "stage's time of day. Any type; default UTC.",
     "work": "Interval work phase in seconds. Default 20.",
     "rest": "Interval rest phase in seconds (0 allowed). Default 10.",
     "rounds": "Interval rounds (1 to 1000). Default 8.",
@@ -91,18 +92,33 @@ _RATE_HEADERS = {
         ("X-RateLimit-Reset", "When it is whole again (epoch seconds)")]}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
+#: Every operation but those open to anyone answers a control token with 404 unless it lists
+#: this scheme; those that do take it for the timer in their path only.
+_CONTROLLED_SECURITY = [{"apiKey": []}, {"dashboardSession": []}, {"controlToken": []}]
+_NOT_FOR_CONTROL = "any request with a control token, which this operation does not take"
+
+
+def _errors(*codes: int, controllable: bool = False) -> dict[str, Any]:
+    if 404 not in codes:
+        missing = _NOT_FOR_CONTROL[0].upper() + _NOT_FOR_CONTROL[1:]
+    elif controllable:
+        missing = ("No such timer in this account; with a control token, not the timer it "
+                   "controls (a rotated token included)")
+    else:
+        missing = f"No such timer in this account; also {_NOT_FOR_CONTROL}"
     meaning = {400: "Malformed JSON, a wrong type or an unknown field",
-               401: "Missing, malformed, invalid or revoked API key (or session's key)",
+               401: "Missing, malformed, invalid or revoked API key (or session's key), or a "
+                    "malformed control token",
                403: "A dashboard session used from another site or without its CSRF token",
-               404: "No such timer in this account", 409: "expected_version does not match",
+               404: missing, 409: "expected_version does not match",
                422: "A value or transition that is not allowed",
                413: "The body is larger than 64 KiB",
                415: "A body without Content-Type: application/json",
                429: "Rate limit reached (see Retry-After)",
                503: "The timer store is unreachable"}
     answers = {str(c): {"description": meaning[c], "content": {"application/json": {
-        "schema": _ref("Error")}}} for c in (400, 401, 403, *codes, 413, 415, 429, 503)}
+        "schema": _ref("Error")}}} for c in sorted({400, 401, 403, 404, *codes, 413, 415, 429,
+                                                    503})}
     answers["429"]["headers"] = {**_RATE_HEADERS, "Retry-After": {
         "description": "Seconds until a request would be allowed",
         "schema": {"type": "integer"}}}
@@ -110,11 +126,18 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
-        parameters: list[dict[str, Any]] | None = None, codes: tuple[int, ...] = ()
-        ) -> dict[str, Any]:
+        parameters: list[dict[str, Any]] | None = None, codes: tuple[int, ...] = (),
+        controllable: bool = False) -> dict[str, Any]:
+    """An operation; `controllable`: open to the control token of the timer in its path too."""
     for answer in responses.values():
         answer["headers"] = _RATE_HEADERS
-    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_errors(*codes)}}
+    op: dict[str, Any] = {"summary": summary, "responses": {
+        **responses, **_errors(*codes, controllable=controllable)}}
+    if controllable:
+        op["security"] = _CONTROLLED_SECURITY
+        op["description"] = ("Also with the timer's control token (Bearer ctl_…), as its "
+                             "owner's request: the timer it answers then leaves out "
+                             "webhook_url and webhook_events.")
     if body:
         op["requestBody"] = body
     if parameters:
@@ -269,6 +292,11 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"apiKey": []}, {"dashboardSession": []}],
     "components": {"securitySchemes": {
         "apiKey": {"type": "http", "scheme": "bearer", "description": "ck_live_… API key"},
+        "controlToken": {"type": "http", "scheme": "bearer",
+                         "description": "ctl_… control token of the timer in the path (after "
+                         "#token= in its urls.control), for hardware controllers: only on "
+                         "the operations that list it, and only for that timer (404 anywhere "
+                         "else); counted against the timer owner's rate limit"},
         "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "castimer_session",
                              "description": "The dashboard's session, from this server's own "
                              "pages only: changes need its Origin and the X-CSRF-Token header"}},
@@ -284,7 +312,7 @@ DOCUMENT: dict[str, Any] = {
         "/timers/{timer_id}": {
             "parameters": [_TIMER_ID],
             "get": _op("Get a timer with its live remaining time", _ok("The timer", _TIMER),
-                       codes=(404,)),
+                       codes=(404,), controllable=True),
             "patch": _op("Change title, webhook settings, or timing fields while idle",
                          _ok("The timer", _TIMER), _body(EDIT_FIELDS), codes=(404, 409, 422)),
             "delete": _op("Delete a timer (its events stay in the log)",
@@ -297,19 +325,22 @@ DOCUMENT: dict[str, Any] = {
         "/timers/{timer_id}/state": {
             "parameters": [_TIMER_ID],
             "patch": _op("Start, pause, resume or reset: by target state or by action",
-                         _ok("The timer", _TIMER), _body(STATE_FIELDS), codes=(404, 409, 422)),
+                         _ok("The timer", _TIMER), _body(STATE_FIELDS), codes=(404, 409, 422),
+                         controllable=True),
         },
         "/timers/{timer_id}/adjust": {
             "parameters": [_TIMER_ID],
             "post": _op("Add or remove time", _ok("The timer", _TIMER),
-                        _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422)),
+                        _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422),
+                        controllable=True),
         },
         "/timers/{timer_id}/message": {
             "parameters": [_TIMER_ID],
             "put": _op("Show a message to the people on stage on every display of the timer",
                        _ok("The timer", _TIMER), _body(MESSAGE_FIELDS, ("text",)),
-                       codes=(404, 409, 422)),
-            "delete": _op("Take the message down", _ok("The timer", _TIMER), codes=(404,)),
+                       codes=(404, 409, 422), controllable=True),
+            "delete": _op("Take the message down", _ok("The timer", _TIMER), codes=(404,),
+                          controllable=True),
         },
         "/timers/{timer_id}/control-token/rotate": {
             "parameters": [_TIMER_ID],

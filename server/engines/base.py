@@ -304,6 +304,16 @@ class Engine(Protocol):
         `hit_rate_limit`; not when `plans` is None), and the stored body of `timer_id` when
         one is given (as `get_timer`). A revoked key or a missing account counts nothing."""
 
+    async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
+                            timer_id: str) -> Admission:
+        """One request's way in with a control token instead of a key, in one step (on Redis
+        one round trip): if `token` is the current `control_token` of the timer `timer_id`
+        (compared in constant time; the token itself never goes to a store's command log),
+        that timer's owner account, one request counted against the owner's budget at its
+        plan's rate in `plans` (as `hit_rate_limit`), the timer's stored body (as `get_timer`)
+        and its viewers. Otherwise — no such timer, another token, an owner gone — an
+        Admission with no account, and nothing counted: a timer's id is public."""
+
     # -- timers -------------------------------------------------------------------------------
 
     async def get_timer(self, timer_id: str) -> bytes | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,6 +87,14 @@ def _live_viewers(values: Sequence[bytes], now_ms: int) -> int:
     return total
 
 
+def _rate_status(reply: Sequence[int] | None) -> RateStatus | None:
+    """gcra's reply in _gcra.lua as a RateStatus (None: nothing was counted)."""
+    if reply is None:
+        return None
+    allowed, limit, remaining, reset, window, retry, used = (int(x) for x in reply)
+    return RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
+
+
 @contextlib.contextmanager
 def _guard() -> Iterator[None]:
     """Redis unreachable or refusing writes → EngineUnavailable (503), never a hang or a 500."""
@@ -119,6 +128,8 @@ class RedisEngine:
         self._gcra_script = self._client.register_script(gcra + (_LUA / "gcra.lua").read_text())
         self._admit_script = self._client.register_script(
             gcra + (_LUA / "admit.lua").read_text())
+        self._admit_control_script = self._client.register_script(
+            gcra + (_LUA / "admit_control.lua").read_text())
         # The plans' part of admit.lua's arguments, made once per plans table.
         self._plan_args: tuple[Mapping[str, RateLimit] | None, list[Any]] = (None, [0])
         self._scripts = {name: self._client.register_script((_LUA / f"{name}.lua").read_text())
@@ -261,11 +272,21 @@ class RedisEngine:
             return Admission(int(revoked), None, None)
         if account is None:
             return Admission(None, None, None)
-        status = None
-        if rate is not None:
-            allowed, limit, remaining, reset, window, retry, used = (int(x) for x in rate)
-            status = RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
-        return Admission(None, Account(**orjson.loads(account)), status, timer,
+        return Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
+                         _live_viewers(presence or [], now_ms))
+
+    async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
+                            timer_id: str) -> Admission:
+        script_keys = [keys.ACCOUNTS, keys.timer(timer_id), keys.presence(timer_id)]
+        # Only the token's digest goes to Redis, where a MONITOR or the SLOWLOG could show it.
+        digest = hashlib.sha1(token.encode(), usedforsecurity=False).hexdigest()
+        with _guard():
+            account, rate, timer, presence = await self._evalsha(
+                self._admit_control_script, script_keys,
+                [digest, now_ms, keys.RATE_PREFIX, *self._plans_as_args(plans)])
+        if account is None:
+            return Admission(None, None, None)
+        return Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
                          _live_viewers(presence or [], now_ms))
 
     def _plans_as_args(self, plans: Mapping[str, RateLimit] | None) -> list[Any]:

@@ -103,9 +103,14 @@ def timer_queue(timer_id: str) -> str:
 DELIVERY_SEQ = f"{PREFIX}delivery-seq"
 
 
+#: What every account's rate hash is named by, before the account id: admit_control.lua, which
+#: finds the account only in the timer it reads, names the hash from it.
+RATE_PREFIX = f"{PREFIX}rate:"
+
+
 def rate(account_id: str) -> str:
     """Hash {tat, day, count}: the account's rate-limit state."""
-    return f"{PREFIX}rate:{account_id}"
+    return RATE_PREFIX + account_id
 
 
 def presence(timer_id: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hmac
 import logging
 import re
 import sqlite3
@@ -25,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+import orjson
 
 from .. import ids
 from . import _gcra
@@ -319,6 +322,22 @@ class SQLiteEngine:
         viewers = (await self.count_viewers([timer_id], now_ms))[0] if timer_id else 0
         return Admission(None, account, status, bytes(body) if body is not None else None,
                          viewers)
+
+    async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
+                            timer_id: str) -> Admission:
+        row = await self._read(lambda db: db.execute(
+            "SELECT t.body AS timer_body, a.* FROM timers t "
+            "JOIN accounts a ON a.id = t.account_id WHERE t.id = ?", (timer_id,)).fetchone())
+        if row is None:
+            return Admission(None, None, None)
+        body = bytes(row["timer_body"])
+        stored = orjson.loads(body).get("control_token") or ""
+        if not (stored and hmac.compare_digest(stored.encode(), token.encode())):
+            return Admission(None, None, None)
+        account = _record(Account, row)
+        status = await self.hit_rate_limit(account.id, plans[account.plan], now_ms)
+        viewers = (await self.count_viewers([timer_id], now_ms))[0]
+        return Admission(None, account, status, body, viewers)
 
     # -- timers -------------------------------------------------------------------------------
 

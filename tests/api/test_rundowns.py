@@ -4,6 +4,7 @@ the completion of the current timer, exactly once."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import time
 
@@ -54,7 +55,7 @@ def check_a_show_of_three_advances_by_itself(apis: list[httpx.Client]) -> None:
     assert done["current"] == ids[2]
     timers = [api.get(f"/timers/{i}").json() for i in ids]
     assert [t["state"] for t in timers] == ["completed"] * 3
-    for before, after in zip(timers, timers[1:], strict=False):
+    for before, after in itertools.pairwise(timers):
         assert parse_ms(after["started_at"]) == parse_ms(before["completed_at"])
     assert [item["over_under"] for item in done["items"]] == [0, 0, 0]
     for timer_id in ids:

@@ -226,6 +226,31 @@ async def test_admit_refuses_a_revoked_key_without_counting_it(engine):
     assert status.used_today == 1
 
 
+async def test_admit_control_lets_in_the_timers_token_as_its_owner_and_nothing_else(engine):
+    owner, _ = await accounts.key_for(engine, "acme", "free", T0)
+    timer = await commit.create(engine, owner.id, {"type": "countdown", "duration": 60},
+                                clock=lambda: T0)
+    other = await commit.create(engine, owner.id, {"type": "countdown", "duration": 60},
+                                clock=lambda: T0)
+    await engine.set_presence(timer.id, "proc_a", 2, T0 + 30_000)
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    admitted = await engine.admit_control(timer.control_token, T0, plans=plans,
+                                          timer_id=timer.id)
+    assert admitted.account == owner and admitted.revoked_at_ms is None
+    assert admitted.rate is not None and admitted.rate.allowed
+    assert admitted.rate.remaining == 29 and admitted.rate.used_today == 1
+    assert admitted.timer == await engine.get_timer(timer.id) and admitted.viewers == 2
+    # Another timer's token, a token of the same length that is not it, no such timer: no
+    # account, and nothing counted against the owner's budget.
+    near = timer.control_token[:-1] + ("a" if timer.control_token[-1] != "a" else "b")
+    for token, timer_id in ((other.control_token, timer.id), (near, timer.id),
+                            (timer.control_token, other.id), (timer.control_token, "tmr_x"),
+                            ("ctl_", timer.id)):
+        refused = await engine.admit_control(token, T0 + 1, plans=plans, timer_id=timer_id)
+        assert (refused.account, refused.rate, refused.timer) == (None, None, None)
+    assert (await engine.hit_rate_limit(owner.id, plans["free"], T0 + 2)).used_today == 2
+
+
 async def test_rate_limit_allows_the_plan_burst_then_refuses_without_consuming(engine):
     rate = RateLimit(per_minute=30, per_day=1000)
     statuses = [await engine.hit_rate_limit("acct_r", rate, T0) for _ in range(31)]

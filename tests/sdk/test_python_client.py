@@ -142,6 +142,19 @@ async def test_every_timer_operation_async(sdk_server, sdk_key):
             await sdk.timers.get(timer.id)
 
 
+def test_a_timers_control_token_runs_its_commands_and_nothing_else(sdk_server, sdk_key):
+    with sync_client(sdk_server, sdk_key) as sdk:
+        timer = sdk.timers.create(type="countdown", duration=60)
+    assert timer.control_token is not None and timer.control_token.startswith("ctl_")
+    with sync_client(sdk_server, timer.control_token) as device:
+        assert device.timers.start(timer.id).state == "running"
+        assert device.timers.adjust(timer.id, 60).adjustment == 60
+        assert device.timers.set_message(timer.id, "Wrap up").message is not None
+        assert device.timers.get(timer.id).state == "running"
+        with pytest.raises(NotFoundError):
+            list(device.timers.list())
+
+
 # Events, deliveries, account, keys
 
 

@@ -86,7 +86,8 @@ def options(api_key: str | None, base_url: str | None) -> tuple[str, str, dict[s
     arguments or else CASTIMER_API_KEY and CASTIMER_BASE_URL."""
     key = api_key or os.environ.get("CASTIMER_API_KEY")
     if not key:
-        raise CastimerError("pass api_key=… (a ck_live_… key) or set CASTIMER_API_KEY")
+        raise CastimerError("pass api_key=… (a ck_live_… key, or a timer's ctl_… control "
+                            "token) or set CASTIMER_API_KEY")
     root = (base_url or os.environ.get("CASTIMER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     root = root.removesuffix("/api/v1")
     return root, f"{root}/api/v1", {"Authorization": f"Bearer {key}", "User-Agent": USER_AGENT,

@@ -112,6 +112,14 @@ class Timer(Model):
                          "paused_at", "completed_at"),
                 "message": TimerMessage.from_json, "urls": TimerUrls.from_json}
 
+    @property
+    def control_token(self) -> str | None:
+        """The `ctl_…` token in `urls.control`: as a client's `api_key` it runs this timer's
+        commands (get, state, adjust, message) and nothing else, as a presenter's device."""
+        if self.urls is None or "#token=" not in self.urls.control:
+            return None
+        return self.urls.control.split("#token=", 1)[1] or None
+
 
 @dataclass(kw_only=True)
 class Event(Model):

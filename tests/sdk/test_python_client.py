@@ -28,6 +28,7 @@ from castimer_client import (
     LiveUpdate,
     NotFoundError,
     RateLimitError,
+    ServiceUnavailableError,
     Timer,
     ValidationError,
     WebhookVerificationError,
@@ -37,7 +38,7 @@ from castimer_client._core import Call, RetryPolicy
 
 from tests.conftest import sqlite_url
 from tests.sdk.conftest import SDK
-from tests.servers import Server, make_key
+from tests.servers import RedisServer, Server, make_key
 
 ROOT = SDK.parents[1]
 
@@ -400,6 +401,29 @@ async def test_a_429_is_retried_after_retry_after_async(sdk_server):
             event_hooks={"response": [hook]})) as sdk:
         await sdk.timers.create(type="countdown", duration=60)
     _retried_after_retry_after(answers)
+
+
+def test_a_503_is_retried_for_a_read_but_not_for_a_create_or_an_unpinned_command(tmp_path):
+    redis = RedisServer(tmp_path).start()
+    server = Server(redis.url, tmp_path).start()
+    answers: list[tuple[int, float, str | None]] = []
+    try:
+        with sync_client(server, make_key(redis.url), max_retries=2,
+                         http_client=httpx.Client(event_hooks=_recording(answers))) as sdk:
+            timer = sdk.timers.create(type="countdown", duration=60)
+            redis.kill()  # the store is gone: every request is a 503
+            for call, attempts in [(lambda: sdk.timers.get(timer.id), 3),
+                                   (lambda: sdk.timers.set_state(timer.id, "running"), 3),
+                                   (lambda: sdk.timers.create(type="countdown", duration=9), 1),
+                                   (lambda: sdk.timers.start(timer.id), 1)]:
+                answers.clear()
+                with pytest.raises(ServiceUnavailableError) as unavailable:
+                    call()
+                assert [status for status, _, _ in answers] == [503] * attempts
+                assert unavailable.value.type == "service_unavailable"
+    finally:
+        server.stop()
+        redis.stop()
 
 
 # Live

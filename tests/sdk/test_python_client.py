@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import os
 import re
 import shutil
@@ -38,7 +39,7 @@ from castimer_client._core import Call, RetryPolicy
 
 from tests.conftest import sqlite_url
 from tests.sdk.conftest import SDK
-from tests.servers import RedisServer, Server, make_key
+from tests.servers import RedisServer, Server, free_port, make_key
 
 ROOT = SDK.parents[1]
 
@@ -581,7 +582,56 @@ def test_verify_webhook_accepts_real_deliveries_and_rejects_tampering(
                 assert verify_webhook(paused.body, headers, key).event == "timer.paused"
 
 
+def test_the_readmes_plain_receiver_verifies_deliveries_and_refuses_a_forged_one(
+        sdk_server, sdk_key, tmp_path):
+    readme = (SDK / "README.md").read_text()
+    [example] = re.findall(r"```python\n(# castimer-client webhook receiver\n.*?)```", readme,
+                           re.S)
+    (tmp_path / "receiver.py").write_text(example)
+    port = free_port()
+    with sync_client(sdk_server, sdk_key) as sdk:
+        secret = sdk.account.get().webhook_secret
+        env = {**os.environ, "CASTIMER_WEBHOOK_SECRET": secret, "PORT": str(port),
+               "PYTHONPATH": str(SDK / "src")}
+        receiver = subprocess.Popen([sys.executable, str(tmp_path / "receiver.py")], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            def forged() -> httpx.Response | None:
+                try:
+                    return httpx.post(f"http://127.0.0.1:{port}/", content=b'{"event":"x"}',
+                                      headers={"X-Castimer-Signature": "sha256=" + "0" * 64})
+                except httpx.TransportError:
+                    return None
+
+            assert until(forged).status_code == 401
+            timer = sdk.timers.create(type="countdown", duration=60,
+                                      webhook_url=f"http://127.0.0.1:{port}/hook")
+            sdk.timers.start(timer.id)
+            [done] = until(lambda: [d for d in sdk.deliveries.list(timer.id)
+                                    if d.status == "succeeded"])
+        finally:
+            receiver.terminate()
+            output, _ = receiver.communicate(timeout=10)
+    assert f"timer.started {timer.id} {done.id}" in output
+
+
 # The package itself
+
+
+def test_the_async_client_has_the_sync_clients_surface():
+    sync = Castimer(api_key="ck_live_x")
+    twin = AsyncCastimer(api_key="ck_live_x")
+    for name in ("timers", "events", "deliveries", "account", "keys", "rundowns"):
+        one, other = getattr(sync, name), getattr(twin, name)
+        methods = {m for m in dir(one) if not m.startswith("_")}
+        assert methods == {m for m in dir(other) if not m.startswith("_")}, name
+        for method in methods:
+            shown = inspect.signature(getattr(one, method))
+            assert shown == inspect.signature(getattr(other, method)) or (
+                str(shown).replace("Pager", "AsyncPager")
+                == str(inspect.signature(getattr(other, method)))), (name, method)
+    sync.close()
+    asyncio.run(twin.close())
 
 
 def test_mypy_strict_passes_on_the_package(tmp_path):

@@ -41,7 +41,8 @@ def rate_headers(rate: RateLimit, status: RateStatus, now: int) -> dict[str, str
 
 #: What a control token reaches, for the answer to one used anywhere else.
 CONTROLLED = ("GET /timers/{id}, PATCH /timers/{id}/state, POST /timers/{id}/adjust, "
-              "PUT /timers/{id}/message and DELETE /timers/{id}/message, of its own timer")
+              "PUT /timers/{id}/message and DELETE /timers/{id}/message, of its own timer; "
+              "a rundown's, GET /rundowns/{id} and POST /rundowns/{id}/advance of its own")
 
 
 async def caller(request: Request, engine: Engine, now: int, *, counted: bool = False,

@@ -15,7 +15,7 @@ from .. import commit, rundowns, timers
 from ..clock import now_ms
 from ..rundowns import Rundown
 from . import schema
-from .auth import authenticated
+from .auth import authenticated, controllable
 from .errors import bad_request
 from .responses import json_response
 from .timers import _webhook, base_url
@@ -41,7 +41,9 @@ def owner(r: Rundown, base: str) -> dict[str, Any]:
 
 
 def item(t: timers.Timer | None, timer_id: str, now: int) -> dict[str, Any]:
-    """One timer of the show as its presenter sees it: planned against actual time."""
+    """One timer of the show as its presenter sees it: planned against actual time, and the
+    timer's control token — whoever runs the show (its owner, or the holder of the rundown's
+    own token) runs its timers: start, pause, message and blackout on the presenter page."""
     if t is None:
         return {"id": timer_id, "missing": True}
     p = timers.progress(t, now)
@@ -56,11 +58,14 @@ def item(t: timers.Timer | None, timer_id: str, now: int) -> dict[str, Any]:
             "planned": planned, "actual": actual,
             "over_under": None if actual is None or planned is None else actual - planned,
             "started_at": timers.iso(t.started_at_ms),
-            "completed_at": timers.iso(t.completed_at_ms), "remaining_ms": p.remaining_ms}
+            "completed_at": timers.iso(t.completed_at_ms), "remaining_ms": p.remaining_ms,
+            "control_token": t.control_token}
 
 
 async def _with_items(request: Request, r: Rundown) -> dict[str, Any]:
     out = owner(r, base_url(request))
+    if getattr(request.state, "by_control_token", False):
+        del out["webhook_url"]  # a webhook URL may be a secret of its own
     found = await asyncio.gather(*(request.state.engine.get_timer(t) for t in r.timers))
     now = now_ms()
     out["items"] = [item(timers.load(raw) if raw is not None else None, timer_id, now)
@@ -92,7 +97,7 @@ async def list_rundowns(request: Request) -> Response:
                           "next_cursor": schema.encode_cursor(following)})
 
 
-@authenticated
+@controllable("rundown_id")
 async def get_rundown(request: Request) -> Response:
     r = await commit.load_rundown(request.state.engine, request.path_params["rundown_id"],
                                   request.state.account.id)
@@ -123,7 +128,7 @@ async def delete_rundown(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@authenticated
+@controllable("rundown_id")
 async def advance_rundown(request: Request) -> Response:
     fields = await schema.body(request, ADVANCE_FIELDS, required=("to",),
                                example='{"to": "next"}')

@@ -305,9 +305,11 @@ class Engine(Protocol):
         one is given (as `get_timer`). A revoked key or a missing account counts nothing."""
 
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
-                            timer_id: str) -> Admission:
+                            timer_id: str | None = None,
+                            rundown_id: str | None = None) -> Admission:
         """One request's way in with a control token instead of a key, in one step (on Redis
-        one round trip): if `token` is the current `control_token` of the timer `timer_id`
+        one round trip): if `token` is the current `control_token` of the timer `timer_id` (or
+        of the rundown `rundown_id`: then its body comes as `timer`, and no viewers)
         (compared in constant time; the token itself never goes to a store's command log),
         that timer's owner account, one request counted against the owner's budget at its
         plan's rate in `plans` (as `hit_rate_limit`), the timer's stored body (as `get_timer`)

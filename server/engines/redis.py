@@ -276,8 +276,13 @@ class RedisEngine:
                          _live_viewers(presence or [], now_ms))
 
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
-                            timer_id: str) -> Admission:
-        script_keys = [keys.ACCOUNTS, keys.timer(timer_id), keys.presence(timer_id)]
+                            timer_id: str | None = None,
+                            rundown_id: str | None = None) -> Admission:
+        if rundown_id is not None:
+            script_keys = [keys.ACCOUNTS, keys.rundown(rundown_id)]
+        else:
+            assert timer_id is not None
+            script_keys = [keys.ACCOUNTS, keys.timer(timer_id), keys.presence(timer_id)]
         # Only the token's digest goes to Redis, where a MONITOR or the SLOWLOG could show it.
         digest = hashlib.sha1(token.encode(), usedforsecurity=False).hexdigest()
         with _guard():

@@ -324,10 +324,13 @@ class SQLiteEngine:
                          viewers)
 
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
-                            timer_id: str) -> Admission:
+                            timer_id: str | None = None,
+                            rundown_id: str | None = None) -> Admission:
+        table = "rundowns" if rundown_id is not None else "timers"
         row = await self._read(lambda db: db.execute(
-            "SELECT t.body AS timer_body, a.* FROM timers t "
-            "JOIN accounts a ON a.id = t.account_id WHERE t.id = ?", (timer_id,)).fetchone())
+            f"SELECT t.body AS timer_body, a.* FROM {table} t "  # noqa: S608
+            "JOIN accounts a ON a.id = t.account_id WHERE t.id = ?",
+            (rundown_id or timer_id,)).fetchone())
         if row is None:
             return Admission(None, None, None)
         body = bytes(row["timer_body"])
@@ -336,7 +339,7 @@ class SQLiteEngine:
             return Admission(None, None, None)
         account = _record(Account, row)
         status = await self.hit_rate_limit(account.id, plans[account.plan], now_ms)
-        viewers = (await self.count_viewers([timer_id], now_ms))[0]
+        viewers = (await self.count_viewers([timer_id], now_ms))[0] if timer_id else 0
         return Admission(None, account, status, body, viewers)
 
     # -- timers -------------------------------------------------------------------------------

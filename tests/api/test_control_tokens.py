@@ -94,7 +94,8 @@ def test_a_control_token_reaches_no_other_timer(server, api, timer, stranger_key
 
 def _path_of(path: str, timer_id: str) -> str:
     return (path.removeprefix("/api/v1").replace("{timer_id}", timer_id)
-            .replace("{delivery_id}", "dlv_x").replace("{key_id}", "key_x"))
+            .replace("{delivery_id}", "dlv_x").replace("{key_id}", "key_x")
+            .replace("{rundown_id}", "rnd_x"))
 
 
 def test_a_control_token_gets_404_on_every_endpoint_that_does_not_declare_it(
@@ -124,13 +125,17 @@ def test_a_control_token_gets_404_on_every_endpoint_that_does_not_declare_it(
                       ("patch", "/api/v1/timers/{timer_id}/state"),
                       ("post", "/api/v1/timers/{timer_id}/adjust"),
                       ("put", "/api/v1/timers/{timer_id}/message"),
-                      ("delete", "/api/v1/timers/{timer_id}/message")}
+                      ("delete", "/api/v1/timers/{timer_id}/message"),
+                      # A rundown's token, for its rundown (tests/api/test_rundowns.py).
+                      ("get", "/api/v1/rundowns/{rundown_id}"),
+                      ("post", "/api/v1/rundowns/{rundown_id}/advance")}
     assert {("get", "/api/v1/timers"), ("get", "/api/v1/events"), ("get", "/api/v1/account"),
             ("get", "/api/v1/keys"), ("post", "/api/v1/keys"),
             ("get", "/api/v1/timers/{timer_id}/deliveries"),
             ("get", "/api/v1/deliveries/{delivery_id}"),
             ("patch", "/api/v1/timers/{timer_id}"), ("delete", "/api/v1/timers/{timer_id}"),
-            ("post", "/api/v1/timers/{timer_id}/control-token/rotate")} <= refusing
+            ("post", "/api/v1/timers/{timer_id}/control-token/rotate"),
+            ("get", "/api/v1/rundowns"), ("patch", "/api/v1/rundowns/{rundown_id}")} <= refusing
     after = api.get(f"/timers/{timer['id']}").json()
     assert (after["version"], after["urls"]) == (timer["version"], timer["urls"])
     assert [k["current"] for k in api.get("/keys").json()["data"]] == [True]  # none made

@@ -259,3 +259,42 @@ def test_a_show_of_sixty_runs_without_drift_on_two_processes(tmp_path):
         for running in servers:
             running.stop()
         redis.stop()
+
+
+def test_a_rundowns_control_token_advances_and_reads_its_rundown_only(api, server):
+    ids = countdowns(api, 2, seconds=600)
+    rundown = api.post("/rundowns", json={"timers": ids,
+                                          "webhook_url": "https://example.com/show"}).json()
+    other = api.post("/rundowns", json={"timers": ids}).json()
+    token = rundown["urls"]["control"].split("#token=")[1]
+    with httpx.Client(base_url=f"{server.base}/api/v1",
+                      headers={"Authorization": f"Bearer {token}"}) as hardware:
+        moved = hardware.post(f"/rundowns/{rundown['id']}/advance", json={"to": "next"})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["current"] == ids[1] and "webhook_url" not in moved.json()
+        assert "RateLimit" in moved.headers  # counted on the owner's plan
+        read = hardware.get(f"/rundowns/{rundown['id']}").json()
+        assert read["items"][1]["state"] == "running"
+        # The show's presenter runs its timers: each item carries the timer's own token.
+        timer_token = read["items"][1]["control_token"]
+        assert timer_token == api.get(f"/timers/{ids[1]}").json()["urls"]["control"].split(
+            "#token=")[1]
+        for method, path, body in [
+                ("GET", f"/rundowns/{other['id']}", None),
+                ("POST", f"/rundowns/{other['id']}/advance", {"to": "next"}),
+                ("PATCH", f"/rundowns/{rundown['id']}", {"title": "Taken over"}),
+                ("DELETE", f"/rundowns/{rundown['id']}", None),
+                ("POST", f"/rundowns/{rundown['id']}/control-token/rotate", None),
+                ("GET", "/rundowns", None),
+                ("GET", f"/timers/{ids[0]}", None),
+                ("PATCH", f"/timers/{ids[0]}/state", {"state": "running"}),
+                ("GET", "/account", None), ("GET", "/events", None)]:
+            answer = hardware.request(method, path, json=body)
+            assert answer.status_code == 404, (method, path, answer.text)
+        assert api.get(f"/rundowns/{rundown['id']}").json()["title"] == ""
+        assert api.get(f"/rundowns/{other['id']}").json()["current"] == ids[0]
+        api.post(f"/rundowns/{rundown['id']}/control-token/rotate")
+        refused = hardware.post(f"/rundowns/{rundown['id']}/advance", json={"to": ids[0]})
+        assert refused.status_code == 404
+        assert "rotation" in refused.json()["error"]["message"]
+    assert api.get(f"/rundowns/{rundown['id']}").json()["current"] == ids[1]

@@ -258,7 +258,18 @@ def test_every_rundown_operation_sync(sdk_server, sdk_key):
         with pytest.raises(ConflictError):
             sdk.rundowns.advance(show.id, "previous", expected_version=moved.version)
         assert sdk.rundowns.advance(show.id, "previous").current == ids[0]
-        rotated = sdk.rundowns.rotate_control_token(show.id)
+        with sync_client(sdk_server, show.control_token or "") as desk:  # a rundown's token
+            assert desk.rundowns.advance(show.id).current == ids[1]
+            shown = desk.rundowns.get(show.id)
+            [current] = [i for i in shown.items if i.id == shown.current]
+            assert shown.webhook_url is None and current.control_token is not None
+            with sync_client(sdk_server, current.control_token) as button:
+                assert button.timers.pause(ids[1]).state == "paused"  # the item's own token
+            with pytest.raises(NotFoundError):
+                list(desk.rundowns.list())
+            rotated = sdk.rundowns.rotate_control_token(show.id)
+            with pytest.raises(NotFoundError):  # a rotated-out token is refused as unknown
+                desk.rundowns.get(show.id)
         assert rotated.urls is not None and show.urls.control != rotated.urls.control
 
         sdk.rundowns.delete(show.id, expected_version=rotated.version)

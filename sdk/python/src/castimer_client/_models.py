@@ -44,6 +44,11 @@ class Model:
         return cls(**values, extra=extra)
 
 
+def _token_in(control_url: str) -> str | None:
+    """The control token a presenter page's URL carries after `#token=`."""
+    return control_url.partition("#token=")[2] or None
+
+
 def _times(*names: str) -> dict[str, Callable[[Any], Any]]:
     return dict.fromkeys(names, parse_time)
 
@@ -116,9 +121,7 @@ class Timer(Model):
     def control_token(self) -> str | None:
         """The `ctl_…` token in `urls.control`: as a client's `api_key` it runs this timer's
         commands (get, state, adjust, message) and nothing else, as a presenter's device."""
-        if self.urls is None or "#token=" not in self.urls.control:
-            return None
-        return self.urls.control.split("#token=", 1)[1] or None
+        return _token_in(self.urls.control if self.urls else "")
 
 
 @dataclass(kw_only=True)
@@ -247,6 +250,8 @@ class RundownItem(Model):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     remaining_ms: int | None = None
+    #: The timer's own control token: whoever runs the show runs its timers.
+    control_token: str | None = field(default=None, repr=False)
     #: The timer was deleted after it joined the rundown.
     missing: bool = False
 
@@ -275,6 +280,12 @@ class Rundown(Model):
     _convert = {**_times("completed_at", "created_at", "updated_at"),
                 "urls": RundownUrls.from_json,
                 "items": lambda items: [RundownItem.from_json(i) for i in items]}
+
+    @property
+    def control_token(self) -> str | None:
+        """The `ctl_…` token in `urls.control`: as a client's `api_key` it may `get` and
+        `advance` this rundown and nothing else."""
+        return _token_in(self.urls.control if self.urls else "")
 
 
 @dataclass(kw_only=True)

@@ -25,7 +25,8 @@ _DESCRIPTIONS = {
     "duration": "Countdown length in seconds (1 to 316,224,000: no timer runs over 3,660 days).",
     "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
     "timezone": "IANA time zone the timer is shown in: an event's target, a scheduled start, the "
-                "stage's time of day. Any type; default UTC.",
+                "stage's time of day. Any type; an event's default is UTC, other types show a "
+                "scheduled start with the offset it was written with until one is set.",
     "work": "Interval work phase in seconds. Default 20.",
     "rest": "Interval rest phase in seconds (0 allowed). Default 10.",
     "rounds": "Interval rounds (1 to 1000). Default 8.",
@@ -191,7 +192,7 @@ SCHEMAS: dict[str, Any] = {
                   "title": {"type": "string"},
                   "state": {"type": "string", "enum": [s.value for s in timers.State]},
                   "duration": {"type": "integer"}, "target_date": {"type": "string"},
-                  "timezone": {"type": "string"}, "work": {"type": "integer"},
+                  "timezone": _NULLABLE_STRING, "work": {"type": "integer"},
                   "rest": {"type": "integer"}, "rounds": {"type": "integer"},
                   "adjustment": {"type": "integer", "description": "Seconds added (or "
                                  "removed, negative) by adjust since the last reset."},

@@ -1,0 +1,125 @@
+"""The JavaScript client (sdk/js) against a real `castimer serve`.
+
+The package is installed from its own lock (`npm ci`) and built (`npm run build`: tsc to ESM and
+`.d.ts`), its sources and tests are type-checked strictly, then its `node --test` files run with
+the server's address and keys in the environment. A real receiver captures a signed delivery
+for the webhook verifier's test; when the live test writes `restart` into its directory, the
+server is stopped and started again on the same port, as an operator's restart would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import sqlite_url
+from tests.servers import Server, client, make_key
+from tests.webhooks.conftest import HOOK_ENV
+from tests.webhooks.receiver import Receiver
+
+SDK = Path(__file__).resolve().parents[2] / "sdk" / "js"
+TSC = SDK / "node_modules" / ".bin" / "tsc"
+
+
+def _run(*command: str | Path, timeout: float = 300,
+         env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([str(part) for part in command], cwd=SDK, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+    output = done.stdout + done.stderr
+    shown = " ".join(map(str, command))
+    assert done.returncode == 0, f"{shown} exited {done.returncode}:\n{output}"
+    return output
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    _run("npm", "ci", "--silent", "--no-audit", "--no-fund")
+    _run("npm", "run", "build", "--silent")
+    return SDK / "dist"
+
+
+def test_the_client_builds_to_esm_with_declarations(built: Path) -> None:
+    assert (built / "index.js").exists() and (built / "index.d.ts").exists()
+    assert "export" in (built / "index.js").read_text()
+    package = json.loads((SDK / "package.json").read_text())
+    assert package["type"] == "module" and not package.get("dependencies"), package
+
+
+@pytest.mark.parametrize("project", [".", "test"])
+def test_typescript_strict_finds_no_error(built: Path, project: str) -> None:
+    _run(TSC, "--noEmit", "--strict", "-p", project)
+
+
+class Restarter:
+    """Restarts the server on its port whenever `restart` appears in `directory`."""
+
+    def __init__(self, server: Server, directory: Path) -> None:
+        self.server, self.directory = server, directory
+        self.restarts = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        request = self.directory / "restart"
+        while not self._done.wait(0.05):
+            if not request.exists():
+                continue
+            self.server.stop()
+            self.server = Server(self.server.engine_url, self.server.workdir, env=HOOK_ENV,
+                                 port=self.server.port).start()
+            self.restarts += 1
+            request.unlink()
+
+    def __enter__(self) -> Restarter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(30)
+        self.server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+def _captured_delivery(server: Server, receiver: Receiver, path: Path) -> None:
+    """A real webhook.test delivery as the receiver got it, with the secret that signed it."""
+    with client(server, make_key(server.engine_url)) as api:
+        timer = api.post("/timers", json={"duration": 60, "title": "Café ☕ launch",
+                                          "webhook_url": receiver.url("/capture")}).json()
+        assert api.post(f"/timers/{timer['id']}/webhooks/test").status_code == 202
+        secret = api.get("/account").json()["webhook_secret"]
+    delivered = receiver.wait("/capture", 1)[0]
+    path.write_text(json.dumps({"body_base64": base64.b64encode(delivered.body).decode(),
+                                "headers": delivered.headers, "secret": secret}))
+
+
+def test_the_clients_tests_pass_against_a_real_server(built: Path, tmp_path: Path,
+                                                      receiver: Receiver) -> None:
+    workdir = tmp_path / "server"
+    workdir.mkdir()
+    server = Server(sqlite_url(workdir), workdir, env=HOOK_ENV).start()
+    with Restarter(server, tmp_path) as restarter:
+        _captured_delivery(server, receiver, tmp_path / "delivery.json")
+        env = {**os.environ,
+               "CASTIMER_BASE_URL": server.base,
+               "CASTIMER_API_KEY": make_key(server.engine_url),
+               "CASTIMER_FREE_KEY": make_key(server.engine_url, plan="free"),
+               "CASTIMER_HOOK_URL": receiver.url("/sdk"),
+               "CASTIMER_WEBHOOK_FILE": str(tmp_path / "delivery.json"),
+               "CASTIMER_RESTART_DIR": str(tmp_path)}
+        files = sorted(str(p.relative_to(SDK)) for p in (SDK / "test").glob("*.test.js"))
+        output = _run("node", "--test", "--test-concurrency=1", *files, env=env, timeout=300)
+        assert restarter.restarts == 1, output
+    assert "# fail 0" in output and "# skipped 0" in output, output
+    assert len(files) >= 6, files

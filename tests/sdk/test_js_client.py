@@ -11,20 +11,24 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import sqlite_url
-from tests.servers import Server, client, make_key
+from tests.servers import Server, client, free_port, make_key
 from tests.webhooks.conftest import HOOK_ENV
 from tests.webhooks.receiver import Receiver
 
 SDK = Path(__file__).resolve().parents[2] / "sdk" / "js"
 TSC = SDK / "node_modules" / ".bin" / "tsc"
+README = SDK / "README.md"
 
 
 def _run(*command: str | Path, timeout: float = 300,
@@ -123,3 +127,74 @@ def test_the_clients_tests_pass_against_a_real_server(built: Path, tmp_path: Pat
         assert restarter.restarts == 1, output
     assert "# fail 0" in output and "# skipped 0" in output, output
     assert len(files) >= 6, files
+
+
+def _example(marker: str) -> str:
+    found = re.findall(rf"```js\n({re.escape(marker)}\n.*?)```", README.read_text(), re.S)
+    assert len(found) == 1, f"sdk/js/README.md has no single example starting {marker!r}"
+    return found[0]
+
+
+def _app(directory: Path, script: str) -> Path:
+    """A program outside the checkout that has castimer-client installed from it (npm links a
+    folder dependency in the same way)."""
+    (directory / "node_modules").mkdir(parents=True)
+    (directory / "node_modules" / "castimer-client").symlink_to(SDK, target_is_directory=True)
+    path = directory / "app.mjs"
+    path.write_text(script)
+    return path
+
+
+@pytest.fixture
+def hook_server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(sqlite_url(tmp_path), tmp_path, env=HOOK_ENV).start()
+    yield running
+    running.stop()
+
+
+def test_readme_quick_start_runs_with_node(built: Path, hook_server: Server,
+                                           tmp_path: Path) -> None:
+    app = _app(tmp_path / "app", _example("// quick start"))
+    key = make_key(hook_server.engine_url)
+    done = subprocess.run(["node", str(app)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CASTIMER_API_KEY": key,
+                               "CASTIMER_URL": hook_server.base})
+    assert done.returncode == 0, done.stdout + done.stderr
+    widget, remaining = done.stdout.split()
+    assert widget.startswith(f"{hook_server.base}/widget?timer=tmr_")
+    assert 1_790_000 < int(remaining) <= 1_800_000
+
+
+def test_readme_node_receiver_verifies_real_deliveries(built: Path, hook_server: Server,
+                                                       tmp_path: Path) -> None:
+    app = _app(tmp_path / "app", _example("// castimer-client receiver (node:http)"))
+    port = free_port()
+    with client(hook_server, make_key(hook_server.engine_url)) as api:
+        secret = api.get("/account").json()["webhook_secret"]
+        receiver = subprocess.Popen(["node", str(app)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True,
+                                    env={**os.environ, "CASTIMER_WEBHOOK_SECRET": secret,
+                                         "PORT": str(port)})
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    forged = httpx.post(f"http://127.0.0.1:{port}/", content=b'{"event":"x"}',
+                                        headers={"X-Castimer-Signature": "sha256=" + "0" * 64})
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the example receiver did not start"
+                    time.sleep(0.05)
+            assert forged.status_code == 401
+            timer = api.post("/timers", json={
+                "duration": 60, "webhook_url": f"http://127.0.0.1:{port}/hook"}).json()
+            api.patch(f"/timers/{timer['id']}/state", json={"action": "start"})
+            deadline = time.monotonic() + 10
+            while not (done := [d for d in api.get(f"/timers/{timer['id']}/deliveries").json()[
+                    "data"] if d["status"] == "succeeded"]):
+                assert time.monotonic() < deadline, "the example receiver refused the delivery"
+                time.sleep(0.05)
+        finally:
+            receiver.terminate()
+            output, _ = receiver.communicate(timeout=10)
+    assert f"timer.started {timer['id']} {done[0]['id']}" in output

@@ -1,10 +1,13 @@
-"""Accounts, plans and API keys. Keys are stored only as SHA-256 digests; the key itself is
-shown once, when it is made."""
+"""Accounts, plans, API keys and control tokens as credentials. Keys are stored only as SHA-256
+digests; the key itself is shown once, when it is made. A control token (`ctl_…`) is the
+credential of one timer, held by a presenter or a hardware controller: its requests are the
+timer owner's, counted against the owner's plan."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import weakref
 from dataclasses import dataclass
 
@@ -24,6 +27,10 @@ SHOWN_PREFIX = len(KEY_PREFIX) + 8  # how much of a key lists show: enough to te
 TOUCH_EVERY_MS = 60_000  # last use is kept to the minute, so most requests write nothing
 #: How many keys' records a process keeps per engine (a full table starts again empty).
 KNOWN_KEYS = 10_000
+CONTROL_PREFIX = "ctl_"
+#: A control token as `ids.control_token` makes them (33 base62 digits), with room to change;
+#: anything else after the prefix is refused as malformed before the store is asked.
+_CONTROL_TOKEN = re.compile(r"ctl_[0-9A-Za-z]{16,64}")
 
 #: Key records already looked up, by engine and digest. A record never changes once made: its
 #: revocation and last use are kept beside it and read from the store by `engine.admit` on
@@ -37,14 +44,29 @@ class Caller:
     """Who a request is from, and what letting it in found."""
 
     account: Account
-    key: ApiKey
+    key: ApiKey | None  # None: a control token's request (the account is the timer's owner)
     rate: RateStatus | None  # its hit on the account's budget, when it was counted
     timer: bytes | None = None  # the timer it names, when asked for (None: no such timer)
     viewers: int = 0  # that timer's viewers, read with it
 
+    @property
+    def by_control_token(self) -> bool:
+        return self.key is None
+
 
 class AuthError(Exception):
     """The request's credentials are missing, malformed, unknown or revoked (401)."""
+
+
+class ControlTokenRefused(AuthError):
+    """A control token where it does not reach: another endpoint, another timer, or a token
+    rotated away. A 404, as for what does not exist: it tells neither whether the timer exists
+    nor whether the token ever was good (a token that is not the timer's current one cannot
+    be told from another timer's: no index of tokens is kept)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 def hash_key(key: str) -> str:
@@ -96,9 +118,42 @@ async def authenticate(engine: Engine, authorization: str | None, now_ms: int, *
     scheme, _, key = authorization.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 200:
-        raise AuthError("malformed Authorization header: it must be 'Bearer ck_live_…'")
+        raise AuthError("malformed Authorization header: it must be 'Bearer ck_live_…' (an "
+                        "API key) or 'Bearer ctl_…' (a timer's control token)")
     return await authenticate_digest(engine, hash_key(key), now_ms, counted=counted,
                                      timer_id=timer_id)
+
+
+def control_token_in(authorization: str | None) -> str | None:
+    """The control token an `Authorization: Bearer ctl_…` header carries; None for any other
+    header (an API key's, or none); `AuthError` for a malformed control token. The token is
+    never part of a message: messages end up in logs."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(CONTROL_PREFIX):
+        return None
+    if not _CONTROL_TOKEN.fullmatch(token):
+        raise AuthError("malformed control token: after 'ctl_' come 16 to 64 letters and "
+                        "digits, as in the timer's urls.control (…/control/tmr_…#token=ctl_…)")
+    return token
+
+
+async def authenticate_control(engine: Engine, token: str, now_ms: int, param: str,
+                               controlled_id: str) -> Caller:
+    """The owner of what the path parameter `param` names (`timer_id`: a timer) if `token` is
+    its current control token, with the request counted against the owner's plan and its
+    stored body read, in one round trip to the store; `ControlTokenRefused` otherwise.
+
+    The token is checked here, on the way in, not again at the endpoint's commit: a rotation
+    committed in between lets this one request through, as a presenter's command sent just
+    before the rotation would be; every later request is refused."""
+    admitted = await engine.admit_control(token, now_ms, plans=PLANS, **{param: controlled_id})
+    if admitted.account is None:
+        what = param.removesuffix("_id")
+        raise ControlTokenRefused(
+            f"no {what} {controlled_id!r} for this control token (after a rotation only the "
+            f"new one works: see the {what}'s urls.control)", "id")
+    return Caller(admitted.account, None, admitted.rate, admitted.timer, admitted.viewers)
 
 
 async def authenticate_digest(engine: Engine, digest: str, now_ms: int, *,

@@ -15,8 +15,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import asgi_socket, dashboard, home, metrics, pages, scrape, settings, ws
+from . import asgi_socket, dashboard, home, metrics, pages, rundown_ws, scrape, settings, ws
 from .api import account, errors, keys, openapi
+from .api import rundowns as rundown_routes
 from .api import timers as timer_routes
 from .api import webhooks as webhook_routes
 from .api.responses import json_response
@@ -69,7 +70,8 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
-api_routes = [*timer_routes.routes, *account.routes, *webhook_routes.routes, *keys.routes,
+api_routes = [*timer_routes.routes, *rundown_routes.routes, *account.routes,
+              *webhook_routes.routes, *keys.routes,
               Route("/openapi.json", openapi.endpoint, methods=["GET"])]
 
 app = Starlette(
@@ -81,6 +83,7 @@ app = Starlette(
         Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
+        WebSocketRoute("/ws/rundowns/{rundown_id}", rundown_ws.follow),
         *pages.routes,
         *dashboard.routes,
     ],

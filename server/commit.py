@@ -9,14 +9,22 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
-from . import ids, metrics, timers
+from . import ids, metrics, rundowns, timers
 from .clock import now_ms as wall_clock
-from .engines.base import Commit, DeliveryRecord, Engine, EventRecord, VersionConflict
+from .engines.base import (
+    RUNDOWNS,
+    Commit,
+    DeliveryRecord,
+    Engine,
+    EventRecord,
+    VersionConflict,
+)
+from .rundowns import Rundown, RundownChange
 from .timers import Change, Timer
 
 #: How long (seconds) a change keeps losing races to other processes' commits of the same timer
@@ -159,14 +167,18 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
             change = compute(timer, now)
             if change is None:
                 return timer, None
+            change, linked = await _in_rundowns(engine, change, now)
             try:
-                await engine.commit(build(change, now))
+                await engine.commit(replace(build(change, now), linked=linked))
             except VersionConflict as conflict:
                 metrics.CONFLICTS.inc()
                 if early:
                     continue  # a stale early read, not a race: load afresh at once
                 lost += 1
-                if expected_version is not None or time.monotonic() >= give_up_at:
+                # A rundown (or the timer it starts) that moved meanwhile is a race of this
+                # process's too, whatever the caller expected of the timer itself.
+                mine = conflict.object_id in (None, timer_id)
+                if (expected_version is not None and mine) or time.monotonic() >= give_up_at:
                     raise VersionConflict(conflict.current) from None
                 wait = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** lost)
                 await asyncio.sleep(random.uniform(0, wait))  # noqa: S311
@@ -270,3 +282,279 @@ async def settle(engine: Engine, timer_id: str,
     except TimerNotFound:
         return None
     return change
+
+
+# -- rundowns ---------------------------------------------------------------------------------
+
+
+class RundownNotFound(LookupError):
+    """No such rundown for this account (also for another account's: ids are not leaked)."""
+
+    def __init__(self, rundown_id: str) -> None:
+        super().__init__(f"no rundown {rundown_id!r} in this account")
+        self.rundown_id = rundown_id
+
+
+def rundown_event_body(name: str, event_id: str, at_ms: int, r: Rundown, data: dict[str, Any],
+                       version: int | None = None) -> bytes:
+    body: dict[str, Any] = {"id": event_id, "event": name, "timestamp": timers.iso(at_ms),
+                            "rundown_id": r.id, "title": r.title, "data": data}
+    if version is not None:
+        body["version"] = version
+    return orjson.dumps(body)
+
+
+def build_rundown(change: RundownChange, now_ms: int) -> Commit:
+    """The engine's unit of work for a rundown's change (as `build` for a timer's)."""
+    after = change.rundown
+    shown = after if after is not None else change.before
+    version = change.before.version + 1
+    events, deliveries = [], []
+    for event in change.events:
+        event_id = ids.event_id()
+        events.append(EventRecord(event_id, shown.account_id, shown.id, rundown_event_body(
+            event.name, event_id, event.at_ms, shown, event.data, version)))
+        if shown.webhook_url:
+            deliveries.append(DeliveryRecord(
+                ids.delivery_id(), shown.account_id, shown.id, event_id, shown.webhook_url,
+                rundown_event_body(event.name, event_id, event.at_ms, shown, event.data),
+                now_ms))
+    message = orjson.dumps({"rundown_id": shown.id, "v": version, "server_time": now_ms,
+                            "events": [e.name for e in change.events],
+                            "rundown": None if after is None else public_rundown(after)})
+    return Commit(id=ids.new_id("cmt_"), timer_id=shown.id, account_id=shown.account_id,
+                  expected_version=change.before.version, version=version,
+                  timer=rundowns.dump(after) if after is not None else None,
+                  created_at_ms=shown.created_at_ms, deadline_ms=None, events=events,
+                  deliveries=deliveries, message=message, collection=RUNDOWNS,
+                  members=after.timers if after is not None else ())
+
+
+def public_rundown(r: Rundown) -> dict[str, Any]:
+    """What anyone holding the rundown's id may see (its viewers follow `current`)."""
+    return {"id": r.id, "title": r.title, "timers": list(r.timers), "current": r.current,
+            "next": rundowns.next_of(r, r.current) if r.current else None,
+            "auto_advance": r.auto_advance, "version": r.version,
+            "completed_at": timers.iso(r.completed_at_ms)}
+
+
+async def load_rundown(engine: Engine, rundown_id: str, account_id: str | None) -> Rundown:
+    raw = await engine.get_rundown(rundown_id)
+    if raw is None:
+        raise RundownNotFound(rundown_id)
+    r = rundowns.load(raw)
+    if account_id is not None and r.account_id != account_id:
+        raise RundownNotFound(rundown_id)
+    return r
+
+
+def _merged(change: Change, then: Change) -> Change:
+    """Two steps of one timer as one change: one version step, the events of both."""
+    assert then.timer is not None
+    return Change(change.before, replace(then.timer, version=change.before.version + 1),
+                  change.events + then.events)
+
+
+def _started(t: Timer, at_ms: int, now_ms: int) -> Change | None:
+    """`t` started at `at_ms` as a show's next timer: from the top if it ran before, resumed if
+    it is paused, left alone if it is running; None when nothing changes."""
+    if t.state in (timers.State.RUNNING, timers.State.OVERTIME):
+        return None
+    if t.state == timers.State.PAUSED:
+        step = timers.apply(t, "resume", at_ms)
+    elif t.state == timers.State.IDLE:
+        step = timers.apply(t, "start", at_ms)
+    else:
+        reset = timers.apply(t, "reset", at_ms)
+        assert reset.timer is not None
+        step = _merged(reset, timers.apply(reset.timer, "start", at_ms))
+    assert step.timer is not None
+    return Change(t, replace(step.timer, updated_at_ms=now_ms), step.events)
+
+
+def _stopped(t: Timer, at_ms: int) -> Change | None:
+    """`t` stopped at `at_ms` as the show leaves it, unless it is done or never started. One
+    that reached zero by then (its completion not yet committed: the race of a presenter's
+    advance with the auto-advance) completes instead, stamped with its own deadline."""
+    settled = timers.advance(t, at_ms)
+    now = settled.timer if settled is not None and settled.timer is not None else t
+    if now.state in (timers.State.RUNNING, timers.State.PAUSED, timers.State.OVERTIME):
+        return timers.apply(t, "stop", at_ms)
+    return settled
+
+
+async def _in_rundowns(engine: Engine, change: Change,
+                       now_ms: int) -> tuple[Change, list[Commit]]:
+    """What a timer's change does to the rundowns it is in, to be committed with it: a deleted
+    timer leaves them; the current timer's completion moves an auto-advancing show on to the
+    next timer, started at the completion's own deadline (and a timer counting on in overtime
+    is stopped there); the last timer's completion or stop completes the show."""
+    names = {event.name for event in change.events}
+    t = change.timer
+    if t is not None and timers.COMPLETED not in names and timers.STOPPED not in names:
+        return change, []
+    timer_id = change.before.id
+    linked: list[Commit] = []
+    for rundown_id in await engine.rundowns_of(timer_id):
+        try:
+            r = await load_rundown(engine, rundown_id, change.before.account_id)
+        except RundownNotFound:
+            continue
+        if t is None:
+            linked.append(build_rundown(rundowns.without_timer(r, timer_id, now_ms), now_ms))
+            continue
+        if r.current != timer_id:
+            continue
+        following = rundowns.next_of(r, timer_id)
+        if timers.COMPLETED in names and r.auto_advance and following is not None:
+            at = next(e.at_ms for e in change.events if e.name == timers.COMPLETED)
+            stop = _stopped(t, at)
+            if stop is not None:
+                change = _merged(change, stop)
+                t = change.timer
+                assert t is not None
+            try:
+                upcoming = await load(engine, following, r.account_id)
+            except TimerNotFound:
+                continue
+            try:
+                start = _started(upcoming, at, now_ms)
+            except timers.TimerError:  # an event timer whose target has passed: the show
+                continue  # stays on this timer, for the presenter to move on by hand
+            if start is not None:
+                linked.append(build(start, now_ms))
+            linked.append(build_rundown(rundowns.advanced(r, following, at, now_ms,
+                                                          auto=True), now_ms))
+        elif rundowns.is_last(r, timer_id):
+            at = next(e.at_ms for e in change.events
+                      if e.name in (timers.COMPLETED, timers.STOPPED))
+            done = rundowns.completed(r, at, now_ms)
+            if done is not None:
+                linked.append(build_rundown(done, now_ms))
+    return change, linked
+
+
+async def _own_timers(engine: Engine, account_id: str, timer_ids: Any) -> None:
+    """Every id names a timer of the account (422 naming the first that does not)."""
+    ids_ = rundowns.check_timers(timer_ids)
+    found = await asyncio.gather(*(engine.get_timer(timer_id) for timer_id in ids_))
+    for timer_id, raw in zip(ids_, found, strict=True):
+        if raw is None or timers.load(raw).account_id != account_id:
+            raise timers.TimerError(f"timers: no timer {timer_id!r} in this account", "timers")
+
+
+async def create_rundown(engine: Engine, account_id: str, fields: dict[str, Any],
+                         clock: Callable[[], int] = wall_clock) -> Rundown:
+    now = clock()
+    change = rundowns.create(ids.new_id("rnd_"), account_id, fields, now, ids.control_token())
+    await _own_timers(engine, account_id, fields["timers"])
+    await engine.commit(build_rundown(change, now))
+    metrics.COMMITTED.inc()
+    assert change.rundown is not None
+    return change.rundown
+
+
+RundownStep = Callable[[Rundown, int], Any]
+
+
+async def change_rundown(engine: Engine, rundown_id: str, account_id: str | None,
+                         compute: RundownStep, *, expected_version: int | None = None,
+                         clock: Callable[[], int] = wall_clock) -> Rundown | None:
+    """As `change_timer`, for a rundown: load, compute (a coroutine that may load timers and
+    returns the rundown's change and the commits of timers to go with it, or None), commit all
+    of it as one unit; on a lost race, compute again from the new state."""
+    async with _turn(rundown_id):
+        lost, give_up_at = 0, time.monotonic() + PATIENCE_S
+        while True:
+            r = await load_rundown(engine, rundown_id, account_id)
+            if expected_version is not None and r.version != expected_version:
+                raise VersionConflict(r.version, rundown_id)
+            now = clock()
+            outcome = await compute(r, now)
+            if outcome is None:
+                return r
+            change, linked = outcome
+            try:
+                await engine.commit(replace(build_rundown(change, now), linked=linked))
+            except VersionConflict as conflict:
+                metrics.CONFLICTS.inc()
+                lost += 1
+                mine = conflict.object_id in (None, rundown_id)
+                if (expected_version is not None and mine) or time.monotonic() >= give_up_at:
+                    raise VersionConflict(conflict.current, conflict.object_id) from None
+                wait = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** lost)
+                await asyncio.sleep(random.uniform(0, wait))  # noqa: S311
+                continue
+            metrics.COMMITTED.inc()
+            return change.rundown
+
+
+async def edit_rundown(engine: Engine, account_id: str, rundown_id: str,
+                       fields: dict[str, Any], *, expected_version: int | None = None,
+                       clock: Callable[[], int] = wall_clock) -> Rundown:
+    async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
+        change = rundowns.edit(r, fields, now)
+        assert change.rundown is not None
+        added = [t for t in change.rundown.timers if t not in r.timers]
+        if added:
+            await _own_timers(engine, account_id, added)
+        return change, []
+
+    r = await change_rundown(engine, rundown_id, account_id, compute,
+                             expected_version=expected_version, clock=clock)
+    assert r is not None
+    return r
+
+
+async def delete_rundown(engine: Engine, account_id: str, rundown_id: str, *,
+                         expected_version: int | None = None,
+                         clock: Callable[[], int] = wall_clock) -> None:
+    async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
+        return rundowns.delete(r), []
+
+    await change_rundown(engine, rundown_id, account_id, compute,
+                         expected_version=expected_version, clock=clock)
+
+
+async def rotate_rundown_token(engine: Engine, account_id: str, rundown_id: str, *,
+                               clock: Callable[[], int] = wall_clock) -> Rundown:
+    async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
+        return rundowns.rotate_control_token(r, ids.control_token(), now), []
+
+    r = await change_rundown(engine, rundown_id, account_id, compute, clock=clock)
+    assert r is not None
+    return r
+
+
+async def advance_rundown(engine: Engine, account_id: str | None, rundown_id: str, to: Any, *,
+                          expected_version: int | None = None,
+                          clock: Callable[[], int] = wall_clock) -> Rundown:
+    """Make the timer `to` names current and start it; the timer it replaces, unless it is done
+    (or never started), is stopped. All of it one commit: of an advance and an auto-advance
+    that race, one happens, and the other is computed again from what the first left."""
+
+    async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
+        to_id = rundowns.target(r, to)
+        linked = []
+        if r.current is not None and r.current != to_id:
+            try:
+                leaving = await load(engine, r.current, r.account_id)
+            except TimerNotFound:
+                pass
+            else:
+                stop = _stopped(leaving, now)
+                if stop is not None:
+                    linked.append(build(stop, now))
+        upcoming = await load(engine, to_id, r.account_id)
+        start = _started(upcoming, now, now)
+        if start is not None:
+            linked.append(build(start, now))
+        elif to_id == r.current:
+            raise timers.TimerError(f"{to_id} is the current timer and is running already",
+                                    "to")
+        return rundowns.advanced(r, to_id, now, now), linked
+
+    r = await change_rundown(engine, rundown_id, account_id, compute,
+                             expected_version=expected_version, clock=clock)
+    assert r is not None
+    return r

@@ -1,4 +1,5 @@
-"""How a timer looks from outside: to viewers (public) and to its owner (with URLs)."""
+"""How a timer looks from outside: to viewers (public), to its presenters (with URLs) and to
+its owner (with its webhook settings too)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from .timers import Timer
 def public(t: Timer, now_ms: int) -> dict[str, Any]:
     """What anyone holding the timer id may see: no webhook settings, no control token."""
     p = timers.progress(t, now_ms)
-    out: dict[str, Any] = {"id": t.id, "type": t.type, "title": t.title, "state": str(t.state)}
+    # Every type has a timezone: pages show a scheduled start, a target and the time of day
+    # in it.
+    out: dict[str, Any] = {"id": t.id, "type": t.type, "title": t.title, "state": str(t.state),
+                           "timezone": t.timezone}
     if t.type == timers.COUNTDOWN:
         out["duration"] = t.duration_ms // 1000
     elif t.type == timers.EVENT:
-        out.update(target_date=t.target_date, timezone=t.timezone)
+        out["target_date"] = t.target_date
     else:
         out.update(work=t.work_ms // 1000, rest=t.rest_ms // 1000, rounds=t.rounds)
     if t.type != timers.EVENT:
@@ -48,6 +52,15 @@ def urls(t: Timer, base_url: str) -> dict[str, str]:
         # The token rides in the fragment: browsers never send it, so no access log sees it.
         "control": f"{base_url}/control/{quote(t.id)}#token={t.control_token}",
     }
+
+
+def presenter(t: Timer, now_ms: int, base_url: str, viewers: int = 0) -> dict[str, Any]:
+    """What a holder of the timer's control token sees (a hardware controller over REST): the
+    public fields, how many viewers it has and its URLs (the control URL carries the token
+    they hold already); not the webhook settings, which are the account's."""
+    out = public(t, now_ms)
+    out.update(viewers=viewers, urls=urls(t, base_url))
+    return out
 
 
 def owner(t: Timer, now_ms: int, base_url: str, viewers: int = 0) -> dict[str, Any]:

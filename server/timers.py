@@ -202,6 +202,12 @@ def _base_total_ms(t: Timer) -> int:
     return t.duration_ms
 
 
+def planned_ms(t: Timer) -> int | None:
+    """How long the timer is meant to run, as set (no adjustments); None for an event timer,
+    which runs until its target_date whenever it starts."""
+    return None if t.type == EVENT else _base_total_ms(t)
+
+
 def _end_position_ms(t: Timer) -> int:
     """Running time at which a countdown or interval ends (includes adjustments)."""
     return _base_total_ms(t) + t.adjust_ms
@@ -403,7 +409,7 @@ def check_title(title: str) -> str:
 
 _TYPE_FIELDS = {
     COUNTDOWN: {"duration"},
-    EVENT: {"target_date", "timezone"},
+    EVENT: {"target_date"},
     INTERVAL: {"work", "rest", "rounds"},
 }
 _TYPED_FIELDS = frozenset().union(*_TYPE_FIELDS.values())

@@ -1,7 +1,9 @@
 """Every API endpoint is `authenticated`: the caller (a Bearer key, or the dashboard's session
 cookie from this server's own pages), then the account's rate limit, then that a body is
 labelled JSON, then the endpoint; errors of any of these become the error JSON here, in one
-place, and every answer to a known account carries its rate-limit headers."""
+place, and every answer to a known account carries its rate-limit headers. A few endpoints are
+`controllable` as well: a timer's control token (Bearer ctl_…) reaches them for that timer, as
+its owner's request; it reaches nothing else (404, as for what does not exist)."""
 
 from __future__ import annotations
 
@@ -37,13 +39,28 @@ def rate_headers(rate: RateLimit, status: RateStatus, now: int) -> dict[str, str
     return headers
 
 
-async def caller(request: Request, engine: Engine, now: int, *,
-                 counted: bool = False) -> accounts.Caller:
+#: What a control token reaches, for the answer to one used anywhere else.
+CONTROLLED = ("GET /timers/{id}, PATCH /timers/{id}/state, POST /timers/{id}/adjust, "
+              "PUT /timers/{id}/message and DELETE /timers/{id}/message, of its own timer; "
+              "a rundown's, GET /rundowns/{id} and POST /rundowns/{id}/advance of its own")
+
+
+async def caller(request: Request, engine: Engine, now: int, *, counted: bool = False,
+                 control: str | None = None) -> accounts.Caller:
     """Who is asking, and with which key: the one place that decides. A Bearer key wins; a
     session cookie counts only for this server's own pages, and its key is re-checked now.
     With `counted` the request is counted against the account's plan, and the timer its path
-    names (if any) read, in the same round trip to the store."""
+    names (if any) read, in the same round trip to the store. A control token is let in only
+    where `control` names the path parameter of what it controls (and is always counted)."""
     authorization = request.headers.get("authorization")
+    token = accounts.control_token_in(authorization)
+    if token is not None:
+        if control is None:
+            raise accounts.ControlTokenRefused(
+                f"{request.method} {request.url.path} does not take a control token: a "
+                f"control token (ctl_…) reaches only {CONTROLLED}")
+        return await accounts.authenticate_control(engine, token, now, control,
+                                                   request.path_params[control])
     timer_id = request.path_params.get("timer_id") if counted else None
     if authorization or sessions.cookie_name(request, sessions.COOKIE) not in request.cookies:
         return await accounts.authenticate(engine, authorization, now, counted=counted,
@@ -60,12 +77,24 @@ async def caller(request: Request, engine: Engine, now: int, *,
 
 
 def authenticated(endpoint: Endpoint) -> Endpoint:
+    """The endpoint, for the account's API keys and its dashboard session."""
+    return _guard(endpoint, control=None)
+
+
+def controllable(param: str) -> Callable[[Endpoint], Endpoint]:
+    """`authenticated`, and open to the control token of what the path parameter `param` names
+    (`timer_id`: a timer) as well: such a request is its owner's, counted against the owner's
+    plan, and has `request.state.by_control_token` set (and no `api_key`)."""
+    return functools.partial(_guard, control=param)
+
+
+def _guard(endpoint: Endpoint, control: str | None) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         engine = request.state.engine
         now = now_ms()
         try:
-            who = await caller(request, engine, now, counted=True)
+            who = await caller(request, engine, now, counted=True, control=control)
             account, rate, status = who.account, accounts.PLANS[who.account.plan], who.rate
             assert status is not None  # counted=True
         except Exception as exc:
@@ -82,6 +111,7 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
                 headers)
         request.state.account = account
         request.state.api_key = who.key
+        request.state.by_control_token = who.by_control_token
         request.state.rate = status
         # The timer the path names, as read on the way in (commit.Fetched).
         request.state.fetched = Fetched(who.timer)

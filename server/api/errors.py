@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Scope
 
 from .. import sessions, timers
-from ..accounts import AuthError
-from ..commit import TimerNotFound
+from ..accounts import AuthError, ControlTokenRefused
+from ..commit import RundownNotFound, TimerNotFound
 from ..engines.base import EngineUnavailable, VersionConflict
 from .responses import json_response
 
@@ -49,11 +49,16 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return invalid(exc.message, exc.param)
     if isinstance(exc, TimerNotFound):
         return ApiError(404, "not_found", f"no timer {exc.timer_id!r} in this account", "id")
+    if isinstance(exc, RundownNotFound):
+        return ApiError(404, "not_found", f"no rundown {exc.rundown_id!r} in this account", "id")
     if isinstance(exc, VersionConflict):
+        what = "rundown" if (exc.object_id or "").startswith("rnd_") else "timer"
         return ApiError(409, "version_conflict",
-                        f"expected_version does not match: the timer is at version "
+                        f"expected_version does not match: the {what} is at version "
                         f"{exc.current}; reload it and try again", "expected_version",
                         current_version=exc.current)
+    if isinstance(exc, ControlTokenRefused):
+        return ApiError(404, "not_found", str(exc), exc.param)
     if isinstance(exc, AuthError):
         return ApiError(401, "authentication_error", str(exc))
     if isinstance(exc, sessions.CrossSite):

@@ -8,7 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import __version__, timers
+from .. import __version__, rundowns, timers
+from . import rundowns as rundown_api
 from . import schema
 from .responses import json_response
 from .timers import ADJUST_FIELDS, EDIT_FIELDS, MESSAGE_FIELDS, STATE_FIELDS, TIMER_FIELDS
@@ -23,7 +24,8 @@ _DESCRIPTIONS = {
             "rounds). Default countdown.",
     "duration": "Countdown length in seconds (1 to 316,224,000: no timer runs over 3,660 days).",
     "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
-    "timezone": "IANA time zone the event is shown in. Default UTC.",
+    "timezone": "IANA time zone the timer is shown in: an event's target, a scheduled start, the "
+                "stage's time of day. Any type; default UTC.",
     "work": "Interval work phase in seconds. Default 20.",
     "rest": "Interval rest phase in seconds (0 allowed). Default 10.",
     "rounds": "Interval rounds (1 to 1000). Default 8.",
@@ -45,6 +47,12 @@ _DESCRIPTIONS = {
                 "scheduled start. Changes only while idle.",
     "text": "The message for the people on stage, 1 to 280 characters (line breaks allowed).",
     "flash": "Make the message blink. Default false.",
+    "timers": f"A rundown's timer ids (tmr_…) in show order: 1 to {rundowns.MAX_TIMERS} "
+              "distinct timers of the account; a timer may be in several rundowns.",
+    "auto_advance": "When the current timer reaches zero, start the next at once, anchored at "
+                    "that deadline. Default false.",
+    "to": '"next", "previous", or a timer id of the rundown: it becomes current and starts; '
+          "the timer it replaces, unless it completed, is stopped.",
 }
 
 
@@ -91,18 +99,33 @@ _RATE_HEADERS = {
         ("X-RateLimit-Reset", "When it is whole again (epoch seconds)")]}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
+#: Every operation but those open to anyone answers a control token with 404 unless it lists
+#: this scheme; those that do take it for the timer in their path only.
+_CONTROLLED_SECURITY = [{"apiKey": []}, {"dashboardSession": []}, {"controlToken": []}]
+_NOT_FOR_CONTROL = "any request with a control token, which this operation does not take"
+
+
+def _errors(*codes: int, controllable: bool = False, what: str = "timer") -> dict[str, Any]:
+    if 404 not in codes:
+        missing = _NOT_FOR_CONTROL[0].upper() + _NOT_FOR_CONTROL[1:]
+    elif controllable:
+        missing = (f"No such {what} in this account; with a control token, not the {what} it "
+                   "controls (a rotated token included)")
+    else:
+        missing = f"No such {what} in this account; also {_NOT_FOR_CONTROL}"
     meaning = {400: "Malformed JSON, a wrong type or an unknown field",
-               401: "Missing, malformed, invalid or revoked API key (or session's key)",
+               401: "Missing, malformed, invalid or revoked API key (or session's key), or a "
+                    "malformed control token",
                403: "A dashboard session used from another site or without its CSRF token",
-               404: "No such timer in this account", 409: "expected_version does not match",
+               404: missing, 409: "expected_version does not match",
                422: "A value or transition that is not allowed",
                413: "The body is larger than 64 KiB",
                415: "A body without Content-Type: application/json",
                429: "Rate limit reached (see Retry-After)",
                503: "The timer store is unreachable"}
     answers = {str(c): {"description": meaning[c], "content": {"application/json": {
-        "schema": _ref("Error")}}} for c in (400, 401, 403, *codes, 413, 415, 429, 503)}
+        "schema": _ref("Error")}}} for c in sorted({400, 401, 403, 404, *codes, 413, 415, 429,
+                                                    503})}
     answers["429"]["headers"] = {**_RATE_HEADERS, "Retry-After": {
         "description": "Seconds until a request would be allowed",
         "schema": {"type": "integer"}}}
@@ -110,11 +133,20 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
-        parameters: list[dict[str, Any]] | None = None, codes: tuple[int, ...] = ()
-        ) -> dict[str, Any]:
+        parameters: list[dict[str, Any]] | None = None, codes: tuple[int, ...] = (),
+        controllable: bool = False, what: str = "timer") -> dict[str, Any]:
+    """An operation; `controllable`: open to the control token of the timer (or rundown:
+    `what`) in its path too."""
     for answer in responses.values():
         answer["headers"] = _RATE_HEADERS
-    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_errors(*codes)}}
+    op: dict[str, Any] = {"summary": summary, "responses": {
+        **responses, **_errors(*codes, controllable=controllable, what=what)}}
+    if controllable:
+        op["security"] = _CONTROLLED_SECURITY
+        op["description"] = (f"Also with the {what}'s control token (Bearer ctl_…), as its "
+                             f"owner's request: the {what} it answers then leaves out "
+                             + ("webhook_url and webhook_events." if what == "timer" else
+                                "webhook_url."))
     if body:
         op["requestBody"] = body
     if parameters:
@@ -193,10 +225,13 @@ SCHEMAS: dict[str, Any] = {
                   "properties": {"data": {"type": "array", "items": _ref("Timer")},
                                  "has_more": {"type": "boolean"},
                                  "next_cursor": _NULLABLE_STRING}},
-    "Event": {"type": "object", "required": ["id", "event", "timestamp", "timer_id", "data"],
+    "Event": {"type": "object", "required": ["id", "event", "timestamp", "data"],
+              "description": "A timer's event has timer_id; a rundown's, rundown_id.",
               "properties": {"id": {"type": "string"},
-                             "event": {"type": "string", "enum": list(timers.EVENTS)},
+                             "event": {"type": "string",
+                                       "enum": [*timers.EVENTS, *rundowns.EVENTS]},
                              "timestamp": {"type": "string"}, "timer_id": {"type": "string"},
+                             "rundown_id": {"type": "string"},
                              "title": {"type": "string"}, "type": {"type": "string"},
                              "version": {"type": "integer"}, "data": {"type": "object"}}},
     "EventPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
@@ -212,11 +247,13 @@ SCHEMAS: dict[str, Any] = {
         **_SECRET_PROPERTIES}},
     "WebhookSecret": {"type": "object", "required": ["webhook_secret"],
                       "properties": _SECRET_PROPERTIES},
-    "Delivery": {"type": "object", "required": ["id", "timer_id", "event", "url", "status"],
+    "Delivery": {"type": "object", "required": ["id", "event", "url", "status"],
+                 "description": "A timer's delivery has timer_id; a rundown's, rundown_id.",
                  "properties": {
                      "id": {"type": "string", "description": "dlv_…; the webhook-id header, "
                             "the same on every attempt"},
-                     "timer_id": {"type": "string"}, "event_id": {"type": "string"},
+                     "timer_id": {"type": "string"}, "rundown_id": {"type": "string"},
+                     "event_id": {"type": "string"},
                      "event": {"type": "string"}, "url": {"type": "string"},
                      "status": {"type": "string",
                                 "enum": ["pending", "succeeded", "failed", "cancelled"]},
@@ -244,6 +281,40 @@ SCHEMAS: dict[str, Any] = {
                            "the answer to POST /keys only; it is stored only as a hash"}}},
     "ApiKeyList": {"type": "object", "required": ["data"],
                    "properties": {"data": {"type": "array", "items": _ref("ApiKey")}}},
+    "Rundown": {"type": "object", "required": ["id", "title", "timers", "current",
+                                               "auto_advance", "version", "urls"],
+                "properties": {
+                    "id": {"type": "string"}, "title": {"type": "string"},
+                    "timers": {"type": "array", "items": {"type": "string"}},
+                    "current": {**_NULLABLE_STRING, "description": "The timer the show is on "
+                                "(a new show: its first)"},
+                    "next": {**_NULLABLE_STRING, "description": "The one after it"},
+                    "auto_advance": {"type": "boolean"}, "version": {"type": "integer"},
+                    "completed_at": {**_NULLABLE_STRING, "description": "When the last "
+                                     "timer, being current, completed (rundown.completed)"},
+                    "webhook_url": _NULLABLE_STRING, "created_at": {"type": "string"},
+                    "updated_at": {"type": "string"},
+                    "urls": {"type": "object", "properties": {
+                        "widget": {"type": "string"}, "stage": {"type": "string"},
+                        "control": {"type": "string"}}},
+                    "items": {"type": "array", "items": _ref("RundownItem"),
+                              "description": "Each timer, planned against actual (not in "
+                              "lists)"}}},
+    "RundownItem": {"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "string"}, "title": {"type": "string"}, "type": {"type": "string"},
+        "state": {"type": "string"},
+        "planned": {**_NULLABLE_INT, "description": "Seconds it is set to run"},
+        "actual": {**_NULLABLE_INT, "description": "Seconds it ran, once completed"},
+        "over_under": {**_NULLABLE_INT, "description": "actual - planned"},
+        "started_at": _NULLABLE_STRING, "completed_at": _NULLABLE_STRING,
+        "remaining_ms": {"type": "integer"},
+        "control_token": {"type": "string", "description": "The timer's, for the show's "
+                          "presenter page"},
+        "missing": {"type": "boolean", "description": "The timer was deleted meanwhile"}}},
+    "RundownPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
+                    "properties": {"data": {"type": "array", "items": _ref("Rundown")},
+                                   "has_more": {"type": "boolean"},
+                                   "next_cursor": _NULLABLE_STRING}},
     "DeliveryPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
                      "properties": {"data": {"type": "array", "items": _ref("Delivery")},
                                     "has_more": {"type": "boolean"},
@@ -251,6 +322,8 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _TIMER = _ref("Timer")
+_RUNDOWN = _ref("Rundown")
+_RUNDOWN_ID = _param("rundown_id", "path", "The rundown's id (rnd_…)", required=True)
 #: Paths served at the root; every other one is under the API's base.
 _ROOT_PATHS = ("/healthz", "/readyz")
 
@@ -269,6 +342,11 @@ DOCUMENT: dict[str, Any] = {
     "security": [{"apiKey": []}, {"dashboardSession": []}],
     "components": {"securitySchemes": {
         "apiKey": {"type": "http", "scheme": "bearer", "description": "ck_live_… API key"},
+        "controlToken": {"type": "http", "scheme": "bearer",
+                         "description": "ctl_… control token of the timer in the path (after "
+                         "#token= in its urls.control), for hardware controllers: only on "
+                         "the operations that list it, and only for that timer (404 anywhere "
+                         "else); counted against the timer owner's rate limit"},
         "dashboardSession": {"type": "apiKey", "in": "cookie", "name": "castimer_session",
                              "description": "The dashboard's session, from this server's own "
                              "pages only: changes need its Origin and the X-CSRF-Token header"}},
@@ -284,7 +362,7 @@ DOCUMENT: dict[str, Any] = {
         "/timers/{timer_id}": {
             "parameters": [_TIMER_ID],
             "get": _op("Get a timer with its live remaining time", _ok("The timer", _TIMER),
-                       codes=(404,)),
+                       codes=(404,), controllable=True),
             "patch": _op("Change title, webhook settings, or timing fields while idle",
                          _ok("The timer", _TIMER), _body(EDIT_FIELDS), codes=(404, 409, 422)),
             "delete": _op("Delete a timer (its events stay in the log)",
@@ -297,29 +375,74 @@ DOCUMENT: dict[str, Any] = {
         "/timers/{timer_id}/state": {
             "parameters": [_TIMER_ID],
             "patch": _op("Start, pause, resume or reset: by target state or by action",
-                         _ok("The timer", _TIMER), _body(STATE_FIELDS), codes=(404, 409, 422)),
+                         _ok("The timer", _TIMER), _body(STATE_FIELDS), codes=(404, 409, 422),
+                         controllable=True),
         },
         "/timers/{timer_id}/adjust": {
             "parameters": [_TIMER_ID],
             "post": _op("Add or remove time", _ok("The timer", _TIMER),
-                        _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422)),
+                        _body(ADJUST_FIELDS, ("seconds",)), codes=(404, 409, 422),
+                        controllable=True),
         },
         "/timers/{timer_id}/message": {
             "parameters": [_TIMER_ID],
             "put": _op("Show a message to the people on stage on every display of the timer",
                        _ok("The timer", _TIMER), _body(MESSAGE_FIELDS, ("text",)),
-                       codes=(404, 409, 422)),
-            "delete": _op("Take the message down", _ok("The timer", _TIMER), codes=(404,)),
+                       codes=(404, 409, 422), controllable=True),
+            "delete": _op("Take the message down", _ok("The timer", _TIMER), codes=(404,),
+                          controllable=True),
         },
         "/timers/{timer_id}/control-token/rotate": {
             "parameters": [_TIMER_ID],
             "post": _op("Replace the control token (urls.control); presenters holding the old "
                         "one are disconnected", _ok("The timer", _TIMER), codes=(404,)),
         },
+        "/rundowns": {
+            "post": _op("Create a rundown: a show's timers in order",
+                        _ok("The new rundown", _RUNDOWN, "201"),
+                        _body(rundown_api.RUNDOWN_FIELDS, ("timers",)), codes=(422,)),
+            "get": _op("List the account's rundowns, oldest first",
+                       _ok("A page of rundowns", _ref("RundownPage")), parameters=_page(100),
+                       codes=(422,)),
+        },
+        "/rundowns/{rundown_id}": {
+            "parameters": [_RUNDOWN_ID],
+            "get": _op("Get a rundown with each timer's planned and actual time",
+                       _ok("The rundown", _RUNDOWN), codes=(404,), controllable=True,
+                       what="rundown"),
+            "patch": _op("Change title, timers (reorder, add, remove), auto_advance or "
+                         "webhook_url", _ok("The rundown", _RUNDOWN),
+                         _body(rundown_api.EDIT_FIELDS), codes=(404, 409, 422),
+                         what="rundown"),
+            "delete": _op("Delete a rundown (its timers stay)", _ok("Deleted", status="204"),
+                          parameters=[_param("expected_version", "query",
+                                             "Delete only at this version", "integer",
+                                             minimum=1, maximum=2**63 - 1)],
+                          codes=(404, 409, 422), what="rundown"),
+        },
+        "/rundowns/{rundown_id}/advance": {
+            "parameters": [_RUNDOWN_ID],
+            "post": _op("Make the next, the previous or a given timer current and start it",
+                        _ok("The rundown", _RUNDOWN),
+                        _body(rundown_api.ADVANCE_FIELDS, ("to",)), codes=(404, 409, 422),
+                        controllable=True, what="rundown"),
+        },
+        "/rundowns/{rundown_id}/deliveries": {
+            "parameters": [_RUNDOWN_ID],
+            "get": _op("The rundown's webhook deliveries, newest first",
+                       _ok("A page of deliveries", _ref("DeliveryPage")), parameters=_page(100),
+                       codes=(404, 422), what="rundown"),
+        },
+        "/rundowns/{rundown_id}/control-token/rotate": {
+            "parameters": [_RUNDOWN_ID],
+            "post": _op("Replace the rundown's control token (urls.control)",
+                        _ok("The rundown", _RUNDOWN), codes=(404,), what="rundown"),
+        },
         "/events": {
             "get": _op("The account's event log, oldest first",
                        _ok("A page of events", _ref("EventPage")),
-                       parameters=[*_page(500), _param("timer_id", "query", "Only this timer")],
+                       parameters=[*_page(500), _param("timer_id", "query", "Only this timer "
+                                                       "(or rundown: rnd_…)")],
                        codes=(422,)),
         },
         "/timers/{timer_id}/webhooks/test": {

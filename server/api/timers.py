@@ -1,4 +1,5 @@
-"""Timer endpoints: create, list, get, edit, change state, adjust, delete."""
+"""Timer endpoints: create, list, get, edit, change state, adjust, message, delete. Getting a
+timer, changing its state, adjusting it and its message take its control token too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..clock import now_ms
 from ..timers import load
 from ..webhooks.urls import check_url
 from . import schema
-from .auth import authenticated
+from .auth import authenticated, controllable
 from .errors import bad_request, invalid
 from .responses import json_response
 
@@ -47,8 +48,9 @@ def _webhook(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _show(request: Request, timer: Any, status: int = 200) -> Response:
     # The viewers were counted on the request's way in, in the same round trip as its key.
-    return json_response(timer_json.owner(timer, now_ms(), base_url(request),
-                                          request.state.viewers), status)
+    view = timer_json.presenter if request.state.by_control_token else timer_json.owner
+    return json_response(view(timer, now_ms(), base_url(request), request.state.viewers),
+                         status)
 
 
 @authenticated
@@ -76,7 +78,7 @@ async def list_timers(request: Request) -> Response:
                           "next_cursor": schema.encode_cursor(following)})
 
 
-@authenticated
+@controllable("timer_id")
 async def get_timer(request: Request) -> Response:
     timer = await commit.load(request.state.engine, request.path_params["timer_id"],
                               request.state.account.id, request.state.fetched)
@@ -96,7 +98,7 @@ async def edit_timer(request: Request) -> Response:
     return _show(request, timer)
 
 
-@authenticated
+@controllable("timer_id")
 async def change_state(request: Request) -> Response:
     fields = await schema.body(request, STATE_FIELDS, example='{"action": "start"}')
     if ("state" in fields) == ("action" in fields):
@@ -118,7 +120,7 @@ async def change_state(request: Request) -> Response:
     return _show(request, timer)
 
 
-@authenticated
+@controllable("timer_id")
 async def adjust_timer(request: Request) -> Response:
     fields = await schema.body(request, ADJUST_FIELDS, required=("seconds",))
     timer = await commit.command(request.state.engine, request.state.account.id,
@@ -129,7 +131,7 @@ async def adjust_timer(request: Request) -> Response:
     return _show(request, timer)
 
 
-@authenticated
+@controllable("timer_id")
 async def put_message(request: Request) -> Response:
     """A message for the people on stage: every display of the timer shows it."""
     fields = await schema.body(request, MESSAGE_FIELDS, required=("text",))
@@ -140,7 +142,7 @@ async def put_message(request: Request) -> Response:
     return _show(request, timer)
 
 
-@authenticated
+@controllable("timer_id")
 async def delete_message(request: Request) -> Response:
     await schema.body(request, {})
     timer = await commit.clear_message(request.state.engine, request.state.account.id,

@@ -27,6 +27,21 @@ def timer_channel(timer_id: str) -> str:
     return f"timer:{timer_id}"
 
 
+def rundown_channel(rundown_id: str) -> str:
+    """The channel of one rundown: every commit of that rundown publishes here."""
+    return f"rundown:{rundown_id}"
+
+
+#: What a commit writes: a timer, or a rundown (a show's timers in order). Both are versioned
+#: bodies under their own id; they differ in the account index they are listed in, their
+#: channel, and a rundown's list of timers, which the engine indexes (`rundowns_of`).
+TIMERS, RUNDOWNS = "timers", "rundowns"
+
+
+def channel_of(collection: str, object_id: str) -> str:
+    return rundown_channel(object_id) if collection == RUNDOWNS else timer_channel(object_id)
+
+
 class EngineError(Exception):
     """Base of engine failures."""
 
@@ -36,11 +51,13 @@ class EngineUnavailable(EngineError):
 
 
 class VersionConflict(EngineError):
-    """A commit's expected version did not match; `current` is the stored version (0: absent)."""
+    """A commit's expected version did not match; `current` is the stored version (0: absent)
+    of `object_id`, the timer or rundown whose check failed (None: not known)."""
 
-    def __init__(self, current: int) -> None:
+    def __init__(self, current: int, object_id: str | None = None) -> None:
         super().__init__(f"version conflict: stored version is {current}")
         self.current = current
+        self.object_id = object_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +192,14 @@ class Commit:
     deliveries: Sequence[DeliveryRecord]
     #: Published on the timer's state channel once the write is durable.
     message: bytes
+    #: TIMERS, or RUNDOWNS: then `timer_id` is the rundown's id, `timer` its body, the
+    #: deadline None, and `members` its timers in order, which `rundowns_of` indexes.
+    collection: str = TIMERS
+    members: Sequence[str] = ()
+    #: Further commits applied in the same atomic unit: every version check of this commit and
+    #: of these passes, or nothing of any of them is written (a rundown's advance: the rundown,
+    #: the timer it stops, the timer it starts).
+    linked: Sequence[Commit] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +304,18 @@ class Engine(Protocol):
         `hit_rate_limit`; not when `plans` is None), and the stored body of `timer_id` when
         one is given (as `get_timer`). A revoked key or a missing account counts nothing."""
 
+    async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
+                            timer_id: str | None = None,
+                            rundown_id: str | None = None) -> Admission:
+        """One request's way in with a control token instead of a key, in one step (on Redis
+        one round trip): if `token` is the current `control_token` of the timer `timer_id` (or
+        of the rundown `rundown_id`: then its body comes as `timer`, and no viewers)
+        (compared in constant time; the token itself never goes to a store's command log),
+        that timer's owner account, one request counted against the owner's budget at its
+        plan's rate in `plans` (as `hit_rate_limit`), the timer's stored body (as `get_timer`)
+        and its viewers. Otherwise — no such timer, another token, an owner gone — an
+        Admission with no account, and nothing counted: a timer's id is public."""
+
     # -- timers -------------------------------------------------------------------------------
 
     async def get_timer(self, timer_id: str) -> bytes | None:
@@ -290,15 +327,30 @@ class Engine(Protocol):
         returns the page and the cursor of the next page (None when this is the last)."""
 
     async def commit(self, commit: Commit) -> None:
-        """Apply `commit` all or nothing: if the stored version equals `expected_version`
-        (0: no timer stored), write the timer (or delete it), set or clear its deadline,
-        append its events to the account's log in order, and add its deliveries to the
-        outbox; otherwise write nothing and raise `VersionConflict` with the stored version.
+        """Apply `commit` and its `linked` commits all or nothing, each as follows: if the
+        stored version equals `expected_version` (0: no timer stored), write the timer (or
+        delete it), set or clear its deadline, append its events to the account's log in
+        order, and add its deliveries to the outbox; otherwise write nothing and raise
+        `VersionConflict` with the stored version.
         Once durable, publish `message` on the timer's channel, the deadline on
         DEADLINES_CHANNEL when one is set, and on OUTBOX_CHANNEL when deliveries were added.
         Two commits from the same version race: exactly one succeeds. Committing the same
         `Commit` (same id) again after it was applied succeeds and writes nothing, so a commit
-        whose reply was lost may be re-sent."""
+        whose reply was lost may be re-sent. A failed check of any of the linked commits writes
+        nothing either and raises `VersionConflict` naming that object. A RUNDOWNS commit lists
+        the rundown in the account's rundowns (not its timers), publishes on its
+        `rundown_channel`, and replaces the rundown's entries in the `rundowns_of` index by
+        `members` (a deletion removes them)."""
+
+    async def get_rundown(self, rundown_id: str) -> bytes | None:
+        """The latest committed rundown, or None if it never existed or was deleted."""
+
+    async def list_rundowns(self, account_id: str, cursor: str | None,
+                            limit: int) -> tuple[list[bytes], str | None]:
+        """An account's rundowns in creation order, paged as `list_timers`."""
+
+    async def rundowns_of(self, timer_id: str) -> list[str]:
+        """The ids of the rundowns whose committed `members` include the timer, in any order."""
 
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         """Up to `limit` (timer id, deadline) pairs with deadline ≤ now, earliest first. Does

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -47,6 +48,7 @@ from ._gcra import DAY_MS
 from .base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
+    RUNDOWNS,
     Account,
     Admission,
     ApiKey,
@@ -62,8 +64,8 @@ from .base import (
     RateStatus,
     Receiver,
     VersionConflict,
+    channel_of,
     deliver,
-    timer_channel,
 )
 
 _LUA = Path(__file__).parent / "lua"
@@ -83,6 +85,14 @@ def _live_viewers(values: Sequence[bytes], now_ms: int) -> int:
         if int(expires) > now_ms:
             total += int(viewers)
     return total
+
+
+def _rate_status(reply: Sequence[int] | None) -> RateStatus | None:
+    """gcra's reply in _gcra.lua as a RateStatus (None: nothing was counted)."""
+    if reply is None:
+        return None
+    allowed, limit, remaining, reset, window, retry, used = (int(x) for x in reply)
+    return RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
 
 
 @contextlib.contextmanager
@@ -118,6 +128,8 @@ class RedisEngine:
         self._gcra_script = self._client.register_script(gcra + (_LUA / "gcra.lua").read_text())
         self._admit_script = self._client.register_script(
             gcra + (_LUA / "admit.lua").read_text())
+        self._admit_control_script = self._client.register_script(
+            gcra + (_LUA / "admit_control.lua").read_text())
         # The plans' part of admit.lua's arguments, made once per plans table.
         self._plan_args: tuple[Mapping[str, RateLimit] | None, list[Any]] = (None, [0])
         self._scripts = {name: self._client.register_script((_LUA / f"{name}.lua").read_text())
@@ -260,11 +272,26 @@ class RedisEngine:
             return Admission(int(revoked), None, None)
         if account is None:
             return Admission(None, None, None)
-        status = None
-        if rate is not None:
-            allowed, limit, remaining, reset, window, retry, used = (int(x) for x in rate)
-            status = RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
-        return Admission(None, Account(**orjson.loads(account)), status, timer,
+        return Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
+                         _live_viewers(presence or [], now_ms))
+
+    async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
+                            timer_id: str | None = None,
+                            rundown_id: str | None = None) -> Admission:
+        if rundown_id is not None:
+            script_keys = [keys.ACCOUNTS, keys.rundown(rundown_id)]
+        else:
+            assert timer_id is not None
+            script_keys = [keys.ACCOUNTS, keys.timer(timer_id), keys.presence(timer_id)]
+        # Only the token's digest goes to Redis, where a MONITOR or the SLOWLOG could show it.
+        digest = hashlib.sha1(token.encode(), usedforsecurity=False).hexdigest()
+        with _guard():
+            account, rate, timer, presence = await self._evalsha(
+                self._admit_control_script, script_keys,
+                [digest, now_ms, keys.RATE_PREFIX, *self._plans_as_args(plans)])
+        if account is None:
+            return Admission(None, None, None)
+        return Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
                          _live_viewers(presence or [], now_ms))
 
     def _plans_as_args(self, plans: Mapping[str, RateLimit] | None) -> list[Any]:
@@ -301,30 +328,42 @@ class RedisEngine:
         return [b for b in bodies if b is not None], following
 
     async def commit(self, commit: Commit) -> None:
-        member = _index_member(commit.created_at_ms, commit.timer_id)
-        script_keys = [keys.timer(commit.timer_id), keys.DEADLINES,
-                       keys.account_timers(commit.account_id),
-                       keys.account_events(commit.account_id),
-                       keys.timer_events(commit.account_id, commit.timer_id), keys.OUTBOX,
-                       keys.last_commit(commit.timer_id), keys.DELIVERY_SEQ,
-                       keys.timer_deliveries(commit.account_id, commit.timer_id),
-                       keys.timer_queue(commit.timer_id),
-                       *(keys.delivery(d.id) for d in commit.deliveries)]
-        args: list[Any] = [
-            commit.expected_version, commit.version, commit.timer or b"", member,
-            commit.timer_id, "" if commit.deadline_ms is None else commit.deadline_ms,
-            keys.EVENT_LOG_CAP, commit.message, keys.channel(timer_channel(commit.timer_id)),
-            keys.channel(DEADLINES_CHANNEL), keys.channel(OUTBOX_CHANNEL), commit.id,
-            len(commit.events)]
-        for event in commit.events:
-            args += [event.id, event.body]
-        args.append(len(commit.deliveries))
-        for d in commit.deliveries:
-            args += [d.id, d.account_id, d.event_id, d.url, d.body, d.due_ms]
+        script_keys: list[str] = []
+        args: list[Any] = [keys.EVENT_LOG_CAP, keys.channel(DEADLINES_CHANNEL),
+                           keys.channel(OUTBOX_CHANNEL), keys.timer_rundowns(""),
+                           1 + len(commit.linked)]
+        for one in (commit, *commit.linked):
+            _add_commit(one, script_keys, args)
         with _guard():
-            ok, version = await self._evalsha(self._commit_script, script_keys, args)
+            ok, version, *failed = await self._evalsha(self._commit_script, script_keys, args)
         if not ok:
-            raise VersionConflict(int(version))
+            raise VersionConflict(int(version), failed[0].decode() if failed else None)
+
+    async def get_rundown(self, rundown_id: str) -> bytes | None:
+        with _guard():
+            raw: bytes | None = await self._client.hget(keys.rundown(rundown_id), "body")
+        return raw
+
+    async def list_rundowns(self, account_id: str, cursor: str | None,
+                            limit: int) -> tuple[list[bytes], str | None]:
+        if cursor is not None and not re.fullmatch(r"[0-9]{15}:rnd_[0-9A-Za-z]+", cursor):
+            raise ValueError("cursor is not one this API returned")
+        with _guard():
+            members = await self._client.zrangebylex(
+                keys.account_rundowns(account_id), f"({cursor}" if cursor else "-", "+",
+                start=0, num=limit + 1)
+            page = [m.decode() for m in members[:limit]]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for member in page:
+                    pipe.hget(keys.rundown(member.split(":", 1)[1]), "body")
+                bodies = await pipe.execute()
+        following = page[-1] if len(members) > limit else None
+        return [b for b in bodies if b is not None], following
+
+    async def rundowns_of(self, timer_id: str) -> list[str]:
+        with _guard():
+            found = await self._client.smembers(keys.timer_rundowns(timer_id))
+        return sorted(m.decode() for m in found)
 
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
         with _guard():
@@ -630,6 +669,31 @@ class RedisEngine:
 
 
 _DELIVERY_INTS = ("due_ms", "created_at_ms", "attempts", "run_attempts")
+
+
+def _add_commit(commit: Commit, script_keys: list[str], args: list[Any]) -> None:
+    """One commit's keys and arguments, as commit.lua reads a block."""
+    rundown = commit.collection == RUNDOWNS
+    object_id, account_id = commit.timer_id, commit.account_id
+    script_keys += [keys.rundown(object_id) if rundown else keys.timer(object_id),
+                    keys.DEADLINES,
+                    (keys.account_rundowns if rundown else keys.account_timers)(account_id),
+                    keys.account_events(account_id), keys.timer_events(account_id, object_id),
+                    keys.OUTBOX, keys.last_commit(object_id), keys.DELIVERY_SEQ,
+                    keys.timer_deliveries(account_id, object_id), keys.timer_queue(object_id),
+                    keys.rundown_timers(object_id),
+                    *(keys.delivery(d.id) for d in commit.deliveries)]
+    args += [commit.expected_version, commit.version, commit.timer or b"",
+             _index_member(commit.created_at_ms, object_id), object_id,
+             "" if commit.deadline_ms is None else commit.deadline_ms, commit.message,
+             keys.channel(channel_of(commit.collection, object_id)), commit.id]
+    args += [len(commit.members), *commit.members] if rundown else [-1]
+    args.append(len(commit.events))
+    for event in commit.events:
+        args += [event.id, event.body]
+    args.append(len(commit.deliveries))
+    for d in commit.deliveries:
+        args += [d.id, d.account_id, d.event_id, d.url, d.body, d.due_ms]
 
 
 def _delivery(fields: dict[bytes, bytes]) -> Delivery:

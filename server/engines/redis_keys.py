@@ -12,6 +12,27 @@ def timer(timer_id: str) -> str:
     return f"{PREFIX}timer:{timer_id}"
 
 
+#: rundown id → hash {version, body}
+def rundown(rundown_id: str) -> str:
+    return f"{PREFIX}rundown:{rundown_id}"
+
+
+def account_rundowns(account_id: str) -> str:
+    """Sorted set like `account_timers`, of the account's rundowns."""
+    return f"{PREFIX}account-rundowns:{account_id}"
+
+
+def rundown_timers(rundown_id: str) -> str:
+    """Set: the timers of a rundown, as its latest commit listed them."""
+    return f"{PREFIX}rundown-timers:{rundown_id}"
+
+
+def timer_rundowns(timer_id: str) -> str:
+    """Set: the rundowns a timer is in. commit.lua builds these names from the prefix
+    (`timer_rundowns("")`): they share the hash tag of the keys it declares."""
+    return f"{PREFIX}timer-rundowns:{timer_id}"
+
+
 #: sorted set: member = timer id, score = deadline (epoch ms)
 DEADLINES = f"{PREFIX}deadlines"
 #: sorted set: the head of each timer's delivery queue; member = 16-digit sequence ':' delivery
@@ -82,9 +103,14 @@ def timer_queue(timer_id: str) -> str:
 DELIVERY_SEQ = f"{PREFIX}delivery-seq"
 
 
+#: What every account's rate hash is named by, before the account id: admit_control.lua, which
+#: finds the account only in the timer it reads, names the hash from it.
+RATE_PREFIX = f"{PREFIX}rate:"
+
+
 def rate(account_id: str) -> str:
     """Hash {tat, day, count}: the account's rate-limit state."""
-    return f"{PREFIX}rate:{account_id}"
+    return RATE_PREFIX + account_id
 
 
 def presence(timer_id: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hmac
 import logging
 import re
 import sqlite3
@@ -26,12 +27,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
+
 from .. import ids
 from . import _gcra
 from .base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
+    RUNDOWNS,
     SUCCEEDED,
+    TIMERS,
     Account,
     Admission,
     ApiKey,
@@ -47,8 +52,8 @@ from .base import (
     RateStatus,
     Receiver,
     VersionConflict,
+    channel_of,
     deliver,
-    timer_channel,
 )
 
 _T = TypeVar("_T")
@@ -70,6 +75,13 @@ CREATE TABLE IF NOT EXISTS timers (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL, version INTEGER NOT NULL,
     created_at_ms INTEGER NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS timers_by_account ON timers (account_id, created_at_ms, id);
+CREATE TABLE IF NOT EXISTS rundowns (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, version INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS rundowns_by_account ON rundowns (account_id, created_at_ms, id);
+CREATE TABLE IF NOT EXISTS rundown_timers (
+    rundown_id TEXT NOT NULL, timer_id TEXT NOT NULL, PRIMARY KEY (rundown_id, timer_id));
+CREATE INDEX IF NOT EXISTS rundowns_by_timer ON rundown_timers (timer_id);
 CREATE TABLE IF NOT EXISTS timer_commits (
     timer_id TEXT PRIMARY KEY, commit_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deadlines (timer_id TEXT PRIMARY KEY, due_ms INTEGER NOT NULL);
@@ -311,6 +323,25 @@ class SQLiteEngine:
         return Admission(None, account, status, bytes(body) if body is not None else None,
                          viewers)
 
+    async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
+                            timer_id: str | None = None,
+                            rundown_id: str | None = None) -> Admission:
+        table = "rundowns" if rundown_id is not None else "timers"
+        row = await self._read(lambda db: db.execute(
+            f"SELECT t.body AS timer_body, a.* FROM {table} t "  # noqa: S608
+            "JOIN accounts a ON a.id = t.account_id WHERE t.id = ?",
+            (rundown_id or timer_id,)).fetchone())
+        if row is None:
+            return Admission(None, None, None)
+        body = bytes(row["timer_body"])
+        stored = orjson.loads(body).get("control_token") or ""
+        if not (stored and hmac.compare_digest(stored.encode(), token.encode())):
+            return Admission(None, None, None)
+        account = _record(Account, row)
+        status = await self.hit_rate_limit(account.id, plans[account.plan], now_ms)
+        viewers = (await self.count_viewers([timer_id], now_ms))[0] if timer_id else 0
+        return Admission(None, account, status, body, viewers)
+
     # -- timers -------------------------------------------------------------------------------
 
     async def get_timer(self, timer_id: str) -> bytes | None:
@@ -320,9 +351,27 @@ class SQLiteEngine:
 
     async def list_timers(self, account_id: str, cursor: str | None,
                           limit: int) -> tuple[list[bytes], str | None]:
+        return await self._list(TIMERS, account_id, cursor, limit)
+
+    async def get_rundown(self, rundown_id: str) -> bytes | None:
+        row = await self._read(lambda db: db.execute(
+            "SELECT body FROM rundowns WHERE id = ?", (rundown_id,)).fetchone())
+        return bytes(row[0]) if row else None
+
+    async def list_rundowns(self, account_id: str, cursor: str | None,
+                            limit: int) -> tuple[list[bytes], str | None]:
+        return await self._list(RUNDOWNS, account_id, cursor, limit)
+
+    async def rundowns_of(self, timer_id: str) -> list[str]:
+        rows = await self._read(lambda db: db.execute(
+            "SELECT rundown_id FROM rundown_timers WHERE timer_id = ?", (timer_id,)).fetchall())
+        return [row[0] for row in rows]
+
+    async def _list(self, table: str, account_id: str, cursor: str | None,
+                    limit: int) -> tuple[list[bytes], str | None]:
         created, after_id = _split_cursor(cursor) if cursor else (-1, "")
         rows = await self._run(lambda db: db.execute(
-            "SELECT created_at_ms, id, body FROM timers WHERE account_id = ? "
+            f"SELECT created_at_ms, id, body FROM {table} WHERE account_id = ? "  # noqa: S608
             "AND (created_at_ms, id) > (?, ?) ORDER BY created_at_ms, id LIMIT ?",
             (account_id, created, after_id, limit + 1)).fetchall())
         page = rows[:limit]
@@ -335,11 +384,13 @@ class SQLiteEngine:
         if self._writing is None:
             self._writing = asyncio.create_task(self._write_groups(), name="castimer-commits")
         await written
-        await self.publish(timer_channel(commit.timer_id), commit.message)
-        if commit.deadline_ms is not None:
-            await self.publish(DEADLINES_CHANNEL, str(commit.deadline_ms).encode())
-        if commit.deliveries:
-            await self.publish(OUTBOX_CHANNEL, str(len(commit.deliveries)).encode())
+        for one in (commit, *commit.linked):
+            await self.publish(channel_of(one.collection, one.timer_id), one.message)
+            if one.deadline_ms is not None:
+                await self.publish(DEADLINES_CHANNEL, str(one.deadline_ms).encode())
+        deliveries = sum(len(one.deliveries) for one in (commit, *commit.linked))
+        if deliveries:
+            await self.publish(OUTBOX_CHANNEL, str(deliveries).encode())
 
     async def _write_groups(self) -> None:
         """Write the waiting commits as one group, then those that came meanwhile, until none
@@ -623,7 +674,8 @@ def _write_group(db: sqlite3.Connection, commits: Sequence[Commit]) -> list[Exce
         for commit in commits:
             db.execute("SAVEPOINT one_commit")
             try:
-                _check_and_write(db, commit)
+                for one in (commit, *commit.linked):
+                    _check_and_write(db, one)
             except (VersionConflict, sqlite3.Error) as exc:
                 if not db.in_transaction:
                     raise
@@ -637,29 +689,41 @@ def _write_group(db: sqlite3.Connection, commits: Sequence[Commit]) -> list[Exce
 
 
 def _check_and_write(db: sqlite3.Connection, commit: Commit) -> None:
-    row = db.execute("SELECT version FROM timers WHERE id = ?", (commit.timer_id,)).fetchone()
+    table = _TABLES[commit.collection]
+    row = db.execute(f"SELECT version FROM {table} WHERE id = ?",  # noqa: S608
+                     (commit.timer_id,)).fetchone()
     current = row[0] if row else 0
     if current != commit.expected_version:
         last = db.execute("SELECT commit_id FROM timer_commits WHERE timer_id = ?",
                           (commit.timer_id,)).fetchone()
         if last and last[0] == commit.id:
             return  # this very commit, applied before: nothing to do
-        raise VersionConflict(current)
+        raise VersionConflict(current, commit.timer_id)
     _write_commit(db, commit)
 
 
+#: The table each collection's bodies live in (the names are constants, never input).
+_TABLES = {TIMERS: "timers", RUNDOWNS: "rundowns"}
+
+
 def _write_commit(db: sqlite3.Connection, commit: Commit) -> None:
+    table = _TABLES[commit.collection]
     db.execute("INSERT INTO timer_commits VALUES (?, ?) ON CONFLICT (timer_id) "
                "DO UPDATE SET commit_id = excluded.commit_id", (commit.timer_id, commit.id))
     if commit.timer is None:
-        db.execute("DELETE FROM timers WHERE id = ?", (commit.timer_id,))
+        db.execute(f"DELETE FROM {table} WHERE id = ?", (commit.timer_id,))  # noqa: S608
     else:
         db.execute(
-            "INSERT INTO timers (id, account_id, version, created_at_ms, body) "
+            f"INSERT INTO {table} (id, account_id, version, created_at_ms, body) "  # noqa: S608
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
             "body = excluded.body",
             (commit.timer_id, commit.account_id, commit.version, commit.created_at_ms,
              commit.timer))
+    if commit.collection == RUNDOWNS:
+        db.execute("DELETE FROM rundown_timers WHERE rundown_id = ?", (commit.timer_id,))
+        if commit.timer is not None:
+            db.executemany("INSERT INTO rundown_timers VALUES (?, ?)",
+                           [(commit.timer_id, member) for member in commit.members])
     if commit.deadline_ms is None:
         db.execute("DELETE FROM deadlines WHERE timer_id = ?", (commit.timer_id,))
     else:

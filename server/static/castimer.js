@@ -358,18 +358,114 @@ export function followLive(timerId, first, root, onNews) {
   return live;
 }
 
+// -- a scheduled start -----------------------------------------------------------------------
+
+// What the server's datetime.fromisoformat reads of a date-time with an offset, extended or
+// basic: 2026-12-03T14:00:00+01:00, 20261203T1400Z, 2026-12-03 14:00:00.5+0530, …T14+01.
+// (Week and ordinal dates, which it reads too, are left out: no page writes them.)
+const OFFSET_DATE = new RegExp(String.raw`^(\d{4})-?(\d\d)-?(\d\d)[T ](\d\d)`
+  + String.raw`(?::?(\d\d)(?::?(\d\d)(?:[.,](\d{1,6}))?)?)?`
+  + String.raw`(?:(Z)|([+-])(\d\d)(?::?(\d\d)(?::?(\d\d)(?:\.\d+)?)?)?)$`, "i");
+
+/**
+ * An ISO 8601 date-time with an offset or Z: the instant, and the offset it was written in.
+ * @param {string} iso
+ * @returns {{ms: number, offset_ms: number} | null} null for what it cannot read
+ */
+export function offsetDate(iso) {
+  const m = OFFSET_DATE.exec(iso.trim());
+  if (!m) return null;
+  const n = (/** @type {string | undefined} */ part) => Number(part ?? 0);
+  const fraction = Math.floor(Number(`0.${m[7] ?? 0}`) * 1000);
+  const wall = Date.UTC(n(m[1]), n(m[2]) - 1, n(m[3]), n(m[4]), n(m[5]), n(m[6]), fraction);
+  const offset = m[8] ? 0 : (m[9] === "-" ? -1 : 1)
+    * ((n(m[10]) * 60 + n(m[11])) * 60 + n(m[12])) * 1000;
+  return Number.isNaN(wall) ? null : { ms: wall - offset, offset_ms: offset };
+}
+
+/** @type {Map<string, Intl.DateTimeFormat>} */
+const dateFormatters = new Map();
+/**
+ * A date formatter for a zone this browser knows (knownZone), made once.
+ * @param {string} lang
+ * @param {string} zone
+ * @param {Intl.DateTimeFormatOptions} options
+ */
+function dateFormatter(lang, zone, options) {
+  const key = `${lang} ${zone} ${JSON.stringify(options)}`;
+  let format = dateFormatters.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(lang, { ...options, timeZone: zone });
+    dateFormatters.set(key, format);
+  }
+  return format;
+}
+
+/** @param {string} zone an IANA name; false for one this browser does not know */
+function knownZone(zone) {
+  try {
+    dateFormatter("en", zone, {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The calendar day of `ms` in `zone`: "2026-12-3".
+ * @param {string} zone
+ * @param {number} ms
+ */
+function dayOf(zone, ms) {
+  const parts = dateFormatter("en", zone, { year: "numeric", month: "numeric", day: "numeric" })
+    .formatToParts(ms);
+  return ["year", "month", "day"].map((type) => parts.find((p) => p.type === type)?.value)
+    .join("-");
+}
+
+/**
+ * When a scheduled start is, in the page's language: "Starts at 14:00", or with the date
+ * ("Starts on Dec 3 at 2:00 PM") when that is not today there. "There" is the timer's
+ * `timezone` when it has one, else the offset start_at was written with: the hour its
+ * organiser meant, whatever this screen's own zone is.
+ * @param {Catalog} text the catalog with widget.starts_at and widget.starts_on
+ * @param {PublicTimer} timer
+ * @param {number} at the server's clock now (epoch ms): what "today" is
+ * @param {string} lang
+ * @returns {string} "" for a timer with no start scheduled (or one not idle)
+ */
+export function startsAt(text, timer, at, lang) {
+  const start = timer.state === "idle" && timer.start_at ? offsetDate(timer.start_at) : null;
+  if (!start) return "";
+  const own = timer.timezone && knownZone(timer.timezone) ? timer.timezone : null;
+  // Wall-clock time in a fixed offset is UTC's, shifted by that offset.
+  const zone = own ?? "UTC";
+  const shift = own ? 0 : start.offset_ms;
+  const when = start.ms + shift;
+  const time = dateFormatter(lang, zone, { timeStyle: "short" }).format(when);
+  const [day, today] = [dayOf(zone, when), dayOf(zone, at + shift)];
+  if (day === today) return fill(text["widget.starts_at"], { time }, lang);
+  /** @type {Intl.DateTimeFormatOptions} */
+  const dated = { month: "short", day: "numeric" };
+  if (day.slice(0, 4) !== today.slice(0, 4)) dated.year = "numeric";
+  const date = dateFormatter(lang, zone, dated).format(when);
+  return fill(text["widget.starts_on"], { date, time }, lang);
+}
+
 /**
  * The words under a viewer's digits (catalog widget.*): a lost connection, the end, overtime,
- * a pause or a timer not started; nothing while it simply runs.
+ * a pause, a scheduled start or a timer not started; nothing while it simply runs.
  * @param {Catalog} text
  * @param {Progress} seen
  * @param {string | null} status the connection's status (deleted for a timer gone)
+ * @param {string} [starts] the timer's scheduled start in words (startsAt), "" for none
  */
-export function viewerStatus(text, seen, status) {
+export function viewerStatus(text, seen, status, starts = "") {
   if (status === "reconnecting" || status === "deleted") return text[`widget.${status}`];
   const state = stateShown(seen);
   if (state === "completed") return text["widget.completed"];
   if (seen.level === "overtime") return text["widget.overtime"];
+  if (state === "idle" && starts) return starts;
   return state === "paused" || state === "idle" ? text[`widget.${state}`] : "";
 }
 

@@ -5,8 +5,8 @@
 // URL fragment, which the browser never sends to any server, and goes only into the socket's
 // first message.
 import {
-  connect, daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, stateShown,
-  textSetter,
+  connect, daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, startsAt,
+  stateShown, textSetter,
 } from "./castimer.js";
 import { progress } from "./time.js";
 
@@ -212,10 +212,14 @@ function showLevel(seen) {
   for (const name of ["start", "pause", "resume"]) el(name).hidden = name !== primary;
 }
 
-/** @param {Progress} seen */
-function stateWords(seen) {
+/**
+ * @param {RoomTimer} shown
+ * @param {Progress} seen
+ * @param {number} at the server's clock now
+ */
+function stateWords(shown, seen, at) {
   const state = seen.state === "overtime" ? T["control.overtime"]
-    : T[`widget.${stateShown(seen)}`];
+    : startsAt(T, shown, at, lang) || T[`widget.${stateShown(seen)}`];
   const level = seen.level === "warning" || seen.level === "danger"
     ? T[`control.level_${seen.level}`] : "";
   return level && seen.state !== "completed" ? `${state} · ${level}` : state;
@@ -236,13 +240,14 @@ function barFraction(shown, seen) {
 /** @param {Connection} connection */
 function frame(connection) {
   if (timer) {
-    const seen = progress(timer, connection.serverNow());
+    const at = connection.serverNow();
+    const seen = progress(timer, at);
     const shown = shownClock(seen, lang);
     set("time", shown.text);
     fitTime(shown.text);
     set("days", shown.days ? daysLabel(shown.days, lang) : "");
     set("round", roundLabel(T, seen, timer, lang));
-    set("state", stateWords(seen));
+    set("state", stateWords(timer, seen, at));
     showLevel(seen);
     el("bar").style.transform = `scaleX(${barFraction(timer, seen)})`;
   } else if (!live) {

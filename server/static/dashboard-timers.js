@@ -2,7 +2,8 @@
 // The dashboard's timers: each with its live state (over the viewer socket), commands, links,
 // edit and webhook forms and its delivery log with attempts and retry; and the create form.
 import {
-  connect, daysLabel, el, enableCommands, fill, roundLabel, shownClock, stateShown, textSetter,
+  connect, daysLabel, el, enableCommands, fill, offsetDate, roundLabel, shownClock, startsAt,
+  stateShown, textSetter,
 } from "./castimer.js";
 import {
   T, api, checkFields, confirming, field, lang, say, showErrors, text, when,
@@ -101,6 +102,38 @@ function timing(form, type) {
     if (value !== "") body[name] = input.type === "number" ? Number(value) : value;
   }
   return body;
+}
+
+// -- the scheduled start: a datetime-local input, in this browser's time zone -----------------
+
+/** @param {number} n */
+const two = (n) => String(n).padStart(2, "0");
+
+/**
+ * The input's wall-clock time as the API takes it: with this browser's offset then, so the
+ * widget and the stage say the hour that was typed.
+ * @param {string} value "2026-12-03T14:00", "" for none
+ * @returns {string | null}
+ */
+function startAtFromInput(value) {
+  if (!value) return null;
+  const offset = -new Date(value).getTimezoneOffset();
+  const sign = offset < 0 ? "-" : "+";
+  const seconds = value.length === 16 ? ":00" : "";
+  const [hours, minutes] = [Math.floor(Math.abs(offset) / 60), Math.abs(offset) % 60];
+  return `${value}${seconds}${sign}${two(hours)}:${two(minutes)}`;
+}
+
+/**
+ * A start_at in this browser's wall-clock time, for a datetime-local input.
+ * @param {string | null | undefined} iso
+ */
+function startAtForInput(iso) {
+  const start = iso ? offsetDate(iso) : null;
+  if (!start) return "";
+  const d = new Date(start.ms);
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T`
+    + `${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
 /**
@@ -250,6 +283,9 @@ function fillEdit(card) {
   for (const name of TIMING[card.timer.type]) {
     field(form, name, HTMLInputElement).value = String(timer[name] ?? "");
   }
+  const start = field(form, "start_at", HTMLInputElement);
+  start.value = startAtForInput(card.timer.start_at);
+  start.dataset.shown = start.value; // sent only when changed: the minute shown loses seconds
   fillRoom(form, card.timer);
 }
 
@@ -313,14 +349,18 @@ function wire(card) {
       if (body[name] === before[name]) delete body[name]; // timing changes only while idle
     }
     body.title = field(edit, "title", HTMLInputElement).value;
+    const start = field(edit, "start_at", HTMLInputElement);
+    if (card.timer.type !== "event" && start.value !== start.dataset.shown) {
+      body.start_at = startAtFromInput(start.value);
+    }
     for (const [name, value] of Object.entries(roomFields(edit, card.timer.type))) {
       // Unchanged fields stay out: overtime, say, cannot be sent while the timer is past zero.
       if (value !== (before[name] ?? null)) body[name] = value;
     }
     api("PATCH", `/timers/${id()}`, body).then((timer) => {
       showErrors(edit, null);
-      showTimer(card, timer);
       partOf(card, ".edit", HTMLDetailsElement).open = false;
+      showTimer(card, timer); // closed first, so the form holds what the timer now has
     }, (error) => showErrors(edit, error));
   });
   const hooks = partOf(card, ".webhook-form", HTMLFormElement);
@@ -468,12 +508,13 @@ export async function loadTimers(cursor) {
 function frame() {
   for (const card of cards.values()) {
     const timer = card.live;
-    const seen = progress(timer, card.connection.serverNow());
+    const at = card.connection.serverNow();
+    const seen = progress(timer, at);
     const shown = shownClock(seen, lang);
     card.show(".time", (shown.days ? `${daysLabel(shown.days, lang)} ` : "") + shown.text);
     card.show(".round", roundLabel(T, seen, timer, lang));
     card.show(".state", seen.state === "overtime" ? T["dashboard.level_overtime"]
-      : T[`widget.${stateShown(seen)}`]);
+      : startsAt(T, timer, at, lang) || T[`widget.${stateShown(seen)}`]);
     showLevel(card, seen);
     card.node.dataset.state = stateShown(seen);  // what the state filter matches
   }
@@ -601,6 +642,8 @@ create.addEventListener("submit", (event) => {
   /** @type {Record<string, string | number | boolean | null>} */
   const body = { ...timing(create, type), type,
                  title: field(create, "title", HTMLInputElement).value };
+  const start = startAtFromInput(field(create, "start_at", HTMLInputElement).value);
+  if (type !== "event" && start) body.start_at = start;
   for (const [name, value] of Object.entries(roomFields(create, type))) {
     if (value !== null && value !== false) body[name] = value; // the defaults are left out
   }
@@ -609,6 +652,7 @@ create.addEventListener("submit", (event) => {
   api("POST", "/timers", body).then((timer) => {
     showErrors(create, null);
     field(create, "title", HTMLInputElement).value = "";
+    field(create, "start_at", HTMLInputElement).value = "";
     // The new timer at once: on top, shown whatever the filter, in view, focused, and said.
     el("timer-search", HTMLInputElement).value = "";
     el("timer-filter", HTMLSelectElement).value = "";

@@ -4,8 +4,8 @@
 // and draws every animation frame from the last message and the server's clock (the offset
 // learnt by castimer.js), so it agrees with every other screen of the timer.
 import {
-  daysLabel, el, followLive, left, mark, readConfig, roundLabel, shownClock, stateShown,
-  textSetter, viewerStatus,
+  daysLabel, el, followLive, left, mark, readConfig, roundLabel, shownClock, startsAt,
+  stateShown, textSetter, viewerStatus,
 } from "./castimer.js";
 import { progress } from "./time.js";
 
@@ -87,7 +87,7 @@ function render(seen, at) {
   set("time", shown.text);
   if (resized) fit();
   set("round", roundLabel(T, seen, timer, lang));
-  set("status", viewerStatus(T, seen, status));
+  set("status", viewerStatus(T, seen, status, startsAt(T, timer, at, lang)));
   const text = timer.message?.text ?? "";
   set("message", text);
   message.toggleAttribute("data-long", text.length > LONG_MESSAGE);

@@ -28,6 +28,8 @@
  * @property {number | null} [target_ms] event: the target (epoch ms), standalone widgets only
  * @property {string | null} [target_date] event: the target as given (ISO 8601)
  * @property {string} [timezone] event: the IANA zone its date is shown in
+ * @property {string | null} [start_at] countdown, interval: when it starts by itself (ISO 8601
+ *   with an offset), null for by hand
  * @property {boolean} [overtime] countdown, event: counts on below zero after completing
  * @property {number | null} [warn_at] seconds of remaining time at which it turns "warning"
  * @property {number | null} [danger_at] seconds of remaining time at which it turns "danger"

@@ -4,8 +4,8 @@
 // or the standalone timer's start) and the clock, never by counting down a local variable, so
 // it neither freezes between ticks nor drifts from other viewers.
 import {
-  daysLabel, el, followLive, left, mark, now, readConfig, roundLabel, shownClock, stateShown,
-  textSetter, viewerStatus,
+  daysLabel, el, followLive, left, mark, now, readConfig, roundLabel, shownClock, startsAt,
+  stateShown, textSetter, viewerStatus,
 } from "../static/castimer.js";
 import { progress } from "../static/time.js";
 
@@ -138,8 +138,11 @@ function targetDate() {
   return dated.text;
 }
 
-/** @param {Progress} seen */
-function render(seen) {
+/**
+ * @param {Progress} seen
+ * @param {number} at the clock the frame is drawn by
+ */
+function render(seen, at) {
   const shown = shownClock(seen, lang);
   const title = config.fixed_title ?? timer.title ?? "";
   set("title", config.show_title ? title : "");
@@ -150,7 +153,7 @@ function render(seen) {
   set("time", shown.text);
   if (resized) fit();
   set("round", roundLabel(T, seen, timer, lang));
-  set("status", viewerStatus(T, seen, status));
+  set("status", viewerStatus(T, seen, status, startsAt(T, timer, at, lang)));
   set("message", timer.message?.text ?? "");
   fill.style.transform = `scaleX(${left(seen, timer).toFixed(4)})`;
   mark(root, { state: stateShown(seen), phase: seen.phase ?? "", level: seen.level });
@@ -226,9 +229,10 @@ if (config.live) {
 
 function frame() {
   catchUp();
-  const seen = progress(timer, clockNow());
+  const at = clockNow();
+  const seen = progress(timer, at);
   if (!config.live) follow(seen);
-  render(seen);
+  render(seen, at);
   requestAnimationFrame(frame);
 }
 

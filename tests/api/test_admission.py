@@ -1,6 +1,6 @@
 """A request's way in on Redis: one round trip for a read, two for a write (its way in, then
-the commit), and a key revoked on one process refused by every process at once although each
-keeps the keys it has seen."""
+the commit), with an API key or a timer's control token, and a key revoked on one process
+refused by every process at once although each keeps the keys it has seen."""
 
 from __future__ import annotations
 
@@ -81,6 +81,24 @@ def test_a_read_is_one_round_trip_and_a_write_two(redis, tmp_path):
         writes = sent_by_clients(monitor.lines[middle:], *ours)
         assert len(reads) == 10, reads
         assert len(writes) == 20, writes
+    finally:
+        server.stop()
+
+
+def test_a_control_tokens_read_is_one_round_trip_that_never_shows_the_token(redis, tmp_path):
+    server = Server(redis.url, tmp_path).start()
+    try:
+        with client(server, make_key(redis.url)) as api:
+            timer = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
+            token = timer["urls"]["control"].split("#token=", 1)[1]
+            with client(server, token) as box:
+                assert box.get(f"/timers/{timer['id']}").status_code == 200  # script loaded
+                with Monitor(redis) as monitor:
+                    for _ in range(10):
+                        assert box.get(f"/timers/{timer['id']}").status_code == 200
+                    redis.command("ECHO", "monitor-end")
+        assert len(sent_by_clients(monitor.lines, timer["id"])) == 10, monitor.lines
+        assert not [line for line in monitor.lines if token[4:] in line]
     finally:
         server.stop()
 

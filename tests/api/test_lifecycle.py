@@ -127,3 +127,16 @@ def test_a_scheduled_start_fires_once_by_itself(api):
     [started] = events_of(api, timer["id"])
     assert started["event"] == "timer.started" and started["data"]["scheduled"] is True
     assert 0 <= started["data"]["late_ms"] < 1000
+
+
+def test_a_countdown_has_a_timezone_to_show_its_scheduled_start_in(api):
+    timer = api.post("/timers", json={"type": "countdown", "duration": 60,
+                                      "start_at": iso_in(3600), "timezone": "Asia/Tokyo"})
+    assert timer.status_code == 201, timer.text
+    assert timer.json()["timezone"] == "Asia/Tokyo"
+    moved = api.patch(f"/timers/{timer.json()['id']}", json={"timezone": "Europe/Paris"})
+    assert moved.json()["timezone"] == "Europe/Paris"
+    plain = api.post("/timers", json={"type": "interval"}).json()
+    assert plain["timezone"] == "UTC"
+    bad = api.post("/timers", json={"type": "countdown", "duration": 5, "timezone": "Mars/X"})
+    assert bad.status_code == 422 and bad.json()["error"]["param"] == "timezone"

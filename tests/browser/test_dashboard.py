@@ -4,10 +4,12 @@ made in the page is confirmed through the REST API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from server.accounts import hash_key
 from tests.browser.conftest import HostSite, opened_context
 from tests.browser.test_pages import wait_for
+from tests.browser.test_widget import starts_words
 from tests.conftest import sqlite_url
 from tests.servers import Server, client
 from tests.webhooks.conftest import HOOK_ENV
@@ -431,3 +434,55 @@ def test_form_errors_are_in_the_page_language(browser: Browser, dash: Server) ->
             "Zieldatum (ISO 8601): Dieser Wert wurde nicht angenommen.")
         expect(slot.locator(".detail")).to_contain_text("target_date")
         assert api.get("/timers").json()["data"] == []
+
+
+def test_a_scheduled_start_is_set_shown_refused_and_cleared_from_the_page(
+        browser: Browser, dash: Server) -> None:
+    """Typed in the browser's own time zone (Paris), sent with its offset; the card says it;
+    a start in the past is refused beside the field; an emptied field clears it."""
+    key = account_key(dash, f"start-{time.time_ns()}")
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    tomorrow = (dt.datetime.now(paris) + dt.timedelta(days=1)).replace(
+        hour=14, minute=0, second=0, microsecond=0)
+    typed = f"{tomorrow:%Y-%m-%dT%H:%M}"
+    with client(dash, key) as api, opened_context(browser, **PHONE,
+                                                  timezone_id="Europe/Paris") as context:
+        timer = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
+        page = sign_in(context, dash, key)
+        card = page.locator(".timer")
+        state = card.locator(".state")
+        expect(state).to_have_text("Ready")
+        card.locator(".toggle-details").click()
+        card.locator(".edit summary").click()
+        edit = card.locator(".edit-form")
+        expect(edit.locator("[name=start_at]")).to_have_value("")
+        edit.locator("[name=start_at]").fill(typed)
+        edit.locator("button[type=submit]").click()
+        saved = wait_for(api, timer["id"], lambda t: t["start_at"] is not None)
+        assert saved["start_at"] == tomorrow.isoformat()  # 14:00 with Paris's offset then
+        expect(state).to_have_text(starts_words("en", tomorrow))
+        state_box, card_box = state.bounding_box(), card.bounding_box()
+        assert state_box and card_box and state_box["x"] + state_box["width"] <= (
+            card_box["x"] + card_box["width"]), (state_box, card_box)
+
+        card.locator(".edit summary").click()
+        expect(edit.locator("[name=start_at]")).to_have_value(typed)
+        edit.locator("[name=start_at]").fill("2020-01-01T09:00")
+        edit.locator("button[type=submit]").click()
+        slot = edit.locator('[data-error="start_at"]')
+        expect(slot).to_contain_text("Scheduled start: the server did not accept this value.")
+        expect(slot.locator(".detail")).to_contain_text("start_at must be in the future")
+        assert api.get(f"/timers/{timer['id']}").json()["start_at"] == saved["start_at"]
+
+        edit.locator("[name=start_at]").fill("")
+        edit.locator("button[type=submit]").click()
+        assert wait_for(api, timer["id"], lambda t: t["start_at"] is None)["start_at"] is None
+        expect(state).to_have_text("Ready")
+
+        # The create form takes one too.
+        page.locator("#create-panel summary").click()
+        page.fill("#create [name=start_at]", typed)
+        page.click("#create-timer")
+        expect(page.locator(".timer")).to_have_count(2)
+        made = [t for t in api.get("/timers").json()["data"] if t["id"] != timer["id"]]
+        assert [t["start_at"] for t in made] == [tomorrow.isoformat()]

@@ -4,6 +4,7 @@ overtime, reset behind a confirmation, the viewer count, and a link that is no l
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import opened_context
 from tests.browser.test_live import act, create, open_live
 from tests.browser.test_pages import wait_for
+from tests.browser.test_widget import at_offset, schedule, starts_words
 from tests.servers import Server
 
 PHONES = [(390, 844), (360, 740)]
@@ -303,3 +305,24 @@ def test_the_viewer_count_follows_the_screens(browser: Browser, site: Server,
         late = presenting.new_page()
         open_presenter(late, timer)
         expect(late.locator("#viewers")).to_have_text("Viewers: 1", timeout=1000)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_monitor_says_when_a_scheduled_timer_starts_and_follows_changes_live(
+        browser: Browser, api: httpx.Client, lang: str) -> None:
+    start = at_offset(-5, ahead=dt.timedelta(days=3))  # New York's winter clock
+    timer = create(api, duration=900, title="Opening remarks", start_at=start.isoformat())
+    with opened_context(browser, viewport={"width": 390, "height": 844}, has_touch=True,
+                        timezone_id="Asia/Kolkata") as context:
+        page = context.new_page()
+        open_presenter(page, timer, lang)
+        state = page.locator("#state")
+        expect(state).to_have_text(starts_words(lang, start))
+        assert_fits(page)
+        box = state.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        later = at_offset(-5, ahead=dt.timedelta(minutes=20))
+        schedule(api, timer["id"], later)
+        expect(state).to_have_text(starts_words(lang, later))
+        schedule(api, timer["id"], None)
+        expect(state).to_have_text("Ready" if lang == "en" else "準備完了")

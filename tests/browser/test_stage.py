@@ -1,6 +1,6 @@
 """The stage display (`/stage/{id}`) in Chromium: digits that fill the width at every 16:9 size
-without overflowing, mirror, transparency, the time of day, the progress bar and the seven
-languages."""
+without overflowing, mirror, transparency, the time of day, the progress bar, the seven
+languages and a scheduled start."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from server import i18n
 from tests.browser.conftest import opened_context
 from tests.browser.pixels import Image
 from tests.browser.test_live import act, create
+from tests.browser.test_widget import at_offset, schedule, starts_words
 from tests.servers import Server
 
 STAGE_SIZES = [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)]
@@ -161,3 +162,22 @@ def test_the_stage_display_speaks_each_language(page: Page, site: Server, api: h
     expect(page.locator("#status")).to_have_text(words["widget.paused"])
     expect(page.locator("#round")).to_contain_text(words["widget.work"])
     assert page.title().startswith(words["stage.label"])
+
+
+@pytest.mark.parametrize(("width", "height"), STAGE_SIZES[:2])
+def test_a_scheduled_start_is_said_in_chinese_and_follows_the_timer_live(
+        browser: Browser, site: Server, api: httpx.Client, width: int, height: int) -> None:
+    # Beijing's clock, two days ahead: the date is said, and the hour is UTC+8's.
+    start = at_offset(8, ahead=dt.timedelta(days=2, hours=3))
+    timer = create(api, duration=1800, title="主题演讲", start_at=start.isoformat())
+    with opened_context(browser, viewport={"width": width, "height": height},
+                        timezone_id="Europe/London") as context:
+        page = context.new_page()
+        open_stage(page, site, timer["id"], "?lang=zh")
+        status = page.locator("#status")
+        expect(status).to_have_text(starts_words("zh", start))
+        seen = page.evaluate(LAYOUT)
+        assert (seen["scrolls"], seen["outside"], seen["clipped"]) == (False, [], False), seen
+        assert seen["fills"], seen
+        schedule(api, timer["id"], None)
+        expect(status).to_have_text(i18n.CATALOGS["zh"]["widget.idle"])

@@ -1,16 +1,19 @@
 """The standalone widget in Chromium: what it shows for each timer type, languages, themes,
-colours, bad parameters and frame sizes."""
+colours, bad parameters and frame sizes; and a live timer's scheduled start."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import zoneinfo
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import opened_context
+from tests.browser.test_live import create, open_live
 from tests.servers import Server
 
 
@@ -229,3 +232,85 @@ def test_cjk_words_never_break_inside_at_100x200(browser: Browser, site: Server,
         expect(page.locator("#round")).not_to_be_empty()
         assert page.evaluate(WORD_LINES, words) == dict.fromkeys(words, 1)
         assert page.evaluate(LAYOUT_PROBLEMS) == []
+
+
+# -- a live timer's scheduled start ------------------------------------------------------------
+
+def schedule(api: httpx.Client, timer_id: str, start: dt.datetime | None) -> dict[str, Any]:
+    """PATCH the timer's start_at (None clears it), written with `start`'s own offset."""
+    start_at = None if start is None else start.isoformat(timespec="seconds")
+    response = api.patch(f"/timers/{timer_id}", json={"start_at": start_at})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def at_offset(hours: int, minutes: int = 0, *, ahead: dt.timedelta) -> dt.datetime:
+    """A whole minute `ahead` of now, as a clock at that UTC offset reads it."""
+    zone = dt.timezone(dt.timedelta(hours=hours, minutes=minutes))
+    start = (dt.datetime.now(dt.UTC) + ahead).astimezone(zone)
+    return start.replace(second=0, microsecond=0)
+
+
+def starts_words(lang: str, start: dt.datetime) -> str:
+    """What the pages say of a scheduled start, in English, Japanese or Chinese: its hour on
+    the clock of the offset it was written with, and its date when that is not today there."""
+    today = dt.datetime.now(dt.UTC).astimezone(start.tzinfo).date()
+    hour = start.hour % 12 or 12
+    time_ = {"en": f"{hour}:{start.minute:02d}\u202f{'AM' if start.hour < 12 else 'PM'}",
+             "ja": f"{start.hour}:{start.minute:02d}",
+             "zh": f"{start.hour:02d}:{start.minute:02d}"}[lang]
+    if start.date() == today:
+        return {"en": f"Starts at {time_}", "ja": f"{time_}に開始",
+                "zh": f"将于 {time_} 开始"}[lang]
+    year = start.year != today.year
+    date = {"en": f"{start:%b} {start.day}" + (f", {start.year}" if year else ""),
+            "ja": (f"{start.year}年" if year else "") + f"{start.month}月{start.day}日",
+            "zh": (f"{start.year}年" if year else "") + f"{start.month}月{start.day}日"}[lang]
+    return {"en": f"Starts on {date} at {time_}", "ja": f"{date} {time_}に開始",
+            "zh": f"将于 {date} {time_} 开始"}[lang]
+
+
+def test_an_idle_live_timer_says_when_it_starts_on_the_clock_it_was_scheduled_by(
+        browser: Browser, site: Server, api: httpx.Client) -> None:
+    """In Japanese, in a browser on Los Angeles time: the hour is Tokyo's, as written."""
+    tomorrow = at_offset(9, ahead=dt.timedelta(days=1, hours=2))
+    later = create(api, duration=300, start_at=tomorrow.isoformat())
+    soon = at_offset(9, ahead=dt.timedelta(minutes=30))
+    today = create(api, duration=300, start_at=soon.isoformat())
+    with opened_context(browser, viewport={"width": 390, "height": 844}, locale="en-US",
+                        timezone_id="America/Los_Angeles") as context:
+        page = context.new_page()
+        open_live(page, site, later["id"], "&lang=ja")
+        expect(page.locator("#status")).to_have_text(starts_words("ja", tomorrow))
+        assert "月" in starts_words("ja", tomorrow)  # another day in Tokyo: the date is said
+        open_live(page, site, today["id"], "&lang=ja")
+        expect(page.locator("#status")).to_have_text(starts_words("ja", soon))
+        expect(page.locator("#time")).to_have_text("05:00")
+
+
+def test_a_scheduled_start_appears_and_goes_live_then_the_timer_starts_by_itself(
+        page: Page, site: Server, api: httpx.Client) -> None:
+    timer = create(api, duration=60)
+    open_live(page, site, timer["id"])
+    status = page.locator("#status")
+    expect(status).to_have_text("Ready")
+    page.evaluate("window.notReloaded = true")
+
+    # Kathmandu's +05:45: no other offset's clock reads the same hour and minute.
+    start = at_offset(5, 45, ahead=dt.timedelta(hours=3))
+    schedule(api, timer["id"], start)
+    expect(status).to_have_text(starts_words("en", start))
+    schedule(api, timer["id"], None)
+    expect(status).to_have_text("Ready")
+
+    soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=3)
+    schedule(api, timer["id"], soon)
+    expect(status).to_contain_text("Starts at")
+    expect(page.locator("#time")).to_have_text("01:00")
+    expect(page.locator("#timer")).to_have_attribute("data-state", "running", timeout=6000)
+    expect(status).to_be_hidden()
+    expect(page.locator("#time")).to_have_text("00:59", timeout=2500)
+    started = api.get(f"/timers/{timer['id']}").json()
+    assert (started["started_at"], started["start_at"]) == (
+        soon.strftime("%Y-%m-%dT%H:%M:%S.000Z"), None)  # from start_at itself, which is spent
+    assert page.evaluate("window.notReloaded") is True

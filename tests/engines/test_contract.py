@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -11,6 +12,7 @@ from server import accounts, commit, ids, timers
 from server.engines.base import (
     DEADLINES_CHANNEL,
     OUTBOX_CHANNEL,
+    RUNDOWNS,
     Account,
     Commit,
     DeliveryRecord,
@@ -18,6 +20,7 @@ from server.engines.base import (
     EventRecord,
     RateLimit,
     VersionConflict,
+    rundown_channel,
     timer_channel,
 )
 from tests.conftest import opened
@@ -223,6 +226,31 @@ async def test_admit_refuses_a_revoked_key_without_counting_it(engine):
     assert status.used_today == 1
 
 
+async def test_admit_control_lets_in_the_timers_token_as_its_owner_and_nothing_else(engine):
+    owner, _ = await accounts.key_for(engine, "acme", "free", T0)
+    timer = await commit.create(engine, owner.id, {"type": "countdown", "duration": 60},
+                                clock=lambda: T0)
+    other = await commit.create(engine, owner.id, {"type": "countdown", "duration": 60},
+                                clock=lambda: T0)
+    await engine.set_presence(timer.id, "proc_a", 2, T0 + 30_000)
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    admitted = await engine.admit_control(timer.control_token, T0, plans=plans,
+                                          timer_id=timer.id)
+    assert admitted.account == owner and admitted.revoked_at_ms is None
+    assert admitted.rate is not None and admitted.rate.allowed
+    assert admitted.rate.remaining == 29 and admitted.rate.used_today == 1
+    assert admitted.timer == await engine.get_timer(timer.id) and admitted.viewers == 2
+    # Another timer's token, a token of the same length that is not it, no such timer: no
+    # account, and nothing counted against the owner's budget.
+    near = timer.control_token[:-1] + ("a" if timer.control_token[-1] != "a" else "b")
+    for token, timer_id in ((other.control_token, timer.id), (near, timer.id),
+                            (timer.control_token, other.id), (timer.control_token, "tmr_x"),
+                            ("ctl_", timer.id)):
+        refused = await engine.admit_control(token, T0 + 1, plans=plans, timer_id=timer_id)
+        assert (refused.account, refused.rate, refused.timer) == (None, None, None)
+    assert (await engine.hit_rate_limit(owner.id, plans["free"], T0 + 2)).used_today == 2
+
+
 async def test_rate_limit_allows_the_plan_burst_then_refuses_without_consuming(engine):
     rate = RateLimit(per_minute=30, per_day=1000)
     statuses = [await engine.hit_rate_limit("acct_r", rate, T0) for _ in range(31)]
@@ -310,3 +338,69 @@ async def test_a_redis_that_lost_its_scripts_gets_them_again(redis_server):
         assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
         admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
         assert admitted.timer == await engine.get_timer("tmr_1")
+
+
+def a_rundown_commit(rundown_id: str, expected: int, members: list[str], *,
+                     delete: bool = False, deliveries: int = 0) -> Commit:
+    plain = a_commit(rundown_id, expected, delete=delete, deliveries=deliveries)
+    return replace(plain, collection=RUNDOWNS, members=members)
+
+
+async def test_linked_commits_are_written_together(engine):
+    await engine.commit(a_commit("tmr_1", 0))
+    await engine.commit(a_commit("tmr_2", 0))
+    seen: list[bytes] = []
+    await engine.subscribe(rundown_channel("rnd_1"), seen.append)
+    group = replace(a_rundown_commit("rnd_1", 0, ["tmr_1", "tmr_2"], deliveries=1),
+                    linked=[a_commit("tmr_1", 1, deadline=T0), a_commit("tmr_2", 1)])
+    await engine.commit(group)
+    assert orjson.loads(await engine.get_rundown("rnd_1"))["v"] == 1
+    assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 2
+    assert orjson.loads(await engine.get_timer("tmr_2"))["v"] == 2
+    assert await engine.due_timers(T0, 10) == [("tmr_1", T0)]
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 5
+    assert len((await engine.list_events("acct_1", None, 10, timer_id="rnd_1"))[0]) == 1
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == [orjson.dumps({"v": 1})]
+    await engine.commit(group)  # sent again after a lost reply: applied once
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 5
+
+
+async def test_one_stale_linked_commit_writes_nothing_of_the_group(engine):
+    await engine.commit(a_commit("tmr_1", 0))
+    await engine.commit(a_commit("tmr_2", 0))
+    await engine.commit(a_commit("tmr_2", 1))
+    with pytest.raises(VersionConflict) as caught:
+        await engine.commit(replace(a_rundown_commit("rnd_1", 0, ["tmr_1"]),
+                                    linked=[a_commit("tmr_1", 1, deadline=T0),
+                                            a_commit("tmr_2", 1, deliveries=1)]))
+    assert (caught.value.current, caught.value.object_id) == (2, "tmr_2")
+    assert await engine.get_rundown("rnd_1") is None
+    assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 1
+    assert await engine.due_timers(T0, 10) == []
+    assert len((await engine.list_events("acct_1", None, 10))[0]) == 3
+    assert await engine.rundowns_of("tmr_1") == []
+
+
+async def test_rundowns_are_listed_apart_from_timers_and_index_their_timers(engine):
+    await engine.commit(a_commit("tmr_1", 0))
+    await engine.commit(a_rundown_commit("rnd_1", 0, ["tmr_1", "tmr_2"]))
+    await engine.commit(replace(a_rundown_commit("rnd_2", 0, ["tmr_2"]), created_at_ms=T0 + 1))
+    assert [orjson.loads(b)["id"] for b in (await engine.list_timers("acct_1", None, 10))[0]] \
+        == ["tmr_1"]
+    page, following = await engine.list_rundowns("acct_1", None, 1)
+    assert [orjson.loads(b)["id"] for b in page] == ["rnd_1"]
+    page, following = await engine.list_rundowns("acct_1", following, 1)
+    assert [orjson.loads(b)["id"] for b in page] == ["rnd_2"] and following is None
+    assert await engine.get_timer("rnd_1") is None and await engine.get_rundown("tmr_1") is None
+    assert sorted(await engine.rundowns_of("tmr_2")) == ["rnd_1", "rnd_2"]
+    await engine.commit(a_rundown_commit("rnd_1", 1, ["tmr_1"]))
+    assert await engine.rundowns_of("tmr_2") == ["rnd_2"]
+    assert await engine.rundowns_of("tmr_1") == ["rnd_1"]
+    await engine.commit(a_rundown_commit("rnd_2", 1, [], delete=True))
+    assert await engine.rundowns_of("tmr_2") == []
+    assert await engine.get_rundown("rnd_2") is None
+    assert len((await engine.list_rundowns("acct_1", None, 10))[0]) == 1

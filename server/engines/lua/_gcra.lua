@@ -1,9 +1,13 @@
--- The rate-limit arithmetic, the same as engines/_gcra.py, shared by gcra.lua and admit.lua
--- (the engine puts this file in front of each). GCRA for the minute window, a counter for the
+-- The rate-limit arithmetic, the same as engines/_gcra.py, shared by gcra.lua, admit.lua and
+-- admit_control.lua (the engine puts this file in front of each). GCRA for the minute window, a counter for the
 -- UTC day. A refused request consumes nothing.
 --
 -- gcra(key, per_minute, per_day or nil, now): key is the rate hash {tat, day, count}.
 -- Returns {allowed 0|1, limit, remaining, reset_s, window_s, retry_after_s, used_today}.
+--
+-- hit_plan(key, account JSON, first, now): one gcra hit at the account's plan's rate, the plans
+-- given from ARGV[first] on: their count n (0: count nothing), then n × (plan, per minute, per
+-- day or ''). Returns gcra's reply, or false when nothing was counted.
 
 local function gcra(key, per_minute, per_day, now)
   local WINDOW, DAY = 60000, 86400000
@@ -43,4 +47,18 @@ local function gcra(key, per_minute, per_day, now)
     retry = math.max(retry, day_reset)
   end
   return {0, limit, 0, reset, window, math.max(1, retry), count}
+end
+
+local function hit_plan(key, account, first, now)
+  local n = tonumber(ARGV[first])
+  if n == 0 then
+    return false
+  end
+  local plan = cjson.decode(account)['plan']
+  for i = first + 1, first + 3 * n, 3 do
+    if ARGV[i] == plan then
+      return gcra(key, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), now)
+    end
+  end
+  return false
 end

@@ -23,13 +23,7 @@ local used = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '')
 if used == nil or now - used >= tonumber(ARGV[4]) then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 end
-local rate = false
-local plan = tonumber(ARGV[5]) > 0 and cjson.decode(account)['plan']
-for i = 6, 5 + 3 * tonumber(ARGV[5]), 3 do
-  if ARGV[i] == plan then
-    rate = gcra(KEYS[4], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), now)
-  end
-end
+local rate = hit_plan(KEYS[4], account, 5, now)
 local timer, presence = false, false
 if KEYS[5] then
   timer = redis.call('HGET', KEYS[5], 'body')

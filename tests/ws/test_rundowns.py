@@ -1,0 +1,69 @@
+"""`/ws/rundowns/{id}`: a rundown's viewers hear each advance as it is committed, on every
+process, and learn when the rundown is gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.servers import RedisServer, Server, client, make_key
+from tests.ws.helpers import receive, ws_url
+
+pytestmark = pytest.mark.anyio
+
+
+async def follower(server: Server, rundown_id: str):
+    return await connect(ws_url(server, f"/ws/rundowns/{rundown_id}"), compression=None)
+
+
+async def check_followers_hear_advances(servers: list[Server], key: str) -> None:
+    with client(servers[0], key) as api:
+        ids = [api.post("/timers", json={"type": "countdown", "duration": 600}).json()["id"]
+               for _ in range(2)]
+        rundown = api.post("/rundowns", json={"title": "Show", "timers": ids}).json()
+        sockets = [await follower(s, rundown["id"]) for s in servers]
+        for socket in sockets:
+            first = await receive(socket)
+            assert first["type"] == "rundown"
+            assert first["rundown"]["current"] == ids[0]
+            assert first["rundown"]["next"] == ids[1]
+            assert "control_token" not in str(first) and "urls" not in first["rundown"]
+        api.post(f"/rundowns/{rundown['id']}/advance", json={"to": "next"})
+        for socket in sockets:
+            moved = await receive(socket)
+            assert moved["rundown"]["current"] == ids[1] and moved["rundown"]["next"] is None
+            assert moved["events"] == ["rundown.advanced"]
+        api.delete(f"/rundowns/{rundown['id']}")
+        for socket in sockets:
+            assert (await receive(socket))["type"] == "deleted"
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(socket)
+            assert closed.value.rcvd.code == 4410
+
+
+async def test_followers_hear_each_advance(server, key):
+    await check_followers_hear_advances([server], key)
+
+
+@pytest.fixture
+def two_servers(tmp_path) -> Iterator[tuple[list[Server], str]]:
+    redis = RedisServer(tmp_path).start()
+    servers = [Server(redis.url, tmp_path).start() for _ in range(2)]
+    yield servers, make_key(redis.url)
+    for running in servers:
+        running.stop()
+    redis.stop()
+
+
+async def test_followers_on_two_processes_hear_each_advance(two_servers):
+    await check_followers_hear_advances(*two_servers)
+
+
+async def test_no_such_rundown_closes_with_4404(server):
+    socket = await follower(server, "rnd_doesNotExist")
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(socket)
+    assert closed.value.rcvd.code == 4404

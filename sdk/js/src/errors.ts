@@ -41,6 +41,9 @@ export class CastimerError extends Error {
   }
 }
 
+/** No answer: the connection was refused, broken or timed out (`status` is null). */
+export class APIConnectionError extends CastimerError {}
+
 /** 401: a missing, malformed, invalid or revoked API key. */
 export class AuthenticationError extends CastimerError {}
 
@@ -58,7 +61,8 @@ export class ConflictError extends CastimerError {
   }
 }
 
-/** 400 or 422: a malformed request or a value that is not allowed; `param` names the field. */
+/** 400, 413, 415 or 422: a malformed, too large or mislabelled request, or a value that is not
+ * allowed; `param` names the field. */
 export class ValidationError extends CastimerError {}
 
 /** 429: the account's plan allows no more requests now. */
@@ -100,7 +104,7 @@ export function errorFor(status: number, body: ErrorBody | null, headers: Header
   if (status === 401) return new AuthenticationError(message, details);
   if (status === 404) return new NotFoundError(message, details);
   if (status === 409) return new ConflictError(message, details);
-  if (status === 400 || status === 422) return new ValidationError(message, details);
+  if (status === 400 || status === 413 || status === 415 || status === 422) return new ValidationError(message, details);
   if (status === 429) return new RateLimitError(message, details);
   if (status === 503) return new ServiceUnavailableError(message, details);
   return new CastimerError(message, details);

@@ -1,6 +1,6 @@
 // One request to the API: the key, JSON both ways, errors as classes, and retries of 429 and
 // 503 that wait as long as the server's Retry-After says (bounded).
-import { CastimerError, errorFor, retryAfterSeconds, type ErrorBody } from "./errors.js";
+import { APIConnectionError, errorFor, retryAfterSeconds, type ErrorBody } from "./errors.js";
 import type { Page } from "./models.js";
 
 /** A WebSocket class with the standard constructor (the global one, or the `ws` package's). */
@@ -91,7 +91,7 @@ export class Http {
         response = await this.fetch(url, { method, headers, body,
                                            signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (cause) {
-        throw new CastimerError(`${method} ${url} got no answer: ${String(cause)}`,
+        throw new APIConnectionError(`${method} ${url} got no answer: ${String(cause)}`,
                                 { status: null, type: "connection_error", cause });
       }
       if (response.ok) {

@@ -2,7 +2,7 @@
 export { Castimer } from "./client.js";
 export type { CastimerOptions, WebSocketConstructor } from "./http.js";
 export {
-  AuthenticationError, CastimerError, ConflictError, NotFoundError, RateLimitError,
+  APIConnectionError, AuthenticationError, CastimerError, ConflictError, NotFoundError, RateLimitError,
   ServiceUnavailableError, ValidationError, WebhookVerificationError,
 } from "./errors.js";
 export type { ErrorBody, ErrorDetails } from "./errors.js";

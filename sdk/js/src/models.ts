@@ -7,11 +7,12 @@ export type TimerState = "idle" | "running" | "paused" | "completed" | "overtime
 export type Level = "normal" | "warning" | "danger" | "overtime";
 export type Phase = "work" | "rest";
 
-export type EventName =
+export type TimerEventName =
   | "timer.started" | "timer.paused" | "timer.resumed" | "timer.completed" | "timer.reset"
   | "timer.adjusted" | "interval.round_end" | "interval.completed" | "timer.deleted"
-  | "timer.warning" | "timer.message" | "timer.stopped" | "webhook.test"
-  | "rundown.advanced" | "rundown.completed";
+  | "timer.warning" | "timer.message" | "timer.stopped" | "webhook.test";
+export type RundownEventName = "rundown.advanced" | "rundown.completed";
+export type EventName = TimerEventName | RundownEventName;
 
 /** The message shown to the people on stage. */
 export interface StageMessage {
@@ -31,7 +32,7 @@ export interface PublicTimer {
   duration?: number;
   /** Event: ISO 8601 target with an offset or Z. */
   target_date?: string;
-  /** Event: the IANA zone it is shown in. */
+  /** The IANA zone its times are shown in (an event's target, a scheduled start). */
   timezone?: string;
   /** Interval: seconds of work, seconds of rest, rounds. */
   work?: number;
@@ -80,8 +81,9 @@ export interface TimerUrls {
 export interface Timer extends PublicTimer {
   /** Open viewer sockets across every server process (within about 3 s). */
   viewers: number;
-  webhook_url: string | null;
-  webhook_events: EventName[] | null;
+  /** Absent when the request was made with the timer's control token. */
+  webhook_url?: string | null;
+  webhook_events?: TimerEventName[] | null;
   urls: TimerUrls;
 }
 
@@ -96,7 +98,7 @@ export interface TimerCreateParams {
   rest?: number;
   rounds?: number;
   webhook_url?: string | null;
-  webhook_events?: EventName[] | null;
+  webhook_events?: TimerEventName[] | null;
   overtime?: boolean;
   warn_at?: number | null;
   danger_at?: number | null;
@@ -110,10 +112,10 @@ export type TimerUpdateParams = Omit<TimerCreateParams, "type">;
 /** What PATCH /timers/{id}/state sets. */
 export type TargetState = "running" | "paused" | "idle" | "completed";
 
-/** One entry of the event log, and the body of a webhook delivery (less its signature). */
+/** One entry of the event log of a timer, and the body of its webhook deliveries. */
 export interface TimerEvent {
   id: string;
-  event: EventName;
+  event: TimerEventName;
   /** ISO 8601: when it happened (a completion: its deadline). */
   timestamp: string;
   timer_id: string;
@@ -123,6 +125,20 @@ export interface TimerEvent {
   version?: number;
   data: EventData;
 }
+
+/** An event of a rundown: it advanced (`data.from`, `data.to`) or completed. */
+export interface RundownEvent {
+  id: string;
+  event: RundownEventName;
+  timestamp: string;
+  rundown_id: string;
+  title: string;
+  version?: number;
+  data: EventData;
+}
+
+/** What the event log lists and webhooks deliver: `event` tells which of the two it is. */
+export type CastimerEvent = TimerEvent | RundownEvent;
 
 /** What an event carries besides its name; which fields depends on the event. */
 export interface EventData {
@@ -147,11 +163,9 @@ export interface EventData {
   [field: string]: unknown;
 }
 
-/** A webhook delivery's body as it arrived, signature included. */
-export interface WebhookEvent extends TimerEvent {
-  /** sha256=<hex HMAC of the body serialised without this field>. */
-  signature: string;
-}
+/** A webhook delivery's body as it arrived, with its `signature` field (sha256=<hex HMAC of
+ * the body serialised without that field>). */
+export type WebhookEvent = CastimerEvent & { signature: string };
 
 export type DeliveryStatus = "pending" | "succeeded" | "failed" | "cancelled";
 
@@ -159,7 +173,9 @@ export type DeliveryStatus = "pending" | "succeeded" | "failed" | "cancelled";
 export interface Delivery {
   /** dlv_…: the webhook-id header, the same on every attempt. */
   id: string;
-  timer_id: string;
+  /** A timer's delivery has timer_id; a rundown's, rundown_id. */
+  timer_id?: string;
+  rundown_id?: string;
   event_id: string;
   event: EventName;
   url: string;
@@ -183,7 +199,7 @@ export interface Attempt {
 /** A delivery with its payload and every attempt (GET /deliveries/{id}). */
 export interface DeliveryDetail extends Delivery {
   /** The body as sent, without its signature. */
-  payload: TimerEvent;
+  payload: CastimerEvent;
   /** Oldest first. */
   attempts: Attempt[];
 }
@@ -230,6 +246,27 @@ export interface RundownUrls {
   control: string;
 }
 
+/** One timer of a show, planned against actual (GET /rundowns/{id}; not in lists). */
+export interface RundownItem {
+  id: string;
+  /** The timer was deleted meanwhile: nothing else is known of it. */
+  missing?: true;
+  title?: string;
+  type?: TimerType;
+  state?: TimerState;
+  /** Seconds it is set to run. */
+  planned?: number | null;
+  /** Seconds it ran, once completed. */
+  actual?: number | null;
+  /** actual - planned. */
+  over_under?: number | null;
+  started_at?: string | null;
+  completed_at?: string | null;
+  remaining_ms?: number;
+  /** The timer's control token, for whoever runs the show. */
+  control_token?: string;
+}
+
 /** A show's timers in order (DESIGN §11). */
 export interface Rundown {
   /** rnd_… */
@@ -237,12 +274,22 @@ export interface Rundown {
   title: string;
   /** The timers' ids, in order. */
   timers: string[];
-  /** The current timer's id, or null before the first advance. */
+  /** The timer the show is on (a new show: its first). */
   current: string | null;
+  /** The one after it. */
+  next: string | null;
   auto_advance: boolean;
   version: number;
+  /** When the last timer, being current, completed (rundown.completed). */
+  completed_at: string | null;
+  /** Absent when the request was made with the rundown's control token. */
   webhook_url?: string | null;
+  created_at: string;
+  updated_at: string;
+  /** `control` carries the rundown's control token after `#token=`. */
   urls: RundownUrls;
+  /** Each timer, planned against actual: in the answers about one rundown, not in lists. */
+  items?: RundownItem[];
 }
 
 export interface RundownCreateParams {

@@ -2,7 +2,7 @@
 // API keys.
 import type { Http } from "./http.js";
 import type {
-  Account, ApiKey, CreatedApiKey, Delivery, DeliveryDetail, Page, TimerEvent, WebhookSecret,
+  Account, ApiKey, CreatedApiKey, Delivery, DeliveryDetail, Page, CastimerEvent, WebhookSecret,
 } from "./models.js";
 
 export class Events {
@@ -10,7 +10,7 @@ export class Events {
 
   /** GET /events: the account's event log, oldest first (`timer_id`: one timer's only;
    * `limit`: page size, 1–500). */
-  list(params: { timer_id?: string; limit?: number } = {}): AsyncGenerator<TimerEvent, void, undefined> {
+  list(params: { timer_id?: string; limit?: number } = {}): AsyncGenerator<CastimerEvent, void, undefined> {
     return this.http.paginate("/events", params);
   }
 }
@@ -18,9 +18,11 @@ export class Events {
 export class Deliveries {
   constructor(private readonly http: Http) {}
 
-  /** GET /timers/{id}/deliveries: a timer's webhook deliveries, newest first. */
-  list(timerId: string, params: { limit?: number } = {}): AsyncGenerator<Delivery, void, undefined> {
-    return this.http.paginate(`/timers/${encodeURIComponent(timerId)}/deliveries`, params);
+  /** A timer's webhook deliveries (`GET /timers/{id}/deliveries`), or a rundown's for an id
+   * `rnd_…` (`GET /rundowns/{id}/deliveries`), newest first. */
+  list(id: string, params: { limit?: number } = {}): AsyncGenerator<Delivery, void, undefined> {
+    const owner = id.startsWith("rnd_") ? "rundowns" : "timers";
+    return this.http.paginate(`/${owner}/${encodeURIComponent(id)}/deliveries`, params);
   }
 
   /** GET /deliveries/{id}: with its payload and every attempt. */

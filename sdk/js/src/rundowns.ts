@@ -35,6 +35,11 @@ export class Rundowns {
     await this.http.request("DELETE", path(id), { query: { expected_version: expectedVersion } });
   }
 
+  /** A new control token (`urls.control`); the old one stops working at once. */
+  rotateControlToken(id: string): Promise<Rundown> {
+    return this.http.request("POST", `${path(id)}/control-token/rotate`);
+  }
+
   /** Make the next, the previous or a given timer current and start it; the one it replaces
    * is stopped unless it already completed. */
   advance(id: string, to: AdvanceTarget, expectedVersion?: number): Promise<Rundown> {

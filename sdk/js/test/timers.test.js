@@ -132,3 +132,17 @@ test("a wrong key is an AuthenticationError", async () => {
   assert.ok(error instanceof AuthenticationError, String(error));
   assert.equal(error.status, 401);
 });
+
+test("a timer's control token runs that timer, and reaches nothing else", async () => {
+  const timer = await castimer.timers.create({ duration: 60 });
+  const token = /** @type {string} */ (new URL(timer.urls.control).hash.split("token=")[1]);
+  const desk = client({ apiKey: token });
+  assert.equal((await desk.timers.start(timer.id)).state, "running");
+  assert.equal((await desk.timers.adjust(timer.id, 10)).adjustment, 10);
+  assert.equal((await desk.timers.setMessage(timer.id, "Five minutes")).message?.text,
+               "Five minutes");
+  const seen = await desk.timers.get(timer.id);
+  assert.equal(seen.webhook_url, undefined, "the account's webhook settings are not the desk's");
+  const refused = await desk.timers.update(timer.id, { title: "no" }).catch((e) => e);
+  assert.ok(refused instanceof NotFoundError, String(refused));
+});

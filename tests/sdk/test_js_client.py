@@ -9,6 +9,8 @@ server is stopped and started again on the same port, as an operator's restart w
 from __future__ import annotations
 
 import base64
+import functools
+import http.server
 import json
 import os
 import re
@@ -185,3 +187,87 @@ def test_readme_node_receiver_verifies_real_deliveries(built: Path, sdk_server: 
             receiver.terminate()
             output, _ = receiver.communicate(timeout=10)
     assert f"timer.started {timer['id']} {done[0]['id']}" in output
+
+
+class _SdkSite:
+    """Someone else's site, on another origin than Castimer's: a host page and the built
+    library as ES modules, as a page that installed castimer-client serves them."""
+
+    def __init__(self, directory: Path) -> None:
+        (directory / "dist").symlink_to(SDK / "dist", target_is_directory=True)
+        handler = functools.partial(_QuietFiles, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _SdkSite:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+HOST_PAGE = """<!doctype html>
+<iframe id="mine" src="{server}/widget?timer={mine}"></iframe>
+<iframe id="theirs" src="{server}/widget?timer={theirs}"></iframe>
+<script type="module">
+  import {{ onWidgetEvent }} from "/dist/index.js";
+  window.mine = [];
+  window.every = [];
+  window.elsewhere = [];
+  onWidgetEvent((event) => window.mine.push(event),
+                {{ origin: "{server}", frame: document.getElementById("mine") }});
+  onWidgetEvent((event) => window.every.push(event.timer_id));
+  onWidgetEvent((event) => window.elsewhere.push(event),
+                {{ origin: "https://timers.example.com" }});
+  window.listening = true;
+</script>
+"""
+
+
+def test_on_widget_event_hears_real_widgets_in_chromium(built: Path, sdk_server: Server,
+                                                        tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import ARGS, CHROMIUM
+
+    with client(sdk_server, make_key(sdk_server.engine_url)) as api:
+        mine, theirs = (api.post("/timers", json={"duration": 60}).json()["id"]
+                        for _ in range(2))
+        (tmp_path / "host.html").write_text(HOST_PAGE.format(server=sdk_server.base,
+                                                             mine=mine, theirs=theirs))
+        with _SdkSite(tmp_path) as site, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.goto(f"{site.base}/host.html")
+                page.wait_for_function("window.listening === true")
+                for frame in page.frames[1:]:
+                    frame.wait_for_selector('#timer[data-connection="live"]')
+                api.patch(f"/timers/{mine}/state", json={"action": "start"})
+                api.patch(f"/timers/{theirs}/state", json={"action": "start"})
+                page.wait_for_function("window.every.length >= 2")
+                # The host page's own message, shaped like a widget's, is not the widget's.
+                page.evaluate("postMessage({source: 'castimer', event: 'timer.completed', "
+                              "timer_id: 'tmr_forged'}, '*')")
+                page.wait_for_function("window.every.includes('tmr_forged')")
+                heard = page.evaluate("window.mine")
+                every = page.evaluate("window.every")
+                elsewhere = page.evaluate("window.elsewhere")
+            finally:
+                browser.close()
+    assert errors == []
+    assert [(e["event"], e["timer_id"], e["state"]) for e in heard] == [
+        ("timer.started", mine, "running")], heard
+    assert heard[0]["source"] == "castimer" and 59_000 < heard[0]["remaining_ms"] <= 60_000
+    assert sorted(every) == sorted([mine, theirs, "tmr_forged"]), every
+    assert elsewhere == []

@@ -163,7 +163,12 @@ export function follow(wsUrl: string, onState: (update: LiveUpdate) => void,
   function receive(message: ServerMessage) {
     if (message.type === "pong") return learn(message);
     if (message.type === "presence") {
-      if (typeof message.viewers === "number") options.onPresence?.(message.viewers);
+      if (typeof message.viewers !== "number") return;
+      try {
+        options.onPresence?.(message.viewers);
+      } catch (error) {
+        report(error);
+      }
       return;
     }
     if (message.type === "deleted") {
@@ -207,7 +212,15 @@ export function follow(wsUrl: string, onState: (update: LiveUpdate) => void,
       return;
     }
     if (stopped) return;
-    const opened = new Socket(wsUrl);
+    let opened: WebSocket;
+    try {
+      opened = new Socket(wsUrl);
+    } catch (error) {
+      report(error); // a URL no WebSocket takes: trying again cannot help
+      stopped = true;
+      status("closed");
+      return;
+    }
     socket = opened;
     opened.onopen = () => {
       for (const delay of QUICK_PINGS) timers.push(setTimeout(ping, delay));

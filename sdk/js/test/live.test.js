@@ -111,3 +111,25 @@ test("live recovers from a server restart and resumes from a fresh snapshot", as
     live.stop();
   }
 });
+
+test("a live stream counts among the viewers unless told not to", async () => {
+  const timer = await castimer.timers.create({ duration: 60 });
+  /** @type {number[]} */
+  const counts = [];
+  const counted = castimer.timers.live(timer.id, () => {}, {
+    onPresence: (viewers) => counts.push(viewers) });
+  /** @type {LiveUpdate[]} */
+  const quiet = [];
+  const uncounted = castimer.timers.live(timer.id, (update) => quiet.push(update),
+                                         { countAsViewer: false });
+  try {
+    await until(() => counts.includes(1), "presence: one viewer", 10_000);
+    await until(() => quiet.length > 0, "the uncounted stream's snapshot");
+    await sleep(1500); // presence is told at most once a second: room for a wrong second count
+    assert.equal((await castimer.timers.get(timer.id)).viewers, 1);
+    assert.ok(!counts.includes(2), counts.join());
+  } finally {
+    counted();
+    uncounted();
+  }
+});

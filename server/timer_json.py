@@ -15,8 +15,8 @@ from .timers import Timer
 def public(t: Timer, now_ms: int) -> dict[str, Any]:
     """What anyone holding the timer id may see: no webhook settings, no control token."""
     p = timers.progress(t, now_ms)
-    # Every type has a timezone: pages show a scheduled start, a target and the time of day
-    # in it.
+    # Every type may have a timezone (an event's is UTC unless set): pages show a scheduled
+    # start, a target and the time of day in it.
     out: dict[str, Any] = {"id": t.id, "type": t.type, "title": t.title, "state": str(t.state),
                            "timezone": t.timezone}
     if t.type == timers.COUNTDOWN:

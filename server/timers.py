@@ -110,7 +110,9 @@ class Timer:
     duration_ms: int = 0
     target_ms: int | None = None
     target_date: str | None = None
-    timezone: str = "UTC"
+    #: IANA zone the timer is shown in; None: not set (an event timer's is UTC then; other
+    #: types show a scheduled start with the offset it was written with).
+    timezone: str | None = None
     work_ms: int = DEFAULT_WORK * 1000
     rest_ms: int = DEFAULT_REST * 1000
     rounds: int = DEFAULT_ROUNDS
@@ -457,6 +459,8 @@ def create(timer_id: str, account_id: str, fields: dict[str, Any], now_ms: int,
     if timer_type not in TYPES:
         raise TimerError(f"type must be one of {', '.join(TYPES)}, got {timer_type!r}", "type")
     timing = _timing(timer_type, fields, now_ms)
+    if timer_type == EVENT:
+        timing.setdefault("timezone", "UTC")
     if timer_type == COUNTDOWN and "duration_ms" not in timing:
         raise TimerError("duration is required for countdown timers (seconds, 1 or more)",
                          "duration")

@@ -158,3 +158,38 @@ def test_the_companion_table_holds_requests_that_drive_a_live_timer(tmp_path):
                                              "timer.message", "timer.message"]
     finally:
         server.stop()
+
+
+def test_the_rundown_example_makes_a_show_and_advances_it(tmp_path):
+    block = command_under("Rundowns: a show of timers")  # a ### heading, found all the same
+    create, advance = (c.replace("\\\n", " ") for c in block.split("\ncurl "))
+    advance = "curl " + advance
+    server = Server(sqlite_url(tmp_path), tmp_path).start()
+    try:
+        key = make_key(server.engine_url)
+        with client(server, key) as api:
+            ids = {name: api.post("/timers", json={"type": "countdown", "duration": 60}).json()
+                   ["id"] for name in ("tmr_intro", "tmr_talk", "tmr_qa")}
+            for placeholder, real in ids.items():
+                create = create.replace(placeholder, real)
+            env = f"KEY={key}; API={server.base}/api/v1; "
+            made = subprocess.run(["bash", "-c", env + create.replace("curl ", "curl -sS ", 1)],
+                                  capture_output=True, text=True, timeout=20)
+            show = orjson.loads(made.stdout)
+            assert show["timers"] == list(ids.values()) and show["auto_advance"] is True
+            moved = subprocess.run(
+                ["bash", "-c", env + advance.replace("rnd_…", show["id"])
+                 .replace("curl ", "curl -sS ", 1)], capture_output=True, text=True, timeout=20)
+            assert orjson.loads(moved.stdout)["current"] == ids["tmr_talk"]
+            # The hardware section's Next button, with the rundown's own token.
+            readme = (ROOT / "README.md").read_text()
+            line = next(x for x in readme.splitlines()
+                        if x.startswith("curl -X POST http://127.0.0.1:8000/api/v1/rundowns/"))
+            token = show["urls"]["control"].split("#token=", 1)[1]
+            pressed = subprocess.run(
+                ["bash", "-c", line.replace("http://127.0.0.1:8000", server.base)
+                 .replace("rnd_…", show["id"]).replace("ctl_…", token)
+                 .replace("curl ", "curl -sS ", 1)], capture_output=True, text=True, timeout=20)
+            assert orjson.loads(pressed.stdout)["current"] == ids["tmr_qa"], pressed.stderr
+    finally:
+        server.stop()

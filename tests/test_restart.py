@@ -4,6 +4,7 @@ the clock says, and a deadline that passed while it was down fires exactly once.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import time
 
@@ -197,5 +198,46 @@ def test_sigkill_under_patch_load_loses_no_acknowledged_change(tmp_path, private
                 logged = {e["version"] for e in api.get(
                     "/events", params={"timer_id": timer_id, "limit": 500}).json()["data"]}
                 assert set(range(2, version + 1)) <= logged, timer_id
+    finally:
+        second.stop()
+
+
+def ms(iso: str) -> int:
+    return round(dt.datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def test_a_show_that_ran_on_while_its_server_was_down_catches_up_anchored(tmp_path,
+                                                                         private_engine_url):
+    """Three 1 s timers of an auto-advancing rundown; the only server is killed as the first
+    starts and comes back 4 s later: each timer completes once, each next one started at the
+    completion before it, as if the server had never gone."""
+    url = private_engine_url
+    first = Server(url, tmp_path).start()
+    key = make_key(url)
+    try:
+        with client(first, key) as api:
+            ids = [api.post("/timers", json={"type": "countdown", "duration": 1}).json()["id"]
+                   for _ in range(3)]
+            rundown = api.post("/rundowns", json={"timers": ids, "auto_advance": True}).json()
+            started = api.patch(f"/timers/{ids[0]}/state", json={"state": "running"}).json()
+        first.kill()
+        time.sleep(4.0)
+    finally:
+        first.stop()
+    second = Server(url, tmp_path, port=first.port).start()
+    try:
+        with client(second, key) as api:
+            deadline = time.monotonic() + 10
+            while not api.get(f"/rundowns/{rundown['id']}").json()["completed_at"]:
+                assert time.monotonic() < deadline, "the show did not catch up"
+                time.sleep(0.05)
+            shown = [api.get(f"/timers/{i}").json() for i in ids]
+            begun = [ms(t["started_at"]) for t in shown]
+            assert begun == [ms(started["started_at"]) + 1000 * n for n in range(3)]
+            for timer_id in ids:
+                assert [e["event"] for e in events_of(api, timer_id)].count(
+                    "timer.completed") == 1
+            log = api.get("/events", params={"timer_id": rundown["id"]}).json()["data"]
+            assert [e["event"] for e in log] == ["rundown.advanced"] * 2 + ["rundown.completed"]
     finally:
         second.stop()

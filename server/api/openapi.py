@@ -25,7 +25,8 @@ _DESCRIPTIONS = {
     "duration": "Countdown length in seconds (1 to 316,224,000: no timer runs over 3,660 days).",
     "target_date": "Event target: ISO 8601 with an offset or Z, in the future.",
     "timezone": "IANA time zone the timer is shown in: an event's target, a scheduled start, the "
-                "stage's time of day. Any type; default UTC.",
+                "stage's time of day. Any type; an event's default is UTC, other types show a "
+                "scheduled start with the offset it was written with until one is set.",
     "work": "Interval work phase in seconds. Default 20.",
     "rest": "Interval rest phase in seconds (0 allowed). Default 10.",
     "rounds": "Interval rounds (1 to 1000). Default 8.",
@@ -191,7 +192,7 @@ SCHEMAS: dict[str, Any] = {
                   "title": {"type": "string"},
                   "state": {"type": "string", "enum": [s.value for s in timers.State]},
                   "duration": {"type": "integer"}, "target_date": {"type": "string"},
-                  "timezone": {"type": "string"}, "work": {"type": "integer"},
+                  "timezone": _NULLABLE_STRING, "work": {"type": "integer"},
                   "rest": {"type": "integer"}, "rounds": {"type": "integer"},
                   "adjustment": {"type": "integer", "description": "Seconds added (or "
                                  "removed, negative) by adjust since the last reset."},
@@ -247,11 +248,13 @@ SCHEMAS: dict[str, Any] = {
         **_SECRET_PROPERTIES}},
     "WebhookSecret": {"type": "object", "required": ["webhook_secret"],
                       "properties": _SECRET_PROPERTIES},
-    "Delivery": {"type": "object", "required": ["id", "timer_id", "event", "url", "status"],
+    "Delivery": {"type": "object", "required": ["id", "event", "url", "status"],
+                 "description": "A timer's delivery has timer_id; a rundown's, rundown_id.",
                  "properties": {
                      "id": {"type": "string", "description": "dlv_…; the webhook-id header, "
                             "the same on every attempt"},
-                     "timer_id": {"type": "string"}, "event_id": {"type": "string"},
+                     "timer_id": {"type": "string"}, "rundown_id": {"type": "string"},
+                     "event_id": {"type": "string"},
                      "event": {"type": "string"}, "url": {"type": "string"},
                      "status": {"type": "string",
                                 "enum": ["pending", "succeeded", "failed", "cancelled"]},
@@ -424,6 +427,12 @@ DOCUMENT: dict[str, Any] = {
                         _ok("The rundown", _RUNDOWN),
                         _body(rundown_api.ADVANCE_FIELDS, ("to",)), codes=(404, 409, 422),
                         controllable=True, what="rundown"),
+        },
+        "/rundowns/{rundown_id}/deliveries": {
+            "parameters": [_RUNDOWN_ID],
+            "get": _op("The rundown's webhook deliveries, newest first",
+                       _ok("A page of deliveries", _ref("DeliveryPage")), parameters=_page(100),
+                       codes=(404, 422), what="rundown"),
         },
         "/rundowns/{rundown_id}/control-token/rotate": {
             "parameters": [_RUNDOWN_ID],

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import commit, ids, timers
+from .. import commit, ids, rundowns, timers
 from ..clock import now_ms
-from ..commit import TimerNotFound
+from ..commit import RundownNotFound, TimerNotFound
 from ..engines.base import PENDING, Attempt, Delivery, DeliveryRecord
 from . import schema
 from .auth import authenticated
@@ -22,8 +22,10 @@ from .responses import json_response
 
 def delivery_json(d: Delivery, attempts: list[Attempt] | None = None) -> dict[str, Any]:
     payload = orjson.loads(d.body)
+    # A rundown's deliveries are queued under its id, as a timer's under the timer's.
+    owner = "rundown_id" if d.timer_id.startswith("rnd_") else "timer_id"
     out: dict[str, Any] = {
-        "id": d.id, "timer_id": d.timer_id, "event_id": d.event_id,
+        "id": d.id, owner: d.timer_id, "event_id": d.event_id,
         "event": payload.get("event"), "url": d.url, "status": d.status,
         "attempt_count": d.attempts, "created_at": timers.iso(d.created_at_ms),
         "next_attempt_at": timers.iso(d.due_ms) if d.status == PENDING else None}
@@ -73,19 +75,34 @@ async def send_test(request: Request) -> Response:
 async def list_deliveries(request: Request) -> Response:
     """A timer's deliveries, newest first (also after the timer was deleted). A timer of
     another account is 404 like on every timer route, and so is one this account never had."""
+    timer_id = request.path_params["timer_id"]
+    raw = await request.state.engine.get_timer(timer_id)
+    owner = timers.load(raw).account_id if raw is not None else None
+    return await _deliveries_of(request, timer_id, owner, TimerNotFound(timer_id))
+
+
+@authenticated
+async def list_rundown_deliveries(request: Request) -> Response:
+    """A rundown's deliveries (its advances and completions), as a timer's."""
+    rundown_id = request.path_params["rundown_id"]
+    raw = await request.state.engine.get_rundown(rundown_id)
+    owner = rundowns.load(raw).account_id if raw is not None else None
+    return await _deliveries_of(request, rundown_id, owner, RundownNotFound(rundown_id))
+
+
+async def _deliveries_of(request: Request, object_id: str, owner: str | None,
+                         missing: Exception) -> Response:
     limit = schema.query_int(request, "limit", 20, 1, 100)
     cursor = schema.decode_cursor(request)
     engine, account_id = request.state.engine, request.state.account.id
-    timer_id = request.path_params["timer_id"]
-    raw = await engine.get_timer(timer_id)
-    if raw is not None and timers.load(raw).account_id != account_id:
-        raise TimerNotFound(timer_id)
+    if owner is not None and owner != account_id:
+        raise missing
     try:
-        page, following = await engine.list_deliveries(account_id, timer_id, cursor, limit)
+        page, following = await engine.list_deliveries(account_id, object_id, cursor, limit)
     except ValueError as exc:
         raise bad_request(str(exc), "cursor") from None
-    if raw is None and not page and cursor is None:
-        raise TimerNotFound(timer_id)
+    if owner is None and not page and cursor is None:
+        raise missing
     return json_response({"data": [delivery_json(d) for d in page],
                           "has_more": following is not None,
                           "next_cursor": schema.encode_cursor(following)})
@@ -114,6 +131,7 @@ async def retry_delivery(request: Request) -> Response:
 routes = [
     Route("/timers/{timer_id}/webhooks/test", send_test, methods=["POST"]),
     Route("/timers/{timer_id}/deliveries", list_deliveries, methods=["GET"]),
+    Route("/rundowns/{rundown_id}/deliveries", list_rundown_deliveries, methods=["GET"]),
     Route("/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
     Route("/deliveries/{delivery_id}/retry", retry_delivery, methods=["POST"]),
 ]

@@ -137,6 +137,8 @@ def test_a_countdown_has_a_timezone_to_show_its_scheduled_start_in(api):
     moved = api.patch(f"/timers/{timer.json()['id']}", json={"timezone": "Europe/Paris"})
     assert moved.json()["timezone"] == "Europe/Paris"
     plain = api.post("/timers", json={"type": "interval"}).json()
-    assert plain["timezone"] == "UTC"
+    assert plain["timezone"] is None  # shown with start_at's own offset
+    event = api.post("/timers", json={"type": "event", "target_date": iso_in(60)}).json()
+    assert event["timezone"] == "UTC"
     bad = api.post("/timers", json={"type": "countdown", "duration": 5, "timezone": "Mars/X"})
     assert bad.status_code == 422 and bad.json()["error"]["param"] == "timezone"

@@ -3,6 +3,7 @@ in order, like a timer's events."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -39,3 +40,13 @@ def test_a_rundowns_webhook_gets_its_advances_and_completion_signed(api, receive
     assert [e["id"] for e in logged] == [b["id"] for b in bodies]
     assert len(receiver.at("/show")) == 3  # once each
     assert orjson.loads(got[0].body)["timestamp"] == logged[0]["timestamp"]
+    listed = api.get(f"/rundowns/{rundown['id']}/deliveries").json()["data"]
+    deadline = time.monotonic() + 5
+    while any(d["status"] != "succeeded" for d in listed):  # the outcome is recorded after
+        assert time.monotonic() < deadline, listed  # the receiver has answered
+        time.sleep(0.05)
+        listed = api.get(f"/rundowns/{rundown['id']}/deliveries").json()["data"]
+    assert [d["event"] for d in listed] == ["rundown.completed", "rundown.advanced",
+                                            "rundown.advanced"]  # newest first
+    assert all(d["rundown_id"] == rundown["id"] for d in listed)
+    assert api.get("/rundowns/rnd_none/deliveries").status_code == 404

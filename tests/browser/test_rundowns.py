@@ -6,6 +6,7 @@ it. A show on no timer waits calmly, a deleted rundown says so, an unknown one i
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,9 +14,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from server import i18n
-from tests.browser.conftest import opened_context
+from tests.browser.conftest import HostSite, new_key, opened_context
 from tests.browser.test_live import create, wait_until
-from tests.servers import Server
+from tests.conftest import sqlite_url
+from tests.servers import Server, client
 
 # Each message of a rundown socket, and what the page drew at the first animation frame after
 # it: the page's own frame callback was asked for before the message came, so it runs first in
@@ -179,6 +181,62 @@ def test_a_rundown_widget_loaded_while_the_show_is_on_no_timer_waits(
     advance(api, show["id"], "next")
     expect(page.locator("#title")).to_have_text("Keynote")
     expect(page.locator("#rundown")).to_have_text("Morning show · 1 of 2")
+
+
+RUNDOWN_HOST = """<!doctype html><title>Host</title>
+<iframe src="{base}/widget?rundown={id}" style="width:300px;height:300px;border:none"></iframe>
+<script>
+  window.heard = [];
+  addEventListener("message", (event) => {{
+    if (event.data && event.data.source === "castimer") window.heard.push(event.data);
+  }});
+</script>"""
+
+
+def test_the_host_page_hears_the_events_of_the_timer_the_show_is_on(
+        page: Page, site: Server, api: httpx.Client, host_site: HostSite) -> None:
+    show, ids = show_of_three(api)
+    page.goto(host_site.put("/rundown-host.html",
+                            RUNDOWN_HOST.format(base=site.base, id=show["id"])))
+    frame = page.frame_locator("iframe")
+    expect(frame.locator("#title")).to_have_text("Opening")
+    assert api.patch(f"/timers/{ids[0]}/state", json={"action": "start"}).status_code == 200
+    page.wait_for_function("window.heard.some(m => m.event === 'timer.started')")
+    advance(api, show["id"], "next")
+    expect(frame.locator("#title")).to_have_text("Keynote")
+    assert api.patch(f"/timers/{ids[1]}/state", json={"action": "pause"}).status_code == 200
+    page.wait_for_function("window.heard.some(m => m.event === 'timer.paused')")
+    heard = page.evaluate("window.heard")
+    started = next(m for m in heard if m["event"] == "timer.started")
+    paused = next(m for m in heard if m["event"] == "timer.paused")
+    assert (started["timer_id"], paused["timer_id"]) == (ids[0], ids[1]), heard
+    assert paused["state"] == "paused"
+
+
+def test_a_rundown_widget_reconnects_after_a_server_restart_and_finds_the_show_moved_on(
+        page: Page, tmp_path: Path) -> None:
+    server = Server(sqlite_url(tmp_path), tmp_path).start()
+    try:
+        with client(server, new_key(server)) as api:
+            show, ids = show_of_three(api)
+            page.goto(f"{server.base}/widget?rundown={show['id']}")
+            expect(page.locator("#timer")).to_have_attribute("data-connection", "live")
+            expect(page.locator("#title")).to_have_text("Opening")
+            server.stop()
+            expect(page.locator("#timer")).to_have_attribute("data-connection",
+                                                             "reconnecting")
+            expect(page.locator("#status")).to_have_text("Reconnecting…")
+            server = Server(server.engine_url, tmp_path, port=server.port).start()
+            # While the page waits to retry, the show moves on: the rundown's first message
+            # on the new connection tells it.
+            advance(api, show["id"], ids[2])
+            expect(page.locator("#title")).to_have_text("Questions", timeout=10_000)
+            expect(page.locator("#rundown")).to_have_text("Morning show · 3 of 3")
+            expect(page.locator("#timer")).to_have_attribute("data-connection", "live",
+                                                             timeout=10_000)
+            expect(page.locator("#status")).to_be_hidden()
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("path", ["/widget?rundown={id}&lang=fr", "/stage/{id}?lang=fr"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from starlette.requests import Request
@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from . import i18n, settings, stage_params, timer_json, timers, widget_params
+from . import commit, i18n, rundowns, settings, stage_params, timer_json, timers, widget_params
 from .api.responses import json_response
 from .api.timers import base_url
 from .clock import now_ms
@@ -105,27 +105,62 @@ async def _live(request: Request, timer_id: str, lang: str) -> tuple[dict[str, A
     return timer_json.public(timer, now_ms()), account is not None and account.plan in PAID_PLANS
 
 
+class _Show(NamedTuple):
+    """A rundown as its viewers are served it: the public rundown, its current timer (None while
+    the show is on none), what to draw first (that timer's public state, or a blank titled with
+    the rundown), and whether its account's plan may hide the branding."""
+
+    rundown: dict[str, Any]
+    timer_id: str | None
+    timer: dict[str, Any]
+    paid: bool
+
+
+async def _show(request: Request, rundown_id: str, lang: str) -> _Show:
+    engine = request.state.engine
+    try:
+        raw = await engine.get_rundown(rundown_id)
+        rundown = rundowns.load(raw) if raw is not None else None
+        account = await engine.get_account(rundown.account_id) if rundown else None
+        current = await engine.get_timer(rundown.current) if rundown and rundown.current else None
+    except EngineUnavailable:
+        raise _Unshowable(503, i18n.text(lang, "error.unavailable")) from None
+    if rundown is None:
+        raise _Unshowable(404, i18n.text(lang, "error.rundown_not_found", value=rundown_id))
+    now = now_ms()
+    # A current timer deleted a moment ago is on its way out of the rundown too: the show
+    # waits, as it will once that change arrives.
+    timer = (timer_json.public(timers.load(current), now) if current is not None else
+             {"type": timers.COUNTDOWN, "state": "idle", "remaining_ms": 0, "elapsed_ms": 0,
+              "total_ms": 0, "server_time": now, "version": 0, "title": rundown.title})
+    return _Show(commit.public_rundown(rundown), rundown.current if current else None, timer,
+                 account is not None and account.plan in PAID_PLANS)
+
+
 async def widget(request: Request) -> Response:
     params = widget_params.parse(request.query_params)
     lang = params.lang
     status, problems = 200, [p.message(lang) for p in params.problems]
-    snapshot, paid = None, False
+    snapshot, paid, rundown, timer_id = None, False, None, params.timer
     if problems:
         status = 400
-    elif params.timer is not None:
+    elif params.timer is not None or params.rundown is not None:
         try:
-            snapshot, paid = await _live(request, params.timer, lang)
+            if params.rundown is not None:
+                rundown, timer_id, snapshot, paid = await _show(request, params.rundown, lang)
+            else:
+                snapshot, paid = await _live(request, params.timer or "", lang)
         except _Unshowable as unshowable:
             status, problems = unshowable.status, [unshowable.message]
     # A title given in the URL wins, even over later changes of the live timer's own title.
     fixed_title = params.title if "title" in request.query_params else None
     title = fixed_title if fixed_title is not None or snapshot is None else snapshot["title"]
     config = {
-        "lang": lang, "timer_id": params.timer, "live": snapshot is not None,
-        "fixed_title": fixed_title,
+        "lang": lang, "timer_id": timer_id, "live": snapshot is not None,
+        "fixed_title": fixed_title, **({"rundown": rundown} if rundown else {}),
         "timer": {**snapshot, "title": title} if snapshot else _standalone(params),
         "show_title": params.show_title, "show_date": params.show_date, "alarm": params.alarm,
-        "text": i18n.subset(lang, ("widget.",)),
+        "text": i18n.subset(lang, ("widget.", "show.") if rundown else ("widget.",)),
     }
     return render(request, "widget.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "title": title or "",
@@ -135,21 +170,26 @@ async def widget(request: Request) -> Response:
 
 
 async def stage(request: Request) -> Response:
-    """The full-window display of a live timer for a stage or an OBS browser source."""
-    timer_id = request.path_params["timer_id"]
-    params = stage_params.parse(timer_id, request.query_params)
+    """The full-window display of a live timer (or a rundown's current timer) for a stage or
+    an OBS browser source."""
+    shown_id = request.path_params["id"]
+    params = stage_params.parse(shown_id, request.query_params)
     lang = params.lang
     status, problems = 200, [p.message(lang) for p in params.problems]
-    snapshot = None
+    snapshot, rundown, timer_id = None, None, shown_id
     if problems:
         status = 400
     else:
         try:
-            snapshot, _ = await _live(request, timer_id, lang)
+            if stage_params.is_rundown(shown_id):
+                rundown, timer_id, snapshot, _ = await _show(request, shown_id, lang)
+            else:
+                snapshot, _ = await _live(request, shown_id, lang)
         except _Unshowable as unshowable:
             status, problems = unshowable.status, [unshowable.message]
-    config = {"lang": lang, "timer_id": timer_id, "timer": snapshot, "clock": params.clock,
-              "text": i18n.subset(lang, ("stage.", "widget."))}
+    config = {"lang": lang, "timer_id": timer_id, "rundown": rundown, "timer": snapshot,
+              "clock": params.clock,
+              "text": i18n.subset(lang, ("stage.", "widget.", "show."))}
     return render(request, "stage.html", {
         "lang": lang, "t": i18n.CATALOGS[lang], "params": params, "problems": problems,
         "title": snapshot["title"] if snapshot else "", "config": config,
@@ -226,7 +266,7 @@ async def control(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/widget", widget, methods=["GET"]),
     Route("/widget/{name}", widget_asset, methods=["GET"]),
-    Route("/stage/{timer_id}", stage, methods=["GET"]),
+    Route("/stage/{id}", stage, methods=["GET"]),
     Route("/embed", embed, methods=["GET"]),
     Route("/embed/check", embed_check, methods=["GET"]),
     Route("/control/{timer_id}", control, methods=["GET"]),

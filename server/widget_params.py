@@ -22,6 +22,7 @@ DEFAULT_DURATION = 300  # the reference gives none; five minutes is the example 
 DEFAULT_COLOR = "6C63FF"
 _HEX = re.compile(r"[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}")
 TIMER_ID = re.compile(r"tmr_[0-9A-Za-z]{1,64}")
+RUNDOWN_ID = re.compile(r"rnd_[0-9A-Za-z]{1,64}")
 _INT = re.compile(r"[+-]?\d{1,12}")
 _ECHO = 40  # characters of a bad value repeated back in the message
 
@@ -56,6 +57,8 @@ class WidgetParams:
     alarm: bool = True
     show_brand: bool = True
     timer: str | None = None
+    #: A rundown whose current timer the widget follows (instead of one `timer`).
+    rundown: str | None = None
     problems: tuple[Problem, ...] = ()
 
 
@@ -133,7 +136,12 @@ def parse(query: Mapping[str, str]) -> WidgetParams:
     if "timer" in query:
         keep("timer", query["timer"] if TIMER_ID.fullmatch(query["timer"]) else
              Problem("timer", "error.timer_id", {"value": _echo(query["timer"])}))
-    live = "timer" in values
+    if "rundown" in query:
+        keep("rundown", query["rundown"] if RUNDOWN_ID.fullmatch(query["rundown"]) else
+             Problem("rundown", "error.rundown_id", {"value": _echo(query["rundown"])}))
+        if "timer" in query:
+            problems.append(Problem("rundown", "error.timer_or_rundown"))
+    live = "timer" in values or "rundown" in values
     if (not live and values.get("type") == timers.EVENT and "target_ms" not in values
             and not any(p.param == "target_date" for p in problems)):
         problems.append(Problem("target_date", "error.required", {"type": timers.EVENT}))

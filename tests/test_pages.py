@@ -171,6 +171,44 @@ def test_the_stage_display_names_a_bad_parameter_or_a_missing_timer(site: Server
     assert "tmr_doesnotexist" in response.text and 'lang="de"' in response.text
 
 
+def _rundown(server: Server, plan: str) -> str:
+    with client(server, make_key(server.engine_url, plan=plan)) as api:
+        timer_id = api.post("/timers", json={"duration": 60}).json()["id"]
+        return str(api.post("/rundowns", json={"timers": [timer_id]}).json()["id"])
+
+
+@pytest.mark.parametrize(("plan", "hidden"), [("free", False), ("pro", True)])
+def test_a_rundown_widget_may_hide_the_branding_as_its_accounts_timers_may(
+        site: Server, plan: str, hidden: bool) -> None:
+    rundown_id = _rundown(site, plan)
+    assert _branded(site, f"rundown={rundown_id}")
+    assert _branded(site, f"rundown={rundown_id}&show_brand=0") is not hidden
+
+
+def test_a_rundown_page_preloads_the_rundown_module_and_keeps_the_policy(site: Server) -> None:
+    rundown_id = _rundown(site, "free")
+    for path in (f"/widget?rundown={rundown_id}", f"/stage/{rundown_id}"):
+        response = httpx.get(site.base + path)
+        assert response.status_code == 200, response.text
+        assert '<link rel="modulepreload" href="/static/rundown.js">' in response.text
+        assert "frame-ancestors *" in response.headers["content-security-policy"]
+    assert "rundown.js" not in httpx.get(f"{site.base}/widget?duration=60").text
+
+
+def test_a_rundown_page_names_a_bad_or_missing_rundown(site: Server) -> None:
+    response = httpx.get(f"{site.base}/widget?rundown=rnd_doesnotexist&lang=fr")
+    assert response.status_code == 404
+    assert i18n.text("fr", "error.rundown_not_found", value="rnd_doesnotexist") in html.unescape(
+        response.text)
+    response = httpx.get(f"{site.base}/widget?rundown=nope&timer=tmr_x")
+    assert response.status_code == 400
+    assert "rundown" in response.text and "not both" in response.text
+    response = httpx.get(f"{site.base}/stage/rnd_doesnotexist?lang=de")
+    assert response.status_code == 404 and 'lang="de"' in response.text
+    response = httpx.get(f"{site.base}/stage/rnd_no-such")
+    assert response.status_code == 400 and "rundown_id" in response.text
+
+
 def test_only_the_widget_script_and_style_are_served_from_its_folder(site: Server) -> None:
     assert httpx.get(f"{site.base}/widget/widget.js").status_code == 200
     assert httpx.get(f"{site.base}/widget/widget.css").headers["content-type"].startswith(

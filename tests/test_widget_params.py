@@ -51,6 +51,9 @@ def test_good_values_are_read() -> None:
      "timezone must be an IANA time zone, like Europe/Paris; got “Mars/Olympus”."),
     ({"title": "x" * 201}, "title must be at most 200 characters long."),
     ({"timer": "abc"}, "timer must be a timer id like tmr_…; got “abc”."),
+    ({"rundown": "tmr_abc"}, "rundown must be a rundown id like rnd_…; got “tmr_abc”."),
+    ({"rundown": "rnd_abc", "timer": "tmr_abc"},
+     "Give timer or rundown, not both: a widget follows one timer or one rundown."),
 ])
 def test_each_bad_value_names_the_parameter_and_what_is_allowed(query: dict[str, str],
                                                                 message: str) -> None:
@@ -65,3 +68,12 @@ def test_a_long_bad_value_is_cut_in_the_message() -> None:
 
 def test_a_live_timer_needs_no_target_date() -> None:
     assert widget_params.parse({"type": "event", "timer": "tmr_x"}).problems == ()
+    assert widget_params.parse({"type": "event", "rundown": "rnd_x"}).problems == ()
+
+
+def test_a_rundown_is_read_beside_the_other_parameters() -> None:
+    params = widget_params.parse({"rundown": "rnd_Show1", "theme": "light", "lang": "ja",
+                                  "show_title": "0"})
+    assert params.problems == ()
+    assert (params.rundown, params.timer, params.theme, params.lang, params.show_title) == (
+        "rnd_Show1", None, "light", "ja", False)

@@ -49,6 +49,7 @@ const PING_EVERY = 30000;
  * @property {number | null} guess an offset to use until the socket says better
  * @property {(message: ServerMessage) => void} onMessage every server message but pongs
  * @property {(status: ConnectionStatus) => void} onStatus
+ * @property {string} [greeting] the first message's type, if not snapshot
  */
 
 /**
@@ -120,7 +121,7 @@ export function connect(options) {
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === "pong") return learn(message);
-      if (message.type === "snapshot" || message.type === "rundown") {
+      if (message.type === (options.greeting ?? "snapshot")) {
         attempt = 0;
         // Until a pong arrives, assume the snapshot took no time to get here.
         if (samples.length === 0) estimate = { offset: message.server_time - now(), error: null };
@@ -320,6 +321,8 @@ export function left(seen, timer) {
  * @property {number} version
  * @property {string | null} status the connection's status; "deleted" once the timer is gone
  * @property {() => number} serverNow our estimate of the server's clock now
+ * @property {HTMLElement | null} root gets the status as data-connection
+ * @property {() => void} close
  */
 
 /**
@@ -328,13 +331,14 @@ export function left(seen, timer) {
  * it is left to show. `onNews` hears each message that changed what `live` holds.
  * @param {string} timerId
  * @param {PublicTimer} first
- * @param {HTMLElement} root gets the connection's status as data-connection
+ * @param {HTMLElement | null} root
  * @param {(message: ServerMessage) => void} [onNews]
  * @returns {LiveTimer}
  */
 export function followLive(timerId, first, root, onNews) {
   /** @type {LiveTimer} */
-  const live = { timer: first, version: first.version ?? 0, status: null, serverNow: now };
+  const live = { timer: first, version: first.version ?? 0, status: null, serverNow: now, root,
+                 close: () => connection.close() };
   const connection = connect({
     path: `/ws/timers/${encodeURIComponent(timerId)}`, auth: null,
     guess: first.server_time - now(),
@@ -352,7 +356,7 @@ export function followLive(timerId, first, root, onNews) {
     },
     onStatus: (next) => {
       live.status = next === "not_found" ? "deleted" : next;
-      root.dataset.connection = live.status;
+      if (live.root) live.root.dataset.connection = live.status;
     },
   });
   live.serverNow = connection.serverNow;

@@ -367,6 +367,7 @@ addEventListener("hashchange", () => location.reload());
 if (token) {
   connect({
     path: `/ws/rundowns/${encodeURIComponent(config.rundown_id)}`, auth: null, guess: null,
+    greeting: "rundown",
     onMessage: (message) => {
       if (message.type === "rundown" && (!show || (message.rundown?.version ?? 0) > show.version)) {
         reload();

@@ -2,24 +2,28 @@
 // The stage display: one live timer in the whole window, for a stage monitor, a confidence
 // monitor or an OBS browser source. Read-only, as the widget is: it opens the viewer socket
 // and draws every animation frame from the last message and the server's clock (the offset
-// learnt by castimer.js), so it agrees with every other screen of the timer.
+// learnt by castimer.js), so it agrees with every other screen of the timer. For a rundown
+// (/stage/rnd_…) it draws the show's current timer, and says which one of the show it is.
 import {
   daysLabel, el, followLive, left, mark, readConfig, roundLabel, shownClock, startsAt,
   stateShown, textSetter, viewerStatus,
 } from "./castimer.js";
+import { followRundown } from "./rundown.js";
 import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */
 /** @typedef {import("./time.js").Progress} Progress */
 
 /**
- * pages.py `stage`
- * @typedef {object} StageConfig
+ * pages.py `stage`: a timer's display, or a rundown's (its timer as in ShowConfig)
+ * @typedef {object} StageOptions
  * @property {string} lang
- * @property {string} timer_id
- * @property {PublicTimer} timer as the page was served
  * @property {boolean} clock show the time of day
  * @property {Record<string, string>} text
+ */
+/**
+ * @typedef {StageOptions & ({rundown: null, timer_id: string, timer: PublicTimer} |
+ *                           import("./rundown.js").ShowConfig)} StageConfig
  */
 
 /** @type {StageConfig} */
@@ -32,9 +36,11 @@ const time = el("time");
 const message = el("message");
 const fill = document.getElementById("fill"); // absent with progress=0
 const set = textSetter((id) => document.getElementById(id), { hideEmpty: true });
-const live = followLive(config.timer_id, config.timer, root);
+// The live timer drawn: the one timer, or the show's current one (with the show's words).
+const source = config.rundown ? followRundown(config, root)
+  : { live: followLive(config.timer_id, config.timer, root), line: "", words: "" };
 // What the frame being drawn shows: the live timer and its connection, as of that frame.
-let timer = live.timer;
+let timer = source.live.timer;
 /** @type {string | null} */
 let status = null;
 let shownTime = "";
@@ -80,6 +86,7 @@ function timeOfDay(at) {
 function render(seen, at) {
   const shown = shownClock(seen, lang);
   set("title", timer.title ?? "");
+  set("rundown", source.line);
   set("clock", timeOfDay(at));
   set("days", shown.days ? daysLabel(shown.days, lang) : "");
   const resized = shownTime.length !== shown.text.length;
@@ -87,7 +94,7 @@ function render(seen, at) {
   set("time", shown.text);
   if (resized) fit();
   set("round", roundLabel(T, seen, timer, lang));
-  set("status", viewerStatus(T, seen, status, startsAt(T, timer, at, lang)));
+  set("status", source.words || viewerStatus(T, seen, status, startsAt(T, timer, at, lang)));
   const text = timer.message?.text ?? "";
   set("message", text);
   message.toggleAttribute("data-long", text.length > LONG_MESSAGE);
@@ -98,8 +105,8 @@ function render(seen, at) {
 }
 
 function frame() {
-  ({ timer, status } = live);
-  const at = live.serverNow();
+  ({ timer, status } = source.live);
+  const at = source.live.serverNow();
   render(progress(timer, at), at);
   requestAnimationFrame(frame);
 }

@@ -36,8 +36,9 @@ import { progress } from "../static/time.js";
  * @property {Record<string, string>} text
  */
 /**
- * @typedef {Options & ({live: true, timer_id: string, timer: PublicTimer} |
- *                      {live: false, timer_id: null, timer: StandaloneTimer})} WidgetConfig
+ * @typedef {Options & ({live: true, timer_id: string, timer: PublicTimer, rundown?: null} |
+ *   import("../static/rundown.js").ShowConfig & {live: true} |
+ *   {live: false, timer_id: null, timer: StandaloneTimer, rundown?: null})} WidgetConfig
  */
 
 /** @type {WidgetConfig} */
@@ -67,7 +68,7 @@ let finished = timer.state === "completed";
 function tell(event, seen) {
   if (window.parent === window) return;
   window.parent.postMessage({
-    source: "castimer", event, timer_id: config.timer_id, state: seen.state,
+    source: "castimer", event, timer_id: source?.timerId ?? null, state: seen.state,
     remaining_ms: Math.round(seen.remaining_ms), round: seen.round, phase: seen.phase,
     level: seen.level, message: timer.message ?? null, v: version,
   }, "*");
@@ -145,6 +146,7 @@ function targetDate() {
 function render(seen, at) {
   const shown = shownClock(seen, lang);
   const title = config.fixed_title ?? timer.title ?? "";
+  set("rundown", source?.line ?? "");
   set("title", config.show_title ? title : "");
   set("date", targetDate());
   set("days", shown.days ? daysLabel(shown.days, lang) : "");
@@ -153,7 +155,7 @@ function render(seen, at) {
   set("time", shown.text);
   if (resized) fit();
   set("round", roundLabel(T, seen, timer, lang));
-  set("status", viewerStatus(T, seen, status, startsAt(T, timer, at, lang)));
+  set("status", source?.words || viewerStatus(T, seen, status, startsAt(T, timer, at, lang)));
   set("message", timer.message?.text ?? "");
   fill.style.transform = `scaleX(${left(seen, timer).toFixed(4)})`;
   mark(root, { state: stateShown(seen), phase: seen.phase ?? "", level: seen.level });
@@ -200,6 +202,7 @@ function begin(given) {
  * @param {ServerMessage} message
  */
 function onNews(message) {
+  catchUp();
   if (message.type === "deleted") {
     tell("timer.deleted", progress(timer, message.server_time));
     return;
@@ -212,20 +215,22 @@ function onNews(message) {
   }
 }
 
-/** @type {() => number} the clock the timer is drawn by */
-let clockNow = now;
-/** @type {() => void} brings `timer`, `version` and `status` up to the live timer's */
-let catchUp = () => {};
-if (config.live) {
-  const live = followLive(config.timer_id, config.timer, root, (message) => {
-    catchUp();
-    onNews(message);
-  });
-  catchUp = () => ({ timer, version, status } = live);
-  clockNow = live.serverNow;
-} else if (!finished) {
-  tell("timer.started", progress(timer, now()));
+/**
+ * The live timer drawn: the one timer, or a rundown's current one with the show's words
+ * (rundown.js, loaded only then).
+ * @type {{live: import("../static/castimer.js").LiveTimer, timerId?: string | null, line?: string, words?: string} | null}
+ */
+const source = config.rundown
+  ? (await import("../static/rundown.js")).followRundown(config, root, onNews)
+  : config.live ? { live: followLive(config.timer_id, config.timer, root, onNews),
+                    timerId: config.timer_id } : null;
+/** Brings `timer`, `version` and `status` up to the live timer's. */
+function catchUp() {
+  if (source) ({ timer, version, status } = source.live);
 }
+/** @type {() => number} the clock the timer is drawn by */
+const clockNow = source ? () => source.live.serverNow() : now;
+if (!source && !finished) tell("timer.started", progress(timer, now()));
 
 function frame() {
   catchUp();

@@ -473,33 +473,3 @@ export function viewerStatus(text, seen, status, starts = "") {
   if (state === "idle" && starts) return starts;
   return state === "paused" || state === "idle" ? text[`widget.${state}`] : "";
 }
-
-/**
- * Enable the command buttons ([data-command], [data-seconds]) under `root` that make sense
- * for `timer` now; the server decides in the end (and says why not).
- * @param {ParentNode} root
- * @param {PublicTimer | null} timer null: not known (yet)
- * @param {boolean} connected false: nothing can be sent
- */
-export function enableCommands(root, timer, connected) {
-  const state = timer ? timer.state : null;
-  const counting = state === "running" || state === "overtime";
-  /** @type {Record<string, boolean>} */
-  const allowed = {
-    start: state === "idle", pause: counting && timer?.type !== "event",
-    resume: state === "paused", reset: state !== null && state !== "idle",
-    stop: counting || state === "paused",
-  };
-  /** @type {NodeListOf<HTMLButtonElement>} */
-  const commands = root.querySelectorAll("button[data-command]");
-  for (const button of commands) {
-    button.disabled = !connected || !allowed[button.dataset.command ?? ""];
-  }
-  /** @type {NodeListOf<HTMLButtonElement>} */
-  const adjusts = root.querySelectorAll("button[data-seconds]");
-  for (const button of adjusts) {
-    // Past zero (completed, or counting on in overtime) there is no time left to change.
-    button.disabled = !connected || !timer || timer.type === "event" || state === "completed"
-      || Boolean(timer.completed_at);
-  }
-}

@@ -5,10 +5,12 @@
 // URL fragment, which the browser never sends to any server, and goes only into the socket's
 // first message.
 import {
-  daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, startsAt, stateShown,
+  daysLabel, el, fill, readConfig, roundLabel, shownClock, startsAt, stateShown,
   textSetter,
 } from "./castimer.js";
-import { STATUS_WORDS, digitFitter, liveRoom, presenterSocket } from "./presenter.js";
+import {
+  STATUS_WORDS, digitFitter, enableCommands, liveRoom, presenterSocket,
+} from "./presenter.js";
 import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */

@@ -2,12 +2,13 @@
 // The dashboard's timers: each with its live state (over the viewer socket), commands, links,
 // edit and webhook forms and its delivery log with attempts and retry; and the create form.
 import {
-  connect, daysLabel, el, enableCommands, fill, offsetDate, roundLabel, shownClock, startsAt,
+  connect, daysLabel, el, fill, offsetDate, roundLabel, shownClock, startsAt,
   stateShown, textSetter,
 } from "./castimer.js";
 import {
   T, api, checkFields, confirming, field, lang, say, showErrors, text, when,
 } from "./dashboard-api.js";
+import { enableCommands } from "./presenter.js";
 import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */

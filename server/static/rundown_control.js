@@ -6,10 +6,12 @@
 // and runs the current timer over its own presenter socket with that timer's token. The token
 // comes from the URL fragment, which the browser never sends to any server.
 import {
-  connect, daysLabel, el, enableCommands, fill, readConfig, roundLabel, shownClock, startsAt,
+  connect, daysLabel, el, fill, readConfig, roundLabel, shownClock, startsAt,
   stateShown, textSetter,
 } from "./castimer.js";
-import { STATUS_WORDS, digitFitter, liveRoom, presenterSocket } from "./presenter.js";
+import {
+  STATUS_WORDS, digitFitter, enableCommands, liveRoom, presenterSocket,
+} from "./presenter.js";
 import { progress } from "./time.js";
 
 /** @typedef {import("./time.js").PublicTimer} PublicTimer */

@@ -32,8 +32,9 @@ export interface PublicTimer {
   duration?: number;
   /** Event: ISO 8601 target with an offset or Z. */
   target_date?: string;
-  /** The IANA zone its times are shown in (an event's target, a scheduled start). */
-  timezone?: string;
+  /** The IANA zone its times are shown in (an event's target, a scheduled start); null: not
+   * set (an event's is UTC then). */
+  timezone?: string | null;
   /** Interval: seconds of work, seconds of rest, rounds. */
   work?: number;
   rest?: number;

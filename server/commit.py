@@ -72,6 +72,29 @@ async def _turn(timer_id: str) -> AsyncIterator[None]:
             del _turns[timer_id]
 
 
+class _Race:
+    """One change's losses to other processes' commits: after each a random wait, its cap
+    doubling with each loss, until PATIENCE_S is spent."""
+
+    __slots__ = ("give_up_at", "lost")
+
+    def __init__(self) -> None:
+        self.lost, self.give_up_at = 0, time.monotonic() + PATIENCE_S
+
+    async def lost_to(self, conflict: VersionConflict, object_id: str,
+                      expected_version: int | None) -> None:
+        """Wait before computing again; raise the conflict when the caller wants no retry for
+        its object (`expected_version`) or patience is spent. A linked object that moved
+        meanwhile (a rundown, the timer it starts) is a race whatever the caller expected of
+        its own object."""
+        self.lost += 1
+        mine = conflict.object_id in (None, object_id)
+        if (expected_version is not None and mine) or time.monotonic() >= self.give_up_at:
+            raise VersionConflict(conflict.current, conflict.object_id)
+        wait = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** self.lost)
+        await asyncio.sleep(random.uniform(0, wait))  # noqa: S311
+
+
 class TimerNotFound(LookupError):
     """No such timer for this account (also for another account's timer: ids are not leaked)."""
 
@@ -155,7 +178,7 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
     `VersionConflict`. Returns the timer as committed (None once deleted) and the change (None
     if none)."""
     async with _turn(timer_id):
-        lost, give_up_at = 0, time.monotonic() + PATIENCE_S
+        race = _Race()
         while True:
             timer = await load(engine, timer_id, account_id, fetched)
             early, fetched = fetched is not None, None
@@ -174,14 +197,7 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
                 metrics.CONFLICTS.inc()
                 if early:
                     continue  # a stale early read, not a race: load afresh at once
-                lost += 1
-                # A rundown (or the timer it starts) that moved meanwhile is a race of this
-                # process's too, whatever the caller expected of the timer itself.
-                mine = conflict.object_id in (None, timer_id)
-                if (expected_version is not None and mine) or time.monotonic() >= give_up_at:
-                    raise VersionConflict(conflict.current) from None
-                wait = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** lost)
-                await asyncio.sleep(random.uniform(0, wait))  # noqa: S311
+                await race.lost_to(conflict, timer_id, expected_version)
                 continue
             metrics.COMMITTED.inc()
             return change.timer, change
@@ -464,7 +480,7 @@ async def change_rundown(engine: Engine, rundown_id: str, account_id: str | None
     returns the rundown's change and the commits of timers to go with it, or None), commit all
     of it as one unit; on a lost race, compute again from the new state."""
     async with _turn(rundown_id):
-        lost, give_up_at = 0, time.monotonic() + PATIENCE_S
+        race = _Race()
         while True:
             r = await load_rundown(engine, rundown_id, account_id)
             if expected_version is not None and r.version != expected_version:
@@ -478,12 +494,7 @@ async def change_rundown(engine: Engine, rundown_id: str, account_id: str | None
                 await engine.commit(replace(build_rundown(change, now), linked=linked))
             except VersionConflict as conflict:
                 metrics.CONFLICTS.inc()
-                lost += 1
-                mine = conflict.object_id in (None, rundown_id)
-                if (expected_version is not None and mine) or time.monotonic() >= give_up_at:
-                    raise VersionConflict(conflict.current, conflict.object_id) from None
-                wait = min(BACKOFF_MAX_S, BACKOFF_S * 2 ** lost)
-                await asyncio.sleep(random.uniform(0, wait))  # noqa: S311
+                await race.lost_to(conflict, rundown_id, expected_version)
                 continue
             metrics.COMMITTED.inc()
             return change.rundown

@@ -313,16 +313,23 @@ class RedisEngine:
 
     async def list_timers(self, account_id: str, cursor: str | None,
                           limit: int) -> tuple[list[bytes], str | None]:
-        if cursor is not None and not re.fullmatch(r"[0-9]{15}:tmr_[0-9A-Za-z]+", cursor):
+        return await self._list("tmr_", keys.account_timers(account_id), keys.timer, cursor,
+                                limit)
+
+    async def _list(self, prefix: str, index: str, key_of: Callable[[str], str],
+                    cursor: str | None, limit: int) -> tuple[list[bytes], str | None]:
+        """A page of an account's timers or rundowns: their index members (creation order)
+        after `cursor`, then their bodies in one pipeline."""
+        if cursor is not None and not re.fullmatch(rf"[0-9]{{15}}:{prefix}[0-9A-Za-z]+",
+                                                   cursor):
             raise ValueError("cursor is not one this API returned")
         with _guard():
             members = await self._client.zrangebylex(
-                keys.account_timers(account_id), f"({cursor}" if cursor else "-", "+",
-                start=0, num=limit + 1)
+                index, f"({cursor}" if cursor else "-", "+", start=0, num=limit + 1)
             page = [m.decode() for m in members[:limit]]
             async with self._client.pipeline(transaction=False) as pipe:
                 for member in page:
-                    pipe.hget(keys.timer(member.split(":", 1)[1]), "body")
+                    pipe.hget(key_of(member.split(":", 1)[1]), "body")
                 bodies = await pipe.execute()
         following = page[-1] if len(members) > limit else None
         return [b for b in bodies if b is not None], following
@@ -346,19 +353,8 @@ class RedisEngine:
 
     async def list_rundowns(self, account_id: str, cursor: str | None,
                             limit: int) -> tuple[list[bytes], str | None]:
-        if cursor is not None and not re.fullmatch(r"[0-9]{15}:rnd_[0-9A-Za-z]+", cursor):
-            raise ValueError("cursor is not one this API returned")
-        with _guard():
-            members = await self._client.zrangebylex(
-                keys.account_rundowns(account_id), f"({cursor}" if cursor else "-", "+",
-                start=0, num=limit + 1)
-            page = [m.decode() for m in members[:limit]]
-            async with self._client.pipeline(transaction=False) as pipe:
-                for member in page:
-                    pipe.hget(keys.rundown(member.split(":", 1)[1]), "body")
-                bodies = await pipe.execute()
-        following = page[-1] if len(members) > limit else None
-        return [b for b in bodies if b is not None], following
+        return await self._list("rnd_", keys.account_rundowns(account_id), keys.rundown,
+                                cursor, limit)
 
     async def rundowns_of(self, timer_id: str) -> list[str]:
         with _guard():

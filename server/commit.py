@@ -411,6 +411,7 @@ async def _in_rundowns(engine: Engine, change: Change,
         return change, []
     timer_id = change.before.id
     linked: list[Commit] = []
+    started: set[str] = set()  # a timer next in two shows starts once, for both
     for rundown_id in await engine.rundowns_of(timer_id):
         try:
             r = await load_rundown(engine, rundown_id, change.before.account_id)
@@ -429,16 +430,18 @@ async def _in_rundowns(engine: Engine, change: Change,
                 change = _merged(change, stop)
                 t = change.timer
                 assert t is not None
-            try:
-                upcoming = await load(engine, following, r.account_id)
-            except TimerNotFound:
-                continue
-            try:
-                start = _started(upcoming, at, now_ms)
-            except timers.TimerError:  # an event timer whose target has passed: the show
-                continue  # stays on this timer, for the presenter to move on by hand
-            if start is not None:
-                linked.append(build(start, now_ms))
+            if following not in started:
+                try:
+                    upcoming = await load(engine, following, r.account_id)
+                except TimerNotFound:
+                    continue
+                try:
+                    start = _started(upcoming, at, now_ms)
+                except timers.TimerError:  # an event timer whose target has passed: the
+                    continue  # show stays on this timer, for the presenter to move on by hand
+                if start is not None:
+                    linked.append(build(start, now_ms))
+                started.add(following)
             linked.append(build_rundown(rundowns.advanced(r, following, at, now_ms,
                                                           auto=True), now_ms))
         elif rundowns.is_last(r, timer_id):

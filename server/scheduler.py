@@ -56,15 +56,31 @@ class Scheduler:
             await self.engine.unsubscribe(DEADLINES_CHANNEL, self._on_deadline)
 
     async def _fire_due(self) -> float:
-        """Fire every due deadline; returns how long to sleep before the next one."""
+        """Fire every due deadline; returns how long to sleep before the next one. A timer that
+        cannot be settled (a bug) is logged and passed over until the next poll: one timer must
+        not hold back everybody else's deadlines."""
+        stuck: set[str] = set()
         while True:
             due = await self.engine.due_timers(self.clock(), self.batch)
             for timer_id, deadline in due:
-                if await commit.settle(self.engine, timer_id, self.clock):
+                if timer_id in stuck:
+                    continue
+                try:
+                    fired = await commit.settle(self.engine, timer_id, self.clock)
+                except EngineUnavailable:
+                    raise
+                except Exception:
+                    log.exception("scheduler: timer %s could not be settled; the others go on",
+                                  timer_id)
+                    stuck.add(timer_id)
+                    continue
+                if fired:
                     self.fired += 1
                     metrics.SCHEDULER_LATENESS.observe(max(0, self.clock() - deadline) / 1000)
-            if len(due) < self.batch:
+            if len(due) < self.batch or all(timer_id in stuck for timer_id, _ in due):
                 break
+        if stuck:
+            return self.poll_s  # not a spin on what failed: try it again at the next poll
         upcoming = await self.engine.next_deadline()
         if upcoming is None:
             return self.poll_s

@@ -189,3 +189,28 @@ async def test_a_deadline_committed_while_the_scheduler_looks_is_not_missed(priv
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_timer_that_cannot_be_settled_does_not_hold_up_the_others(engine,
+                                                                          monkeypatch, caplog):
+    """A bug in one timer's settling (here a settle that raises for that timer, standing in
+    for any unexpected error) is logged, and every other due deadline still fires."""
+    clock = Clock(T0)
+    made = [await commit.create(engine, "acct_1", {"type": "countdown", "duration": 1},
+                                clock=clock) for _ in range(3)]
+    for timer in made:
+        await commit.command(engine, "acct_1", timer.id, "start", clock=clock)
+    real_settle = commit.settle
+
+    async def settle(engine_, timer_id, clock_=None):
+        if timer_id == made[0].id:
+            raise RuntimeError("a bug")
+        return await real_settle(engine_, timer_id, clock_)
+
+    monkeypatch.setattr(commit, "settle", settle)
+    scheduler = Scheduler(engine, clock=clock)
+    clock.now = T0 + 1500
+    assert await scheduler._fire_due() == scheduler.poll_s  # no spin on the stuck one
+    fired = {e["timer_id"] for e in await completions(engine)}
+    assert fired == {made[1].id, made[2].id}
+    assert made[0].id in caplog.text

@@ -202,6 +202,14 @@ class Commit:
     linked: Sequence[Commit] = ()
 
 
+def check_group(commit: Commit) -> None:
+    """A commit and its linked commits name each object once: two changes of one object from
+    the same version would both pass its check in one group (a bug of the caller's)."""
+    named = [one.timer_id for one in (commit, *commit.linked)]
+    if len(set(named)) != len(named):
+        raise ValueError(f"a commit group names an object more than once: {named}")
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """A plan's budget: `per_minute` by GCRA, `per_day` by a counter for the UTC day."""
@@ -337,8 +345,9 @@ class Engine(Protocol):
         Two commits from the same version race: exactly one succeeds. Committing the same
         `Commit` (same id) again after it was applied succeeds and writes nothing, so a commit
         whose reply was lost may be re-sent. A failed check of any of the linked commits writes
-        nothing either and raises `VersionConflict` naming that object. A RUNDOWNS commit lists
-        the rundown in the account's rundowns (not its timers), publishes on its
+        nothing either and raises `VersionConflict` naming that object; a group that names
+        one object twice is refused with `ValueError` before anything is sent. A RUNDOWNS
+        commit lists the rundown in the account's rundowns (not its timers), publishes on its
         `rundown_channel`, and replaces the rundown's entries in the `rundowns_of` index by
         `members` (a deletion removes them)."""
 

@@ -65,6 +65,7 @@ from .base import (
     Receiver,
     VersionConflict,
     channel_of,
+    check_group,
     deliver,
 )
 
@@ -335,6 +336,7 @@ class RedisEngine:
         return [b for b in bodies if b is not None], following
 
     async def commit(self, commit: Commit) -> None:
+        check_group(commit)
         script_keys: list[str] = []
         args: list[Any] = [keys.EVENT_LOG_CAP, keys.channel(DEADLINES_CHANNEL),
                            keys.channel(OUTBOX_CHANNEL), keys.timer_rundowns(""),

@@ -53,6 +53,7 @@ from .base import (
     Receiver,
     VersionConflict,
     channel_of,
+    check_group,
     deliver,
 )
 
@@ -379,6 +380,7 @@ class SQLiteEngine:
         return [bytes(row[2]) for row in page], following
 
     async def commit(self, commit: Commit) -> None:
+        check_group(commit)
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((commit, written))
         if self._writing is None:

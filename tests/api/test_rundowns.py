@@ -298,3 +298,22 @@ def test_a_rundowns_control_token_advances_and_reads_its_rundown_only(api, serve
         assert refused.status_code == 404
         assert "rotation" in refused.json()["error"]["message"]
     assert api.get(f"/rundowns/{rundown['id']}").json()["current"] == ids[1]
+
+
+def test_a_timer_next_in_two_shows_starts_once_for_both(api):
+    """Two auto-advancing rundowns on the same timers: the first's completion moves both shows
+    on, and their common next timer starts once (a second start of it in the same commit would
+    have failed the whole completion, and held up the scheduler)."""
+    ids = countdowns(api, 2)
+    shows = [api.post("/rundowns", json={"timers": ids, "auto_advance": True}).json()
+             for _ in range(2)]
+    later = api.post("/timers", json={"type": "countdown", "duration": 1}).json()
+    api.patch(f"/timers/{ids[0]}/state", json={"state": "running"})
+    api.patch(f"/timers/{later['id']}/state", json={"state": "running"})
+    for show in shows:
+        wait_for(api, f"/rundowns/{show['id']}", lambda r: r["completed_at"], 6)
+    assert [e["event"] for e in log_of(api, ids[1])] == ["timer.started", "timer.completed"]
+    for show in shows:
+        assert [e["event"] for e in log_of(api, show["id"])] == ["rundown.advanced",
+                                                                  "rundown.completed"]
+    assert api.get(f"/timers/{later['id']}").json()["state"] == "completed"

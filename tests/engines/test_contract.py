@@ -404,3 +404,12 @@ async def test_rundowns_are_listed_apart_from_timers_and_index_their_timers(engi
     assert await engine.rundowns_of("tmr_2") == []
     assert await engine.get_rundown("rnd_2") is None
     assert len((await engine.list_rundowns("acct_1", None, 10))[0]) == 1
+
+
+async def test_a_group_that_names_an_object_twice_is_refused_whole(engine):
+    await engine.commit(a_commit("tmr_1", 0))
+    with pytest.raises(ValueError, match="more than once"):
+        await engine.commit(replace(a_rundown_commit("rnd_1", 0, ["tmr_1"]),
+                                    linked=[a_commit("tmr_1", 1), a_commit("tmr_1", 1)]))
+    assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 1
+    assert await engine.get_rundown("rnd_1") is None

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.websockets import WebSocket
 
-from . import accounts, asgi_socket, commit, metrics, settings, timers
+from . import accounts, asgi_socket, commit, metrics, rundowns, settings, timers
 from .accounts import AuthError
 from .clock import now_ms
 from .engines.base import EngineUnavailable, VersionConflict
@@ -174,8 +174,22 @@ async def _receive_json(websocket: WebSocket, bucket: _Bucket | None) -> dict[st
     return data
 
 
+async def _show_runs(engine: Any, credential: str, timer_id: str) -> bool:
+    """Whether `credential` ("rnd_…#ctl_…": a rundown and its control token) is the rundown's
+    current token and the timer is in that show now: whoever runs a show runs its timers, for
+    as long as the token is current and the timer is in it (checked again on every command)."""
+    rundown_id, _, token = credential.partition("#")
+    raw = await engine.get_rundown(rundown_id)
+    if raw is None:
+        return False
+    show = rundowns.load(raw)
+    return (bool(show.control_token) and timer_id in show.timers
+            and hmac.compare_digest(token.encode(), show.control_token.encode()))
+
+
 async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
-    """The presenter's first message: {"type": "auth", "token": "ctl_…"} or
+    """The presenter's first message: {"type": "auth", "token": "ctl_…"} (the timer's token,
+    or with "rundown": "rnd_…" the token of a rundown the timer is in) or
     {"type": "auth", "api_key": "ck_live_…"}. Returns the credential that was accepted."""
     try:
         first = await asyncio.wait_for(_receive_json(websocket, None),
@@ -191,7 +205,13 @@ async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
     if raw is None:
         raise Close(CLOSE_NOT_FOUND, "no such timer")
     timer = timers.load(raw)
-    token, api_key = first.get("token"), first.get("api_key")
+    token, api_key, show = first.get("token"), first.get("api_key"), first.get("rundown")
+    if isinstance(token, str) and isinstance(show, str) and show.startswith("rnd_"):
+        credential = f"{show}#{token}"
+        if await _show_runs(hub.engine, credential, timer_id):
+            return credential
+        raise Close(CLOSE_UNAUTHORIZED, "invalid control token for this rundown, or the timer "
+                                        "is not in it")
     if isinstance(token, str) and _token_matches(token, timer):
         return token
     if isinstance(api_key, str):
@@ -261,6 +281,10 @@ async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
             await accounts.authenticate(hub.engine, f"Bearer {credential}", now_ms())
         except AuthError as exc:
             raise Close(CLOSE_UNAUTHORIZED, str(exc)) from None
+    elif credential.startswith("rnd_"):
+        if not await _show_runs(hub.engine, credential, room.timer.id):
+            raise Close(CLOSE_UNAUTHORIZED, "the rundown's control token was rotated, or the "
+                                            "timer left the show")
     elif not _token_matches(credential, room.timer):
         raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
     # Commands cost the timer's account like API requests: a presenter link is no way

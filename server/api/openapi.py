@@ -309,8 +309,6 @@ SCHEMAS: dict[str, Any] = {
         "over_under": {**_NULLABLE_INT, "description": "actual - planned"},
         "started_at": _NULLABLE_STRING, "completed_at": _NULLABLE_STRING,
         "remaining_ms": {"type": "integer"},
-        "control_token": {"type": "string", "description": "The timer's, for the show's "
-                          "presenter page"},
         "missing": {"type": "boolean", "description": "The timer was deleted meanwhile"}}},
     "RundownPage": {"type": "object", "required": ["data", "has_more", "next_cursor"],
                     "properties": {"data": {"type": "array", "items": _ref("Rundown")},

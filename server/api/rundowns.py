@@ -41,9 +41,9 @@ def owner(r: Rundown, base: str) -> dict[str, Any]:
 
 
 def item(t: timers.Timer | None, timer_id: str, now: int) -> dict[str, Any]:
-    """One timer of the show as its presenter sees it: planned against actual time, and the
-    timer's control token — whoever runs the show (its owner, or the holder of the rundown's
-    own token) runs its timers: start, pause, message and blackout on the presenter page."""
+    """One timer of the show as its presenter sees it: planned against actual time. Not its
+    control token: the show's presenter runs the timers with the rundown's own token
+    (/ws/control/{timer} takes it for a timer in the show), which a rotation takes back."""
     if t is None:
         return {"id": timer_id, "missing": True}
     p = timers.progress(t, now)
@@ -58,8 +58,7 @@ def item(t: timers.Timer | None, timer_id: str, now: int) -> dict[str, Any]:
             "planned": planned, "actual": actual,
             "over_under": None if actual is None or planned is None else actual - planned,
             "started_at": timers.iso(t.started_at_ms),
-            "completed_at": timers.iso(t.completed_at_ms), "remaining_ms": p.remaining_ms,
-            "control_token": t.control_token}
+            "completed_at": timers.iso(t.completed_at_ms), "remaining_ms": p.remaining_ms}
 
 
 async def _with_items(request: Request, r: Rundown) -> dict[str, Any]:

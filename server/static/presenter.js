@@ -32,10 +32,12 @@ export const STATUS_WORDS = {
 };
 
 /**
- * The presenter socket of one timer (/ws/control/{id}), authenticated with its control token.
+ * The presenter socket of one timer (/ws/control/{id}), authenticated with its control token,
+ * or with a show's (`rundown`: the rundown's id) for a timer in that show.
  * Acks go to `onAck` (ok, and the server's reason when not); every other message to
  * `onMessage`.
- * @param {{timerId: string, token: string, onMessage: (message: ServerMessage) => void,
+ * @param {{timerId: string, token: string, rundown?: string,
+ *   onMessage: (message: ServerMessage) => void,
  *   onStatus: (status: ConnectionStatus) => void,
  *   onAck: (ok: boolean, error: string | undefined) => void}} options
  * @returns {PresenterSocket}
@@ -46,7 +48,9 @@ export function presenterSocket(options) {
   const onAccepted = new Map();
   const connection = connect({
     path: `/ws/control/${encodeURIComponent(options.timerId)}`,
-    auth: { type: "auth", token: options.token }, guess: null, onStatus: options.onStatus,
+    auth: options.rundown ? { type: "auth", token: options.token, rundown: options.rundown }
+      : { type: "auth", token: options.token },
+    guess: null, onStatus: options.onStatus,
     onMessage: (message) => {
       if (message.type !== "ack") return options.onMessage(message);
       const then = onAccepted.get(message.req ?? 0);

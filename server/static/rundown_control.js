@@ -3,8 +3,9 @@
 // of each one run; the current timer as big as the phone allows, with start and pause, the
 // message to the stage and the blackout; next and previous. The rundown's socket says when the
 // show moves on; the page then reads the rundown again (GET, with the rundown's control token),
-// and runs the current timer over its own presenter socket with that timer's token. The token
-// comes from the URL fragment, which the browser never sends to any server.
+// and runs the current timer over that timer's presenter socket with the rundown's token (the
+// server lets it in for a timer of the show, while the token is current). The token comes
+// from the URL fragment, which the browser never sends to any server.
 import {
   connect, daysLabel, el, fill, readConfig, roundLabel, shownClock, startsAt,
   stateShown, textSetter,
@@ -29,7 +30,6 @@ import { progress } from "./time.js";
  * @property {number | null} planned seconds
  * @property {number | null} actual seconds, once it completed
  * @property {number | null} over_under actual minus planned
- * @property {string} control_token the timer's own
  */
 
 /**
@@ -239,7 +239,7 @@ function follow(shown) {
   const id = item.id;
   running = {
     id, socket: presenterSocket({
-      timerId: id, token: item.control_token,
+      timerId: id, token: token ?? "", rundown: config.rundown_id,
       onMessage: (message) => onTimer(id, message),
       onStatus: (status) => onStatus(id, status),
       onAck: (ok, error) => set("command-error", ok ? ""

@@ -3,6 +3,7 @@ process, and learn when the rundown is gone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.servers import RedisServer, Server, client, make_key
-from tests.ws.helpers import receive, ws_url
+from tests.ws.helpers import presenter, receive, ws_url
+from tests.ws.test_control import closed_with, command, token_of
 
 pytestmark = pytest.mark.anyio
 
@@ -67,3 +69,33 @@ async def test_no_such_rundown_closes_with_4404(server):
     with pytest.raises(ConnectionClosed) as closed:
         await receive(socket)
     assert closed.value.rcvd.code == 4404
+
+
+async def test_a_shows_token_runs_its_timers_until_rotated_or_the_timer_leaves(server, api):
+    """The show's presenter runs each timer of the show with the rundown's own token; a timer
+    not in the show refuses it, and a rotation or the timer leaving the show ends it at the
+    next command."""
+    ids = [api.post("/timers", json={"type": "countdown", "duration": 600}).json()["id"]
+           for _ in range(3)]
+    show = api.post("/rundowns", json={"timers": ids[:2]}).json()
+    token = token_of(show)
+    async with await presenter(server, ids[0], {"token": token, "rundown": show["id"]},
+                               origin=server.base) as socket:
+        assert (await receive(socket))["type"] == "snapshot"
+        assert (await command(socket, "1", "start"))["ok"]
+        assert (await command(socket, "2", "message", text="Wrap up"))["ok"]
+        api.post(f"/rundowns/{show['id']}/control-token/rotate")
+        await socket.send(json.dumps({"type": "command", "req": "3", "command": "pause"}))
+        assert (await closed_with(socket))[0] == 4401
+    assert api.get(f"/timers/{ids[0]}").json()["state"] == "running"
+    fresh = token_of(api.get(f"/rundowns/{show['id']}").json())
+    async with await presenter(server, ids[2], {"token": fresh, "rundown": show["id"]},
+                               origin=server.base) as outsider:
+        assert (await closed_with(outsider))[0] == 4401  # not in the show
+    async with await presenter(server, ids[1], {"token": fresh, "rundown": show["id"]},
+                               origin=server.base) as socket:
+        await receive(socket)
+        api.patch(f"/rundowns/{show['id']}", json={"timers": [ids[0]]})
+        await socket.send(json.dumps({"type": "command", "req": "4", "command": "start"}))
+        assert (await closed_with(socket))[0] == 4401
+    assert api.get(f"/timers/{ids[1]}").json()["state"] == "idle"

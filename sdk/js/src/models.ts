@@ -264,8 +264,6 @@ export interface RundownItem {
   started_at?: string | null;
   completed_at?: string | null;
   remaining_ms?: number;
-  /** The timer's control token, for whoever runs the show. */
-  control_token?: string;
 }
 
 /** A show's timers in order (DESIGN §11). */

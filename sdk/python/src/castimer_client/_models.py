@@ -250,8 +250,6 @@ class RundownItem(Model):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     remaining_ms: int | None = None
-    #: The timer's own control token: whoever runs the show runs its timers.
-    control_token: str | None = field(default=None, repr=False)
     #: The timer was deleted after it joined the rundown.
     missing: bool = False
 

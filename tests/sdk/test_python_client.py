@@ -569,11 +569,20 @@ def test_verify_webhook_accepts_real_deliveries_and_rejects_tampering(
         castimer_only, standard_only = _schemes(hit.headers)
         wrong = "whsec_" + base64.b64encode(os.urandom(24)).decode()
         for headers in (hit.headers, castimer_only, standard_only):
-            assert verify_webhook(hit.body, headers, secret).id == event.id
+            legacy = headers is castimer_only
+            assert verify_webhook(hit.body, headers, secret,
+                                  allow_legacy_signature=legacy).id == event.id
             with pytest.raises(WebhookVerificationError, match="does not match"):
-                verify_webhook(_changed(hit.body), headers, secret)
+                verify_webhook(_changed(hit.body), headers, secret,
+                               allow_legacy_signature=legacy)
             with pytest.raises(WebhookVerificationError, match="does not match"):
-                verify_webhook(hit.body, headers, wrong)
+                verify_webhook(hit.body, headers, wrong, allow_legacy_signature=legacy)
+        # Stripped of its timestamped headers, a year-old capture is not let in by default.
+        with pytest.raises(WebhookVerificationError, match="replay"):
+            verify_webhook(hit.body, castimer_only, secret, now=time.time() + 365 * 86400)
+        odd = {**hit.headers, "webhook-timestamp": "\u00b2"}  # isdigit() says yes; int() no
+        with pytest.raises(WebhookVerificationError, match="epoch seconds"):
+            verify_webhook(hit.body, odd, secret)
 
         sent = int(hit.headers["webhook-timestamp"])
         assert abs(sent - time.time()) < 60
@@ -589,7 +598,8 @@ def test_verify_webhook_accepts_real_deliveries_and_rejects_tampering(
         assert "x-castimer-signature-previous" in paused.headers
         for headers in _schemes(paused.headers):
             for key in (secret, new):
-                assert verify_webhook(paused.body, headers, key).event == "timer.paused"
+                assert verify_webhook(paused.body, headers, key,
+                                      allow_legacy_signature=True).event == "timer.paused"
 
 
 def test_the_readmes_plain_receiver_verifies_deliveries_and_refuses_a_forged_one(

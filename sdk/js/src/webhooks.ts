@@ -14,6 +14,12 @@ export interface VerifyOptions {
   toleranceSeconds?: number;
   /** Now, in epoch ms (default Date.now()): for tests. */
   now?: number;
+  /**
+   * Accept `X-Castimer-Signature` alone (default false). It covers no timestamp, so a delivery
+   * stripped of its Standard Webhooks headers could be an old one replayed: only for a proxy
+   * that drops those headers, and then de-duplicate on the body's signed `id`.
+   */
+  allowLegacySignature?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -115,9 +121,8 @@ async function castimerSigned(body: Uint8Array<ArrayBuffer>, headers: WebhookHea
  * With the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
  * which Castimer always sends) the signature covers the delivery id, the attempt's timestamp
  * and the body, and the timestamp must be within `toleranceSeconds` of now: an old delivery
- * replayed is refused. Without them, `X-Castimer-Signature` (the hex HMAC of the body) is
- * checked; it covers no timestamp, so de-duplicate on the delivery id
- * (`X-Castimer-Delivery`) there. `secret` may list several secrets, as during a rotation.
+ * replayed is refused. Without them the delivery is refused, unless `allowLegacySignature`:
+ * then `X-Castimer-Signature` (the hex HMAC of the body) is checked, which covers no timestamp. `secret` may list several secrets, as during a rotation.
  */
 export async function verifyWebhook(rawBody: string | ArrayBuffer | ArrayBufferView,
                                     headers: WebhookHeaders, secret: string | string[],
@@ -130,7 +135,7 @@ export async function verifyWebhook(rawBody: string | ArrayBuffer | ArrayBufferV
   if (signatures !== null) {
     const id = header(headers, "webhook-id");
     const timestamp = header(headers, "webhook-timestamp");
-    if (!id || !timestamp || !/^\d+$/.test(timestamp)) {
+    if (!id || !timestamp || !/^[0-9]{1,12}$/.test(timestamp)) {
       throw new WebhookVerificationError("webhook-signature came without webhook-id and a " +
                                          "numeric webhook-timestamp");
     }
@@ -142,6 +147,11 @@ export async function verifyWebhook(rawBody: string | ArrayBuffer | ArrayBufferV
     }
     verified = await standardSigned(body, id, timestamp, signatures, secrets);
   } else if (header(headers, "X-Castimer-Signature") !== null) {
+    if (!options.allowLegacySignature) {
+      throw new WebhookVerificationError("no webhook-signature header: Castimer sends it with " +
+        "every delivery and only it carries a timestamp (this may be a replay); pass " +
+        "allowLegacySignature: true to accept X-Castimer-Signature alone");
+    }
     verified = await castimerSigned(body, headers, secrets);
   } else {
     throw new WebhookVerificationError("no signature: neither webhook-signature nor " +

@@ -4,8 +4,10 @@ Castimer signs every delivery two ways with the account's secret (`whsec_…`):
 `X-Castimer-Signature: sha256=<hex HMAC-SHA256 of the body>` with the secret string as key, and
 the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature:
 v1,<base64 HMAC of "id.timestamp.body">`, the key being the base64-decoded part of the secret).
-Only the second covers a timestamp, so it is the one checked whenever it is present; a stale
-timestamp is refused even then, which stops the replay of a captured delivery.
+Only the second covers a timestamp, so it is the one checked, and required: a delivery whose
+Standard Webhooks headers were stripped would otherwise be a replay that no clock can refuse.
+`allow_legacy_signature=True` accepts `X-Castimer-Signature` alone, for a receiver behind a
+proxy that drops those headers (then de-duplicate on the body's `id`, which is signed).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping
 
@@ -27,8 +30,8 @@ DEFAULT_TOLERANCE = 300
 
 
 def verify_webhook(body: bytes | str, headers: Mapping[str, str], secret: str, *,
-                   tolerance: float = DEFAULT_TOLERANCE, now: float | None = None
-                   ) -> WebhookEvent:
+                   tolerance: float = DEFAULT_TOLERANCE, now: float | None = None,
+                   allow_legacy_signature: bool = False) -> WebhookEvent:
     """The delivery's event if `headers` sign `body` with `secret`; WebhookVerificationError
     otherwise. Pass the body exactly as it arrived, before any JSON parsing. `now` (epoch
     seconds) is for tests."""
@@ -36,8 +39,13 @@ def verify_webhook(body: bytes | str, headers: Mapping[str, str], secret: str, *
     found = {name.lower(): value for name, value in headers.items()}
     if "webhook-signature" in found:
         _check_standard(raw, found, secret, tolerance, time.time() if now is None else now)
-    elif "x-castimer-signature" in found:
+    elif "x-castimer-signature" in found and allow_legacy_signature:
         _check_castimer(raw, found, secret)
+    elif "x-castimer-signature" in found:
+        raise WebhookVerificationError(
+            "no webhook-signature header: Castimer sends it with every delivery, and only it "
+            "carries a timestamp (a delivery without it may be a replay); pass "
+            "allow_legacy_signature=True to accept X-Castimer-Signature alone")
     else:
         raise WebhookVerificationError("no webhook-signature or X-Castimer-Signature header: "
                                        "not a Castimer delivery")
@@ -63,7 +71,7 @@ def _check_standard(raw: bytes, headers: dict[str, str], secret: str, tolerance:
                     now: float) -> None:
     delivery_id = headers.get("webhook-id", "")
     stamp = headers.get("webhook-timestamp", "")
-    if not delivery_id or not stamp.isdigit():
+    if not delivery_id or not re.fullmatch(r"[0-9]{1,12}", stamp):  # ASCII digits only
         raise WebhookVerificationError("webhook-id and webhook-timestamp (epoch seconds) are "
                                        "required with webhook-signature")
     if abs(now - int(stamp)) > tolerance:

@@ -303,6 +303,15 @@ async def settle(engine: Engine, timer_id: str,
 # -- rundowns ---------------------------------------------------------------------------------
 
 
+class ShowMovedOn(Exception):
+    """An advance `from` a timer that is no longer the show's current one (409)."""
+
+    def __init__(self, current: str | None, expected: str) -> None:
+        super().__init__(f"the show is on {current or 'no timer'}, not {expected}: it moved on "
+                         "before this advance (an auto-advance, or another presenter)")
+        self.current = current
+
+
 class RundownNotFound(LookupError):
     """No such rundown for this account (also for another account's: ids are not leaked)."""
 
@@ -541,22 +550,26 @@ async def rotate_rundown_token(engine: Engine, account_id: str, rundown_id: str,
 
 
 async def advance_rundown(engine: Engine, account_id: str | None, rundown_id: str, to: Any, *,
-                          expected_version: int | None = None,
+                          expected_version: int | None = None, leaving: str | None = None,
                           clock: Callable[[], int] = wall_clock) -> Rundown:
     """Make the timer `to` names current and start it; the timer it replaces, unless it is done
     (or never started), is stopped. All of it one commit: of an advance and an auto-advance
-    that race, one happens, and the other is computed again from what the first left."""
+    that race, one happens, and the other is computed again from what the first left. With
+    `leaving`, only if the show is still on that timer (`ShowMovedOn` otherwise): a button that
+    means "on from this one" does not skip one when it lands just after an auto-advance."""
 
     async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
+        if leaving is not None and r.current != leaving:
+            raise ShowMovedOn(r.current, leaving)
         to_id = rundowns.target(r, to)
         linked = []
         if r.current is not None and r.current != to_id:
             try:
-                leaving = await load(engine, r.current, r.account_id)
+                left = await load(engine, r.current, r.account_id)
             except TimerNotFound:
                 pass
             else:
-                stop = _stopped(leaving, now)
+                stop = _stopped(left, now)
                 if stop is not None:
                     linked.append(build(stop, now))
         upcoming = await load(engine, to_id, r.account_id)

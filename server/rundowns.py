@@ -104,14 +104,13 @@ def create(rundown_id: str, account_id: str, fields: dict[str, Any], now_ms: int
 
 def edit(r: Rundown, fields: dict[str, Any], now_ms: int) -> RundownChange:
     """A new title, timers (reordered, added, removed), auto_advance or webhook_url. A current
-    timer taken out of the list leaves the show on no timer."""
+    timer taken out of the list leaves the show on the one that followed it (not started)."""
     changes: dict[str, Any] = {}
     if "title" in fields:
         changes["title"] = check_title(fields["title"] or "")
     if "timers" in fields:
         changes["timers"] = check_timers(fields["timers"])
-        if r.current is not None and r.current not in changes["timers"]:
-            changes["current"] = None
+        changes["current"] = _current_after(r, changes["timers"])
     if "auto_advance" in fields:
         changes["auto_advance"] = bool(fields["auto_advance"])
     if "webhook_url" in fields:
@@ -186,8 +185,18 @@ def completed(r: Rundown, at_ms: int, now_ms: int) -> RundownChange | None:
 
 
 def without_timer(r: Rundown, timer_id: str, now_ms: int) -> RundownChange:
-    """The rundown once a timer of it was deleted: gone from the list, and from `current`."""
+    """The rundown once a timer of it was deleted: gone from the list; if it was current, the
+    show is on the one that followed it."""
     timers = tuple(t for t in r.timers if t != timer_id)
-    return RundownChange(r, replace(r, timers=timers,
-                                    current=None if r.current == timer_id else r.current,
+    return RundownChange(r, replace(r, timers=timers, current=_current_after(r, timers),
                                     version=r.version + 1, updated_at_ms=now_ms), ())
+
+
+def _current_after(r: Rundown, timers: tuple[str, ...]) -> str | None:
+    """Where the show is once its list became `timers`: on the same timer if it is still
+    there, else on the first of those that followed it (not back at the top: "next" from a
+    removed timer must not rerun the show), else on none."""
+    if r.current is None or r.current in timers:
+        return r.current
+    following = r.timers[r.timers.index(r.current) + 1:] if r.current in r.timers else ()
+    return next((t for t in following if t in timers), None)

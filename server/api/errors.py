@@ -13,7 +13,7 @@ from starlette.types import Scope
 
 from .. import sessions, timers
 from ..accounts import AuthError, ControlTokenRefused
-from ..commit import RundownNotFound, TimerNotFound
+from ..commit import RundownNotFound, ShowMovedOn, TimerNotFound
 from ..engines.base import EngineUnavailable, VersionConflict
 from .responses import json_response
 
@@ -49,6 +49,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return invalid(exc.message, exc.param)
     if isinstance(exc, TimerNotFound):
         return ApiError(404, "not_found", f"no timer {exc.timer_id!r} in this account", "id")
+    if isinstance(exc, ShowMovedOn):
+        return ApiError(409, "show_moved_on", str(exc), "from", current=exc.current)
     if isinstance(exc, RundownNotFound):
         return ApiError(404, "not_found", f"no rundown {exc.rundown_id!r} in this account", "id")
     if isinstance(exc, VersionConflict):

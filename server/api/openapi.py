@@ -54,6 +54,8 @@ _DESCRIPTIONS = {
                     "that deadline. Default false.",
     "to": '"next", "previous", or a timer id of the rundown: it becomes current and starts; '
           "the timer it replaces, unless it completed, is stopped.",
+    "from": "Advance only if the show is still on this timer (else 409 show_moved_on): a "
+            '"next" that lands just after an auto-advance does not skip a timer.',
 }
 
 
@@ -118,7 +120,8 @@ def _errors(*codes: int, controllable: bool = False, what: str = "timer") -> dic
                401: "Missing, malformed, invalid or revoked API key (or session's key), or a "
                     "malformed control token",
                403: "A dashboard session used from another site or without its CSRF token",
-               404: missing, 409: "expected_version does not match",
+               404: missing, 409: "expected_version does not match (an advance: or the "
+                                  "show is no longer on its `from` timer)",
                422: "A value or transition that is not allowed",
                413: "The body is larger than 64 KiB",
                415: "A body without Content-Type: application/json",

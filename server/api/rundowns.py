@@ -23,7 +23,7 @@ from .timers import _webhook, base_url
 RUNDOWN_FIELDS: schema.Spec = {"title": "string?", "timers": "strings",
                                "auto_advance": "boolean", "webhook_url": "string?"}
 EDIT_FIELDS: schema.Spec = {**RUNDOWN_FIELDS, "expected_version": "integer"}
-ADVANCE_FIELDS: schema.Spec = {"to": "string", "expected_version": "integer"}
+ADVANCE_FIELDS: schema.Spec = {"to": "string", "from": "string", "expected_version": "integer"}
 
 
 def urls(r: Rundown, base: str) -> dict[str, str]:
@@ -133,7 +133,8 @@ async def advance_rundown(request: Request) -> Response:
                                example='{"to": "next"}')
     r = await commit.advance_rundown(request.state.engine, request.state.account.id,
                                      request.path_params["rundown_id"], fields["to"],
-                                     expected_version=fields.get("expected_version"))
+                                     expected_version=fields.get("expected_version"),
+                                     leaving=fields.get("from"))
     return json_response(await _with_items(request, r))
 
 

@@ -168,7 +168,8 @@ def test_a_deleted_timer_leaves_every_rundown_it_was_in(api):
     assert api.delete(f"/timers/{ids[0]}").status_code == 204
     after_one = api.get(f"/rundowns/{one['id']}").json()
     after_two = api.get(f"/rundowns/{two['id']}").json()
-    assert after_one["timers"] == ids[1:] and after_one["current"] is None
+    # The show is on the timer that followed the deleted one, not back at the top.
+    assert after_one["timers"] == ids[1:] and after_one["current"] == ids[1]
     assert after_two["timers"] == [ids[2]] and after_two["current"] == ids[2]
     # Deleting a rundown leaves its timers.
     assert api.delete(f"/rundowns/{two['id']}").status_code == 204
@@ -183,7 +184,12 @@ def test_rundowns_are_edited_listed_and_kept_to_their_account(api, server, stran
     edited = api.patch(f"/rundowns/{made[0]['id']}",
                        json={"timers": [ids[2], ids[1]], "auto_advance": True}).json()
     assert edited["timers"] == [ids[2], ids[1]] and edited["auto_advance"] is True
-    assert edited["current"] is None  # its current timer was taken out of the show
+    # Its current timer was taken out of the show: it is on the one that followed it.
+    assert edited["current"] == ids[1]
+    last = api.patch(f"/rundowns/{made[1]['id']}", json={"timers": [ids[0]]}).json()
+    assert last["current"] == ids[0]
+    gone = api.patch(f"/rundowns/{made[2]['id']}", json={"timers": [ids[1], ids[2]]})
+    assert gone.json()["current"] == ids[1]
     first = api.get("/rundowns", params={"limit": 2}).json()
     rest = api.get("/rundowns", params={"cursor": first["next_cursor"]}).json()
     assert [r["id"] for r in first["data"] + rest["data"]] == [r["id"] for r in made]
@@ -319,3 +325,18 @@ def test_a_timer_next_in_two_shows_starts_once_for_both(api):
         assert [e["event"] for e in log_of(api, show["id"])] == ["rundown.advanced",
                                                                   "rundown.completed"]
     assert api.get(f"/timers/{later['id']}").json()["state"] == "completed"
+
+
+def test_an_advance_from_a_timer_the_show_has_left_is_refused(api):
+    """A button that means "on from this timer" sends `from`: landing just after an
+    auto-advance (or another presenter's move) it is 409 and the show stays where it is."""
+    ids = countdowns(api, 3, seconds=600)
+    rundown = api.post("/rundowns", json={"timers": ids}).json()
+    path = f"/rundowns/{rundown['id']}/advance"
+    assert api.post(path, json={"to": "next", "from": ids[0]}).json()["current"] == ids[1]
+    late = api.post(path, json={"to": "next", "from": ids[0]})
+    assert late.status_code == 409
+    error = late.json()["error"]
+    assert (error["type"], error["param"], error["current"]) == ("show_moved_on", "from",
+                                                                 ids[1])
+    assert api.get(f"/rundowns/{rundown['id']}").json()["current"] == ids[1]

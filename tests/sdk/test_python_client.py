@@ -258,6 +258,8 @@ def test_every_rundown_operation_sync(sdk_server, sdk_key):
         with pytest.raises(ConflictError):
             sdk.rundowns.advance(show.id, "previous", expected_version=moved.version)
         assert sdk.rundowns.advance(show.id, "previous").current == ids[0]
+        with pytest.raises(ConflictError):  # the show is on ids[0], not ids[1]
+            sdk.rundowns.advance(show.id, leaving=ids[1])
         with sync_client(sdk_server, show.control_token or "") as desk:  # a rundown's token
             assert desk.rundowns.advance(show.id).current == ids[1]
             shown = desk.rundowns.get(show.id)

@@ -42,8 +42,11 @@ export class Rundowns {
 
   /** Make the next, the previous or a given timer current and start it; the one it replaces
    * is stopped unless it already completed. */
-  advance(id: string, to: AdvanceTarget, expectedVersion?: number): Promise<Rundown> {
-    const body = expectedVersion === undefined ? { to } : { to, expected_version: expectedVersion };
+  advance(id: string, to: AdvanceTarget, expectedVersion?: number,
+          from?: string): Promise<Rundown> {
+    const body: Record<string, unknown> = { to };
+    if (expectedVersion !== undefined) body.expected_version = expectedVersion;
+    if (from !== undefined) body.from = from;  // only if the show is still on that timer
     return this.http.request("POST", `${path(id)}/advance`, { body });
   }
 }

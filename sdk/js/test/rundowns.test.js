@@ -56,6 +56,10 @@ test("create, get, list, update, advance, rotate and delete a rundown", async ()
     .catch((error) => error);
   assert.ok(late instanceof ConflictError, String(late));
   assert.equal((await castimer.rundowns.advance(show.id, "previous")).current, ids[0]);
+  // Only from the timer the show is on: it is on ids[0] now.
+  const moved_on = await castimer.rundowns.advance(show.id, "next", undefined, ids[1])
+    .catch((error) => error);
+  assert.ok(moved_on instanceof ConflictError, String(moved_on));
 
   const rotated = await castimer.rundowns.rotateControlToken(show.id);
   assert.notEqual(tokenOf(rotated.urls.control), tokenOf(show.urls.control));

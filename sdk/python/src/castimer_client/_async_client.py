@@ -245,9 +245,11 @@ class Rundowns(_Resource):
         return await self._run(ops.rotate_rundown_token(rundown_id))
 
     async def advance(self, rundown_id: str, to: str = "next", *,
-                expected_version: int | None = None) -> Rundown:
-        """Make `to` ("next", "previous" or one of its timer ids) current and start it."""
-        return await self._run(ops.advance(rundown_id, to, expected_version))
+                expected_version: int | None = None,
+                leaving: str | None = None) -> Rundown:
+        """Make `to` ("next", "previous" or one of its timer ids) current and start it; with
+        `leaving`, only if the show is still on that timer (ConflictError otherwise)."""
+        return await self._run(ops.advance(rundown_id, to, expected_version, leaving))
 
 
 __all__ = ["AsyncCastimer", "AsyncPager"]

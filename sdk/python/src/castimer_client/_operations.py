@@ -223,8 +223,11 @@ def rotate_rundown_token(rundown_id: str) -> Call[Rundown]:
                 Rundown.from_json)
 
 
-def advance(rundown_id: str, to: str, expected_version: int | None) -> Call[Rundown]:
-    """`to`: "next", "previous" or a timer id of the rundown."""
+def advance(rundown_id: str, to: str, expected_version: int | None,
+            leaving: str | None = None) -> Call[Rundown]:
+    """`to`: "next", "previous" or a timer id of the rundown; `leaving`: only if the show is
+    still on that timer (the API's `from`)."""
+    body: dict[str, Any] = {"to": to} if leaving is None else {"to": to, "from": leaving}
     return Call("POST", f"/rundowns/{_id(rundown_id)}/advance", Rundown.from_json,
-                _versioned({"to": to}, expected_version),
-                idempotent=expected_version is not None)
+                _versioned(body, expected_version),
+                idempotent=expected_version is not None or leaving is not None)

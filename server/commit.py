@@ -191,8 +191,9 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
             if change is None:
                 return timer, None
             change, linked = await _in_rundowns(engine, change, now)
+            unit = build(change, now)
             try:
-                await engine.commit(replace(build(change, now), linked=linked))
+                await engine.commit(replace(unit, linked=linked) if linked else unit)
             except VersionConflict as conflict:
                 metrics.CONFLICTS.inc()
                 if early:

@@ -153,33 +153,38 @@ def test_a_show_on_no_timer_waits_calmly_then_follows_again(page: Page, site: Se
     show, ids = show_of_three(api)
     page.goto(f"{site.base}/widget?rundown={show['id']}&lang=ja")
     expect(page.locator("#title")).to_have_text("Opening")
-    # The current timer taken out of the show leaves it on none.
-    edited = api.patch(f"/rundowns/{show['id']}", json={"timers": ids[1:]})
+    # The show's last timer, current, taken out of it leaves the show on none (a current timer
+    # with others after it would leave it on the next one).
+    advance(api, show["id"], ids[2])
+    expect(page.locator("#title")).to_have_text("Questions")
+    edited = api.patch(f"/rundowns/{show['id']}", json={"timers": ids[:2]})
     assert edited.status_code == 200 and edited.json()["current"] is None, edited.text
     expect(page.locator("#status")).to_have_text(i18n.text("ja", "show.waiting"))
     expect(page.locator("#timer")).to_have_attribute("data-show", "waiting")
     expect(page.locator("#title")).to_have_text("Morning show")
     expect(page.locator("#time")).to_be_hidden()
     expect(page.locator("#rundown")).to_be_hidden()
-    advance(api, show["id"], ids[2])  # a jump: that timer's socket opens only now
-    expect(page.locator("#title")).to_have_text("Questions")
+    advance(api, show["id"], ids[1])  # a jump: that timer's socket opens only now
+    expect(page.locator("#title")).to_have_text("Keynote")
     position = i18n.text("ja", "show.position", position=2, count=2)
     expect(page.locator("#rundown")).to_have_text(f"Morning show · {position}")
-    expect(page.locator("#time")).to_have_text(re.compile(r"0[12]:\d\d"))
+    expect(page.locator("#time")).to_have_text(re.compile(r"0[45]:\d\d"))  # 300 s, started
     expect(page.locator("#timer")).to_have_attribute("data-show", "on")
 
 
 def test_a_rundown_widget_loaded_while_the_show_is_on_no_timer_waits(
         page: Page, site: Server, api: httpx.Client) -> None:
     show, ids = show_of_three(api)
-    assert api.patch(f"/rundowns/{show['id']}", json={"timers": ids[1:]}).status_code == 200
+    advance(api, show["id"], ids[2])
+    edited = api.patch(f"/rundowns/{show['id']}", json={"timers": ids[:2]})
+    assert edited.json()["current"] is None  # its current, last timer left the show
     page.goto(f"{site.base}/stage/{show['id']}")
     expect(page.locator("#stage")).to_have_attribute("data-connection", "live")
     expect(page.locator("#status")).to_have_text("Waiting for the next timer")
     expect(page.locator("#title")).to_have_text("Morning show")
     expect(page.locator("#digits")).to_be_hidden()
     advance(api, show["id"], "next")
-    expect(page.locator("#title")).to_have_text("Keynote")
+    expect(page.locator("#title")).to_have_text("Opening")
     expect(page.locator("#rundown")).to_have_text("Morning show · 1 of 2")
 
 

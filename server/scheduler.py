@@ -37,11 +37,13 @@ class Scheduler:
 
     async def run(self) -> None:
         """Run until cancelled."""
-        await self.engine.subscribe(DEADLINES_CHANNEL, self._on_deadline)
+        subscribed = False
         try:
             while True:
                 self._wake.arm()  # before looking: a commit made during the look is kept
                 try:
+                    if not subscribed:
+                        subscribed = await self._subscribe()
                     delay = await self._fire_due()
                     outage.of(self.engine).answered("scheduler")
                 except EngineUnavailable as exc:
@@ -53,7 +55,19 @@ class Scheduler:
                     delay = self.poll_s
                 await self._wake.sleep(delay)
         finally:
-            await self.engine.unsubscribe(DEADLINES_CHANNEL, self._on_deadline)
+            if subscribed:
+                await self.engine.unsubscribe(DEADLINES_CHANNEL, self._on_deadline)
+
+    async def _subscribe(self) -> bool:
+        """Subscribe to the deadlines channel; False if the store could not confirm it now.
+        The scheduler then runs on its poll and tries again at the next round: a subscription
+        that fails at start must not leave a process without a scheduler."""
+        try:
+            await self.engine.subscribe(DEADLINES_CHANNEL, self._on_deadline)
+        except EngineUnavailable:
+            log.warning("scheduler: no wake-ups from other processes yet; polling meanwhile")
+            return False
+        return True
 
     async def _fire_due(self) -> float:
         """Fire every due deadline; returns how long to sleep before the next one. A timer that

@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass
 
 from . import ids
-from .engines.base import Account, ApiKey, Engine, RateLimit, RateStatus
+from .engines.base import Account, Admission, ApiKey, Engine, RateLimit, RateStatus
 
 PLANS: dict[str, RateLimit] = {
     "free": RateLimit(per_minute=30, per_day=1000),
@@ -173,11 +173,30 @@ async def authenticate_digest(engine: Engine, digest: str, now_ms: int, *,
         known[digest] = found
     admitted = await engine.admit(found, now_ms, touch_after_ms=TOUCH_EVERY_MS,
                                   plans=PLANS if counted else None, timer_id=timer_id)
+    return admitted_caller(admitted, found)
+
+
+def admitted_caller(admitted: Admission, key: ApiKey) -> Caller:
+    """The caller `key` is, as its admission found it; `AuthError` if it was refused."""
     if admitted.revoked_at_ms is not None:
         raise AuthError("this API key has been revoked")
     if admitted.account is None:
         raise AuthError("this API key's account no longer exists")
-    return Caller(admitted.account, found, admitted.rate, admitted.timer, admitted.viewers)
+    return Caller(admitted.account, key, admitted.rate, admitted.timer, admitted.viewers)
+
+
+def known_key(engine: Engine, authorization: str | None) -> ApiKey | None:
+    """The record of the API key an `Authorization: Bearer ck_live_…` header carries, if this
+    process has looked it up before (`authenticate`); None for anything else, which
+    `authenticate` then judges. Whether the key is still live is not known from this."""
+    if not authorization:
+        return None
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    known = _known.get(engine)
+    return None if known is None else known.get(hash_key(key))
 
 
 async def revoke(engine: Engine, prefix: str, now_ms: int) -> ApiKey:

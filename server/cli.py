@@ -154,13 +154,25 @@ def worker(args: argparse.Namespace) -> int:
         deliveries = dispatcher.from_settings(engine)
         tasks = [asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run()),
                  asyncio.create_task(deliveries.run())]
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: [task.cancel() for task in tasks])
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            loop.add_signal_handler(sig, stop.set)
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        # Cancelled again until they end: a cancellation can be lost inside the Redis client
+        # (a read it interrupts may be retried), and one lost once left a worker running after
+        # SIGTERM under load.
+        while pending := [task for task in tasks if not task.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.5)
         await deliveries.aclose()
+        for task in tasks:  # one that ended by itself, not by the cancellation: its error
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
 
     asyncio.run(_with_engine(url, run))
     return 0

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +19,7 @@ from . import ids, metrics, rundowns, timers
 from .clock import now_ms as wall_clock
 from .engines.base import (
     RUNDOWNS,
+    TIMERS,
     Commit,
     DeliveryRecord,
     Engine,
@@ -38,6 +40,58 @@ PATIENCE_S = 5.0
 #: in step.
 BACKOFF_S = 0.002
 BACKOFF_MAX_S = 0.1
+
+
+#: How many timers' bodies a process keeps per engine (a full table starts again empty).
+RECENT_TIMERS = 10_000
+
+#: The body of each timer as this process last committed or read it, by engine. A write
+#: request's first try computes its change from this copy and sends the commit with the
+#: request's way in (`WayIn`), one round trip on Redis instead of two. A copy made stale by
+#: another process's commit costs only that try: its version check fails and the change is
+#: computed again from the stored body, which the same round trip brings back.
+_recent: weakref.WeakKeyDictionary[Engine, dict[str, bytes]] = weakref.WeakKeyDictionary()
+
+
+def _remember(engine: Engine, timer_id: str, body: bytes | None) -> None:
+    recent = _recent.get(engine)
+    if recent is None:
+        recent = _recent[engine] = {}
+    if body is None:
+        recent.pop(timer_id, None)
+        return
+    if len(recent) >= RECENT_TIMERS and timer_id not in recent:
+        recent.clear()
+    recent[timer_id] = body
+
+
+def _committed(engine: Engine, unit: Commit) -> None:
+    """Keep the bodies `unit` wrote, its linked commits' too, as the latest copies."""
+    metrics.COMMITTED.inc()
+    for one in (unit, *unit.linked):
+        if one.collection == TIMERS:
+            _remember(engine, one.timer_id, one.timer)
+
+
+class WayIn:
+    """A write request's way in (its key, account and rate limit), not taken yet, so that the
+    change's first commit can take it along (`Engine.admit_commit`). Made by the API layer,
+    which knows the request; `entered` once either method has been called. Both raise what a
+    refused request raises (and write nothing then)."""
+
+    __slots__ = ("entered",)
+
+    def __init__(self) -> None:
+        self.entered = False
+
+    async def enter(self, timer_id: str | None) -> bytes | None:
+        """Take the way in alone, reading the timer's stored body (None: none) with it."""
+        raise NotImplementedError
+
+    async def enter_with(self, unit: Commit) -> tuple[bool, bytes | None]:
+        """Take the way in and commit `unit` in one step: whether it was written, and the
+        timer's stored body after the step."""
+        raise NotImplementedError
 
 
 class _Turns:
@@ -160,6 +214,7 @@ async def load(engine: Engine, timer_id: str, account_id: str | None,
                fetched: Fetched | None = None) -> Timer:
     """The stored timer; `TimerNotFound` unless it exists and (if given) is the account's."""
     raw = fetched.body if fetched is not None else await engine.get_timer(timer_id)
+    _remember(engine, timer_id, raw)
     if raw is None:
         raise TimerNotFound(timer_id)
     timer = timers.load(raw)
@@ -170,15 +225,22 @@ async def load(engine: Engine, timer_id: str, account_id: str | None,
 
 async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
                        compute: Callable[[Timer, int], Change | None], *,
-                       expected_version: int | None = None, fetched: Fetched | None = None,
+                       expected_version: int | None = None,
+                       fetched: Fetched | WayIn | None = None,
                        clock: Callable[[], int] = wall_clock) -> tuple[Timer | None, Change | None]:
     """Load (the first time from `fetched`, if given), compute, commit; on losing a race (to
     another process: this one takes turns), wait a random while and compute again from the new
     state. With `expected_version` the caller wants no such retry: a mismatch is
-    `VersionConflict`. Returns the timer as committed (None once deleted) and the change (None
-    if none)."""
+    `VersionConflict`. A request's `WayIn` is taken first (`_one_trip`). Returns the timer as
+    committed (None once deleted) and the change (None if none)."""
     async with _turn(timer_id):
         race = _Race()
+        if isinstance(fetched, WayIn):
+            first = await _one_trip(engine, fetched, timer_id, account_id, compute,
+                                    expected_version, clock)
+            if not isinstance(first, Fetched):
+                return first
+            fetched = first
         while True:
             timer = await load(engine, timer_id, account_id, fetched)
             early, fetched = fetched is not None, None
@@ -192,31 +254,70 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
                 return timer, None
             change, linked = await _in_rundowns(engine, change, now)
             unit = build(change, now)
+            if linked:
+                unit = replace(unit, linked=linked)
             try:
-                await engine.commit(replace(unit, linked=linked) if linked else unit)
+                await engine.commit(unit)
             except VersionConflict as conflict:
                 metrics.CONFLICTS.inc()
                 if early:
                     continue  # a stale early read, not a race: load afresh at once
                 await race.lost_to(conflict, timer_id, expected_version)
                 continue
-            metrics.COMMITTED.inc()
+            _committed(engine, unit)
             return change.timer, change
+
+
+async def _one_trip(engine: Engine, way_in: WayIn, timer_id: str, account_id: str | None,
+                    compute: Callable[[Timer, int], Change | None],
+                    expected_version: int | None,
+                    clock: Callable[[], int]) -> Fetched | tuple[Timer | None, Change]:
+    """A write request's first try: its change computed from this process's latest copy of
+    the timer and committed together with the request's way in, in one step. Without a copy
+    to use, or when the copy yields no change (or an error), the way in is taken alone, with
+    a fresh read. Returns what was committed, or the stored body to go on from."""
+    body = _recent.get(engine, {}).get(timer_id)
+    unit, change = None, None
+    if body is not None:
+        timer = timers.load(body)
+        if timer.account_id == account_id and expected_version in (None, timer.version):
+            now = clock()
+            try:
+                change = compute(timer, now)
+            except ValueError:  # refused (a TimerError) on a copy that may be stale: the
+                change = None  # fresh read decides
+            if change is not None:
+                change, linked = await _in_rundowns(engine, change, now)
+                unit = build(change, now)
+                if linked:
+                    unit = replace(unit, linked=linked)
+    if unit is None or change is None:
+        stored = await way_in.enter(timer_id)
+        _remember(engine, timer_id, stored)
+        return Fetched(stored)
+    committed, stored = await way_in.enter_with(unit)
+    if committed:
+        _committed(engine, unit)
+        return change.timer, change
+    metrics.CONFLICTS.inc()
+    _remember(engine, timer_id, stored)
+    return Fetched(stored)
 
 
 async def create(engine: Engine, account_id: str, fields: dict[str, Any],
                  clock: Callable[[], int] = wall_clock) -> Timer:
     now = clock()
     change = timers.create(ids.timer_id(), account_id, fields, now, ids.control_token())
-    await engine.commit(build(change, now))
-    metrics.COMMITTED.inc()
+    unit = build(change, now)
+    await engine.commit(unit)
+    _committed(engine, unit)
     assert change.timer is not None
     return change.timer
 
 
 async def command(engine: Engine, account_id: str | None, timer_id: str, name: str, *,
                   seconds: int = 0, expected_version: int | None = None,
-                  fetched: Fetched | None = None,
+                  fetched: Fetched | WayIn | None = None,
                   clock: Callable[[], int] = wall_clock) -> Timer:
     """Run start / pause / resume / reset / adjust / stop through the commit path."""
     timer, _ = await change_timer(
@@ -228,7 +329,8 @@ async def command(engine: Engine, account_id: str | None, timer_id: str, name: s
 
 
 async def set_state(engine: Engine, account_id: str, timer_id: str, state: str, *,
-                    expected_version: int | None = None, fetched: Fetched | None = None,
+                    expected_version: int | None = None,
+                    fetched: Fetched | WayIn | None = None,
                     clock: Callable[[], int] = wall_clock) -> Timer:
     """Take the timer to `state`; being there already changes nothing (no version step)."""
 
@@ -255,21 +357,25 @@ async def edit(engine: Engine, account_id: str | None, timer_id: str, fields: di
 
 async def set_message(engine: Engine, account_id: str | None, timer_id: str, text: str,
                       flash: bool, *, expected_version: int | None = None,
+                      fetched: Fetched | WayIn | None = None,
                       clock: Callable[[], int] = wall_clock) -> Timer:
     """Show a message to the people on stage (replacing any earlier one)."""
     timer, _ = await change_timer(engine, timer_id, account_id,
                                   lambda t, now: timers.set_message(t, text, flash, now),
-                                  expected_version=expected_version, clock=clock)
+                                  expected_version=expected_version, fetched=fetched,
+                                  clock=clock)
     assert timer is not None
     return timer
 
 
 async def clear_message(engine: Engine, account_id: str | None, timer_id: str, *,
                         expected_version: int | None = None,
+                        fetched: Fetched | WayIn | None = None,
                         clock: Callable[[], int] = wall_clock) -> Timer:
     """Take the message down; no change (and no version step) when there is none."""
     timer, _ = await change_timer(engine, timer_id, account_id, timers.clear_message,
-                                  expected_version=expected_version, clock=clock)
+                                  expected_version=expected_version, fetched=fetched,
+                                  clock=clock)
     assert timer is not None
     return timer
 
@@ -477,8 +583,9 @@ async def create_rundown(engine: Engine, account_id: str, fields: dict[str, Any]
     now = clock()
     change = rundowns.create(ids.new_id("rnd_"), account_id, fields, now, ids.control_token())
     await _own_timers(engine, account_id, fields["timers"])
-    await engine.commit(build_rundown(change, now))
-    metrics.COMMITTED.inc()
+    unit = build_rundown(change, now)
+    await engine.commit(unit)
+    _committed(engine, unit)
     assert change.rundown is not None
     return change.rundown
 
@@ -503,13 +610,14 @@ async def change_rundown(engine: Engine, rundown_id: str, account_id: str | None
             if outcome is None:
                 return r
             change, linked = outcome
+            unit = replace(build_rundown(change, now), linked=linked)
             try:
-                await engine.commit(replace(build_rundown(change, now), linked=linked))
+                await engine.commit(unit)
             except VersionConflict as conflict:
                 metrics.CONFLICTS.inc()
                 await race.lost_to(conflict, rundown_id, expected_version)
                 continue
-            metrics.COMMITTED.inc()
+            _committed(engine, unit)
             return change.rundown
 
 

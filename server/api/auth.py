@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from .. import accounts, sessions
 from ..clock import now_ms
-from ..commit import Fetched
-from ..engines.base import Engine, RateLimit, RateStatus
+from ..commit import Fetched, WayIn
+from ..engines.base import ApiKey, Commit, Engine, RateLimit, RateStatus
 from . import schema
 from .errors import NO_STORE, ApiError, as_api_error, error_response
 
@@ -81,50 +81,117 @@ def authenticated(endpoint: Endpoint) -> Endpoint:
     return _guard(endpoint, control=None)
 
 
-def controllable(param: str) -> Callable[[Endpoint], Endpoint]:
+def controllable(param: str, *, writes: bool = False) -> Callable[[Endpoint], Endpoint]:
     """`authenticated`, and open to the control token of what the path parameter `param` names
     (`timer_id`: a timer) as well: such a request is its owner's, counted against the owner's
-    plan, and has `request.state.by_control_token` set (and no `api_key`)."""
-    return functools.partial(_guard, control=param)
+    plan, and has `request.state.by_control_token` set (and no `api_key`). With `writes` (an
+    endpoint that changes the timer through `commit.change_timer`, passing it
+    `request.state.fetched`) an API key's way in may wait for the change's first commit and
+    go with it (`KeyWayIn`): then only `request.state.account_id` is known before that."""
+    return functools.partial(_guard, control=param, writes=writes)
 
 
-def _guard(endpoint: Endpoint, control: str | None) -> Endpoint:
+class RateLimited(Exception):
+    """The account's budget refuses the request (429)."""
+
+    def __init__(self, plan: str, status: RateStatus) -> None:
+        window = "minute" if status.window_s == 60 else "day"
+        super().__init__(f"rate limit of the {plan} plan reached ({status.limit} requests per "
+                         f"{window}); retry in {status.retry_after_s} s")
+
+
+def _let_in(request: Request, who: accounts.Caller, now: int) -> None:
+    """Record who the request is from in its state, with its rate-limit headers; raise
+    `RateLimited` if its budget refuses it."""
+    status = who.rate
+    assert status is not None  # counted
+    request.state.rate_headers = rate_headers(accounts.PLANS[who.account.plan], status, now)
+    if not status.allowed:
+        raise RateLimited(who.account.plan, status)
+    request.state.account = who.account
+    request.state.account_id = who.account.id
+    request.state.api_key = who.key
+    request.state.by_control_token = who.by_control_token
+    request.state.rate = status
+    request.state.viewers = who.viewers  # the named timer's, read with it
+
+
+class KeyWayIn(WayIn):
+    """An API key's way in (revocation, account, rate limit), taken with the request's first
+    commit: one round trip on Redis for a write (`Engine.admit_commit`). Only keys this
+    process has looked up before come this way; their revocation is still checked by the
+    store in the same step as the commit, so a revoked key writes nothing."""
+
+    __slots__ = ("admitted", "key", "now", "request")
+
+    def __init__(self, request: Request, key: ApiKey, now: int) -> None:
+        super().__init__()
+        self.request, self.key, self.now = request, key, now
+        self.admitted = False
+
+    async def enter(self, timer_id: str | None) -> bytes | None:
+        self.entered = True
+        who = await accounts.authenticate_digest(self.request.state.engine, self.key.key_hash,
+                                                 self.now, counted=True, timer_id=timer_id)
+        _let_in(self.request, who, self.now)
+        self.admitted = True
+        return who.timer
+
+    async def enter_with(self, unit: Commit) -> tuple[bool, bytes | None]:
+        self.entered = True
+        done = await self.request.state.engine.admit_commit(
+            self.key, self.now, unit, touch_after_ms=accounts.TOUCH_EVERY_MS,
+            plans=accounts.PLANS)
+        _let_in(self.request, accounts.admitted_caller(done.admission, self.key), self.now)
+        self.admitted = True
+        return done.committed, done.admission.timer
+
+
+def _refusal(exc: Exception, request: Request) -> Response:
+    """The answer to a request refused on its way in (or by its endpoint's error)."""
+    if isinstance(exc, RateLimited):
+        return error_response(ApiError(429, "rate_limited", str(exc)),
+                              request.state.rate_headers)
+    error = as_api_error(exc)
+    if error is None:
+        raise exc
+    return error_response(error)
+
+
+def _guard(endpoint: Endpoint, control: str | None, writes: bool = False) -> Endpoint:
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         engine = request.state.engine
         now = now_ms()
+        way_in: KeyWayIn | None = None
         try:
-            who = await caller(request, engine, now, counted=True, control=control)
-            account, rate, status = who.account, accounts.PLANS[who.account.plan], who.rate
-            assert status is not None  # counted=True
+            key = accounts.known_key(engine, request.headers.get("authorization")) \
+                if writes else None
+            if key is not None:
+                way_in = KeyWayIn(request, key, now)
+                request.state.account_id = key.account_id
+                request.state.fetched = way_in
+            else:
+                who = await caller(request, engine, now, counted=True, control=control)
+                _let_in(request, who, now)
+                # The timer the path names, as read on the way in (commit.Fetched).
+                request.state.fetched = Fetched(who.timer)
         except Exception as exc:
-            error = as_api_error(exc)
-            if error is None:
-                raise
-            return error_response(error)
-        headers = rate_headers(rate, status, now)
-        if not status.allowed:
-            window = "minute" if status.window_s == 60 else "day"
-            return error_response(ApiError(
-                429, "rate_limited", f"rate limit of the {account.plan} plan reached "
-                f"({status.limit} requests per {window}); retry in {status.retry_after_s} s"),
-                headers)
-        request.state.account = account
-        request.state.api_key = who.key
-        request.state.by_control_token = who.by_control_token
-        request.state.rate = status
-        # The timer the path names, as read on the way in (commit.Fetched).
-        request.state.fetched = Fetched(who.timer)
-        request.state.viewers = who.viewers  # that timer's, read with it
+            return _refusal(exc, request)
         try:
             schema.check_media_type(request)
             response = await endpoint(request)
         except Exception as exc:
-            error = as_api_error(exc)
-            if error is None:
-                raise
-            response = error_response(error)
-        response.headers.update(headers)
+            if way_in is not None and way_in.entered and not way_in.admitted:
+                return _refusal(exc, request)  # the way in refused it, at the first commit
+            response = _refusal(exc, request)
+        if way_in is not None and not way_in.entered:
+            # Refused before any commit (a bad body, say): the way in still decides first.
+            try:
+                await way_in.enter(None)
+            except Exception as exc:
+                return _refusal(exc, request)
+        response.headers.update(request.state.rate_headers)
         response.headers.update(NO_STORE)
         return response
 

@@ -98,13 +98,13 @@ async def edit_timer(request: Request) -> Response:
     return _show(request, timer)
 
 
-@controllable("timer_id")
+@controllable("timer_id", writes=True)
 async def change_state(request: Request) -> Response:
     fields = await schema.body(request, STATE_FIELDS, example='{"action": "start"}')
     if ("state" in fields) == ("action" in fields):
         raise bad_request('send either "state" (running, paused, idle, completed) or "action" '
                           f"({', '.join(ACTIONS)})", "state")
-    engine, account_id = request.state.engine, request.state.account.id
+    engine, account_id = request.state.engine, request.state.account_id
     timer_id, expected = request.path_params["timer_id"], fields.get("expected_version")
     if "state" in fields:
         timer = await commit.set_state(engine, account_id, timer_id, fields["state"],
@@ -120,10 +120,10 @@ async def change_state(request: Request) -> Response:
     return _show(request, timer)
 
 
-@controllable("timer_id")
+@controllable("timer_id", writes=True)
 async def adjust_timer(request: Request) -> Response:
     fields = await schema.body(request, ADJUST_FIELDS, required=("seconds",))
-    timer = await commit.command(request.state.engine, request.state.account.id,
+    timer = await commit.command(request.state.engine, request.state.account_id,
                                  request.path_params["timer_id"], "adjust",
                                  seconds=fields["seconds"],
                                  expected_version=fields.get("expected_version"),
@@ -131,22 +131,24 @@ async def adjust_timer(request: Request) -> Response:
     return _show(request, timer)
 
 
-@controllable("timer_id")
+@controllable("timer_id", writes=True)
 async def put_message(request: Request) -> Response:
     """A message for the people on stage: every display of the timer shows it."""
     fields = await schema.body(request, MESSAGE_FIELDS, required=("text",))
-    timer = await commit.set_message(request.state.engine, request.state.account.id,
+    timer = await commit.set_message(request.state.engine, request.state.account_id,
                                      request.path_params["timer_id"], fields["text"],
                                      fields.get("flash", False),
-                                     expected_version=fields.get("expected_version"))
+                                     expected_version=fields.get("expected_version"),
+                                     fetched=request.state.fetched)
     return _show(request, timer)
 
 
-@controllable("timer_id")
+@controllable("timer_id", writes=True)
 async def delete_message(request: Request) -> Response:
     await schema.body(request, {})
-    timer = await commit.clear_message(request.state.engine, request.state.account.id,
-                                       request.path_params["timer_id"])
+    timer = await commit.clear_message(request.state.engine, request.state.account_id,
+                                       request.path_params["timer_id"],
+                                       fetched=request.state.fetched)
     return _show(request, timer)
 
 

@@ -242,6 +242,16 @@ class Admission:
     viewers: int = 0  # its viewers, as `count_viewers` counts them
 
 
+@dataclass(frozen=True, slots=True)
+class AdmittedCommit:
+    """What `Engine.admit_commit` did with one write request."""
+
+    #: Its way in, as `admit` finds it (`timer` and `viewers` those of the commit's timer after
+    #: this step: when only a version check failed, the body to compute from again).
+    admission: Admission
+    committed: bool  # the commit is written (and published)
+
+
 Receiver = Callable[[bytes], None]
 
 
@@ -313,6 +323,17 @@ class Engine(Protocol):
         counted against the account's budget at its plan's rate in `plans` (as
         `hit_rate_limit`; not when `plans` is None), and the stored body of `timer_id` when
         one is given (as `get_timer`). A revoked key or a missing account counts nothing."""
+
+    async def admit_commit(self, key: ApiKey, now_ms: int, commit: Commit, *,
+                           touch_after_ms: int,
+                           plans: Mapping[str, RateLimit]) -> AdmittedCommit:
+        """A write request's way in and its commit (of a timer, with any linked commits) in
+        one step: on Redis one round trip, one script, with nothing run between the two. The
+        way in is `admit`'s, counted at `plans`, for the commit's timer; the commit is then
+        applied as `commit` applies it, but only if the key is live, its account exists and
+        the account's budget allows the request; a version check that fails writes nothing
+        and raises nothing: `committed` is False and the admission carries the timer's stored
+        body. A refused request (revoked, no account, over budget) writes nothing."""
 
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
                             timer_id: str | None = None,

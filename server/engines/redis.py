@@ -51,6 +51,7 @@ from .base import (
     RUNDOWNS,
     Account,
     Admission,
+    AdmittedCommit,
     ApiKey,
     Attempt,
     ClaimedDelivery,
@@ -123,14 +124,19 @@ class RedisEngine:
         self._client = aioredis.Redis.from_url(
             url, retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             retry_on_timeout=False, health_check_interval=10, **options)
-        self._commit_script = self._client.register_script((_LUA / "commit.lua").read_text())
-        # The rate-limit arithmetic is one Lua function, put in front of both scripts using it.
+        # The commit and the rate-limit arithmetic are Lua functions, put in front of each
+        # script using them.
+        commit_all = (_LUA / "_commit.lua").read_text()
+        self._commit_script = self._client.register_script(
+            commit_all + (_LUA / "commit.lua").read_text())
         gcra = (_LUA / "_gcra.lua").read_text()
         self._gcra_script = self._client.register_script(gcra + (_LUA / "gcra.lua").read_text())
         self._admit_script = self._client.register_script(
             gcra + (_LUA / "admit.lua").read_text())
         self._admit_control_script = self._client.register_script(
             gcra + (_LUA / "admit_control.lua").read_text())
+        self._admit_commit_script = self._client.register_script(
+            gcra + commit_all + (_LUA / "admit_commit.lua").read_text())
         # The plans' part of admit.lua's arguments, made once per plans table.
         self._plan_args: tuple[Mapping[str, RateLimit] | None, list[Any]] = (None, [0])
         self._scripts = {name: self._client.register_script((_LUA / f"{name}.lua").read_text())
@@ -276,6 +282,26 @@ class RedisEngine:
         return Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
                          _live_viewers(presence or [], now_ms))
 
+    async def admit_commit(self, key: ApiKey, now_ms: int, commit: Commit, *,
+                           touch_after_ms: int,
+                           plans: Mapping[str, RateLimit]) -> AdmittedCommit:
+        check_group(commit)
+        timer_id = commit.timer_id
+        script_keys = [keys.API_KEY_REVOKED, keys.API_KEY_USED, keys.ACCOUNTS,
+                       keys.rate(key.account_id), keys.timer(timer_id), keys.presence(timer_id)]
+        args: list[Any] = [key.id, key.account_id, now_ms, touch_after_ms,
+                           *self._plans_as_args(plans), *self._commit_args(commit, script_keys)]
+        with _guard():
+            revoked, account, rate, timer, presence, committed = await self._evalsha(
+                self._admit_commit_script, script_keys, args)
+        if revoked is not None:
+            return AdmittedCommit(Admission(int(revoked), None, None), False)
+        if account is None:
+            return AdmittedCommit(Admission(None, None, None), False)
+        admission = Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
+                              _live_viewers(presence or [], now_ms))
+        return AdmittedCommit(admission, bool(committed and committed[0]))
+
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
                             timer_id: str | None = None,
                             rundown_id: str | None = None) -> Admission:
@@ -338,15 +364,22 @@ class RedisEngine:
     async def commit(self, commit: Commit) -> None:
         check_group(commit)
         script_keys: list[str] = []
+        args = self._commit_args(commit, script_keys)
+        with _guard():
+            ok, version, *failed = await self._evalsha(self._commit_script, script_keys, args)
+        if not ok:
+            raise VersionConflict(int(version), failed[0].decode() if failed else None)
+
+    @staticmethod
+    def _commit_args(commit: Commit, script_keys: list[str]) -> list[Any]:
+        """_commit.lua's arguments for `commit` and its linked commits; their keys are added
+        to `script_keys`."""
         args: list[Any] = [keys.EVENT_LOG_CAP, keys.channel(DEADLINES_CHANNEL),
                            keys.channel(OUTBOX_CHANNEL), keys.timer_rundowns(""),
                            1 + len(commit.linked)]
         for one in (commit, *commit.linked):
             _add_commit(one, script_keys, args)
-        with _guard():
-            ok, version, *failed = await self._evalsha(self._commit_script, script_keys, args)
-        if not ok:
-            raise VersionConflict(int(version), failed[0].decode() if failed else None)
+        return args
 
     async def get_rundown(self, rundown_id: str) -> bytes | None:
         with _guard():

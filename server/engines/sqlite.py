@@ -39,6 +39,7 @@ from .base import (
     TIMERS,
     Account,
     Admission,
+    AdmittedCommit,
     ApiKey,
     Attempt,
     ClaimedDelivery,
@@ -323,6 +324,22 @@ class SQLiteEngine:
         viewers = (await self.count_viewers([timer_id], now_ms))[0] if timer_id else 0
         return Admission(None, account, status, bytes(body) if body is not None else None,
                          viewers)
+
+    async def admit_commit(self, key: ApiKey, now_ms: int, commit: Commit, *,
+                           touch_after_ms: int,
+                           plans: Mapping[str, RateLimit]) -> AdmittedCommit:
+        # The two steps in turn: in one process, where this engine's writes all go through one
+        # writer, there is no round trip to save.
+        admission = await self.admit(key, now_ms, touch_after_ms=touch_after_ms, plans=plans,
+                                     timer_id=commit.timer_id)
+        if admission.account is None or admission.rate is None or not admission.rate.allowed:
+            return AdmittedCommit(admission, False)
+        try:
+            await self.commit(commit)
+        except VersionConflict:
+            return AdmittedCommit(dataclasses.replace(
+                admission, timer=await self.get_timer(commit.timer_id)), False)
+        return AdmittedCommit(dataclasses.replace(admission, timer=commit.timer), True)
 
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
                             timer_id: str | None = None,

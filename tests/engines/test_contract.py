@@ -226,6 +226,55 @@ async def test_admit_refuses_a_revoked_key_without_counting_it(engine):
     assert status.used_today == 1
 
 
+async def test_admit_commit_lets_the_request_in_and_commits_in_one_step(engine):
+    account, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
+    await engine.set_presence("tmr_1", "proc_a", 3, T0 + 30_000)
+    plans = {"free": RateLimit(per_minute=30, per_day=1000)}
+    done = await engine.admit_commit(stored, T0, a_commit("tmr_1", 1, account_id=account.id),
+                                     touch_after_ms=60_000, plans=plans)
+    assert done.committed
+    assert done.admission.account == account and done.admission.revoked_at_ms is None
+    assert done.admission.rate.allowed and done.admission.rate.remaining == 29
+    assert orjson.loads(done.admission.timer) == {"id": "tmr_1", "v": 2}
+    assert done.admission.viewers == 3
+    assert orjson.loads(await engine.get_timer("tmr_1")) == {"id": "tmr_1", "v": 2}
+    assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
+    # A stale commit: counted (the request was let in), nothing written, the stored body back.
+    stale = await engine.admit_commit(stored, T0 + 1, a_commit("tmr_1", 1, account_id=account.id,
+                                                               events=3),
+                                      touch_after_ms=60_000, plans=plans)
+    assert not stale.committed and stale.admission.rate.remaining == 28
+    assert orjson.loads(stale.admission.timer) == {"id": "tmr_1", "v": 2}
+    assert len((await engine.list_events(account.id, None, 10))[0]) == 2
+
+
+async def test_admit_commit_writes_nothing_for_a_refused_request(engine):
+    account, key = await accounts.key_for(engine, "acme", "free", T0)
+    stored = await engine.find_api_key(accounts.hash_key(key))
+    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
+    plans = {"free": RateLimit(per_minute=2, per_day=1000)}
+    for n in range(2):
+        assert (await engine.admit_commit(
+            stored, T0, a_commit("tmr_1", 1 + n, account_id=account.id),
+            touch_after_ms=60_000, plans=plans)).committed
+    over = await engine.admit_commit(stored, T0, a_commit("tmr_1", 3, account_id=account.id),
+                                     touch_after_ms=60_000, plans=plans)
+    assert not over.committed and over.admission.rate is not None
+    assert not over.admission.rate.allowed and over.admission.rate.retry_after_s >= 1
+    assert await engine.revoke_api_key(stored.id, T0 + 5)
+    revoked = await engine.admit_commit(stored, T0 + 60_000,
+                                        a_commit("tmr_1", 3, account_id=account.id),
+                                        touch_after_ms=60_000, plans=plans)
+    assert not revoked.committed and revoked.admission.revoked_at_ms == T0 + 5
+    assert revoked.admission.account is None and revoked.admission.rate is None
+    assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 3
+    assert len((await engine.list_events(account.id, None, 10))[0]) == 3
+    # Neither refusal counted (a minute on, the budget is whole again: two more get in).
+    assert (await engine.hit_rate_limit(account.id, plans["free"], T0 + 60_000)).remaining == 1
+
+
 async def test_admit_control_lets_in_the_timers_token_as_its_owner_and_nothing_else(engine):
     owner, _ = await accounts.key_for(engine, "acme", "free", T0)
     timer = await commit.create(engine, owner.id, {"type": "countdown", "duration": 60},

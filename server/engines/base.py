@@ -1,5 +1,11 @@
-"""What an engine promises. Every engine implements `Engine`; the contract suite in
-tests/engines runs the same tests against each one.
+"""What an engine promises, in a few narrow Protocols: `Store` (accounts, keys, timers,
+rundowns, the event log and the commit), `Outbox` (webhook deliveries), `RateLimits`, `Presence`,
+`PubSub`, and `Lifecycle` (open, close, ping). Every engine implements all of them: `Engine` is
+their union. A caller is typed against the one it uses. The contract suite in
+tests/engines/contract has one module per Protocol and runs each test against every engine.
+
+Every method is a coroutine safe to call from one event loop; any method may raise
+`EngineUnavailable` when the store cannot be reached.
 
 Engines store and transport bytes: timers, events and deliveries arrive serialised, and an
 engine never interprets a timer. Local fan-out to sockets is the hub's job, not the engine's.
@@ -171,7 +177,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """One change of one timer, applied by `Engine.commit` as a single atomic unit."""
+    """One change of one timer, applied by `Store.commit` as a single atomic unit."""
 
     #: Unique per commit: lets an engine recognise its own commit sent twice (a reply lost
     #: on the way back) and report success instead of a conflict.
@@ -233,7 +239,7 @@ class RateStatus:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What `Engine.admit` found for one request's key."""
+    """What `Store.admit` found for one request's key."""
 
     revoked_at_ms: int | None  # set: the key is revoked, and nothing else was looked at
     account: Account | None  # None: the key's account is gone (nothing counted either)
@@ -244,7 +250,7 @@ class Admission:
 
 @dataclass(frozen=True, slots=True)
 class AdmittedCommit:
-    """What `Engine.admit_commit` did with one write request."""
+    """What `Store.admit_commit` did with one write request."""
 
     #: Its way in, as `admit` finds it (`timer` and `viewers` those of the commit's timer after
     #: this step: when only a version check failed, the body to compute from again).
@@ -266,9 +272,9 @@ def deliver(receivers: Iterable[Receiver], message: bytes) -> None:
 
 
 @runtime_checkable
-class Engine(Protocol):
-    """Storage and transport for Castimer. All methods are coroutines safe to call from one
-    event loop; any method may raise `EngineUnavailable` when the store cannot be reached."""
+class Lifecycle(Protocol):
+    """Opening and closing an engine, and asking whether its store answers (the app's
+    lifespan, the command line, the readiness probe)."""
 
     url: str
 
@@ -281,17 +287,25 @@ class Engine(Protocol):
     async def ping(self) -> None:
         """Return when the store answers; raise `EngineUnavailable` otherwise (readiness)."""
 
+
+@runtime_checkable
+class Store(Protocol):
+    """The store of accounts, API keys, timers, rundowns and the event log, and the one commit
+    path that writes them (the API, the commit path in server/commit.py, the scheduler)."""
+
     # -- accounts and API keys ----------------------------------------------------------------
 
     async def add_account(self, account: Account) -> None:
         """Store a new account. Names are unique: a taken name raises `ValueError`."""
 
-    async def get_account(self, account_id: str) -> Account | None: ...
+    async def get_account(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
 
     async def find_account(self, name: str) -> Account | None:
         """The account with exactly this name, or None."""
 
-    async def count_accounts(self) -> int: ...
+    async def count_accounts(self) -> int:
+        """How many accounts there are."""
 
     async def list_accounts(self) -> list[Account]:
         """Every account, oldest first."""
@@ -300,7 +314,8 @@ class Engine(Protocol):
         """Put the account on `plan` (checked by the caller), atomically with respect to a
         secret rotation; None if there is no such account."""
 
-    async def add_api_key(self, key: ApiKey) -> None: ...
+    async def add_api_key(self, key: ApiKey) -> None:
+        """Store a new key record (its digest, never the key itself)."""
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
         """The key with this SHA-256 digest, revoked or not, or None."""
@@ -399,7 +414,19 @@ class Engine(Protocol):
         """An account's events in commit order (oldest first), optionally of one timer, at
         most `limit` after `cursor`; returns the page and the next cursor (None at the end)."""
 
-    # -- webhook deliveries -------------------------------------------------------------------
+    # -- account secrets ----------------------------------------------------------------------
+
+    async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
+                                    overlap_ms: int) -> Account | None:
+        """Make `secret` the account's signing secret; the old one becomes the previous secret,
+        valid until `now_ms + overlap_ms`. Atomic; None if there is no such account."""
+
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """The transactional outbox of webhook deliveries, which `Store.commit` fills (the webhook
+    dispatcher, the deliveries API, /metrics)."""
 
     async def add_deliveries(self, deliveries: Sequence[DeliveryRecord], now_ms: int) -> None:
         """Add deliveries to the outbox outside a timer commit (the send-test action), due at
@@ -444,14 +471,11 @@ class Engine(Protocol):
         with the whole retry schedule ahead; publish on OUTBOX_CHANNEL. A delivery that is
         pending already is returned unchanged; None if there is no such delivery."""
 
-    # -- account secrets ----------------------------------------------------------------------
 
-    async def rotate_webhook_secret(self, account_id: str, secret: str, now_ms: int,
-                                    overlap_ms: int) -> Account | None:
-        """Make `secret` the account's signing secret; the old one becomes the previous secret,
-        valid until `now_ms + overlap_ms`. Atomic; None if there is no such account."""
-
-    # -- rate limits --------------------------------------------------------------------------
+@runtime_checkable
+class RateLimits(Protocol):
+    """Each account's request budget, shared by every process (counted on the way in by
+    `Store.admit`; also the control socket and the command line)."""
 
     async def hit_rate_limit(self, account_id: str, rate: RateLimit,
                              now_ms: int) -> RateStatus:
@@ -463,7 +487,10 @@ class Engine(Protocol):
         """Requests counted for the account in the UTC day of `now_ms`, without counting one
         (another process's latest counts may be a second or so behind on SQLite)."""
 
-    # -- presence -----------------------------------------------------------------------------
+
+@runtime_checkable
+class Presence(Protocol):
+    """How many viewer sockets each timer has, across every process (the hub)."""
 
     async def set_presence(self, timer_id: str, process_id: str, viewers: int,
                            expires_ms: int) -> None:
@@ -475,7 +502,11 @@ class Engine(Protocol):
         """For each timer, the viewers of every process whose entry has not expired by
         `now_ms`; one round trip for the whole list."""
 
-    # -- pub/sub ------------------------------------------------------------------------------
+
+@runtime_checkable
+class PubSub(Protocol):
+    """Fire-and-forget messages between processes: commits publish, the hub, the scheduler and
+    the webhook dispatcher listen. Delivery to local sockets is the hub's, not this."""
 
     async def publish(self, channel: str, message: bytes) -> None:
         """Deliver `message` to every current subscriber of `channel` in every process; fire
@@ -487,4 +518,12 @@ class Engine(Protocol):
         interrupted and restored, every receiver is called once with an empty message:
         messages may have been missed, so reload what you hold."""
 
-    async def unsubscribe(self, channel: str, receiver: Receiver) -> None: ...
+    async def unsubscribe(self, channel: str, receiver: Receiver) -> None:
+        """Stop calling `receiver` for `channel`; a receiver that is not subscribed is
+        ignored. The channel's subscription ends with its last receiver."""
+
+
+@runtime_checkable
+class Engine(Lifecycle, Store, Outbox, RateLimits, Presence, PubSub, Protocol):
+    """Storage and transport for Castimer: every Protocol above in one object, as
+    `create_engine` makes it. A caller that needs only part of it is typed against that part."""

@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass
 
 from . import ids
-from .engines.base import Account, Admission, ApiKey, Engine, RateLimit, RateStatus
+from .engines.base import Account, Admission, ApiKey, RateLimit, RateStatus, Store
 
 PLANS: dict[str, RateLimit] = {
     "free": RateLimit(per_minute=30, per_day=1000),
@@ -36,7 +36,7 @@ _CONTROL_TOKEN = re.compile(r"ctl_[0-9A-Za-z]{16,64}")
 #: revocation and last use are kept beside it and read from the store by `engine.admit` on
 #: every request, so a key revoked by any process is refused by every process at once, and
 #: what is kept here saves only the look-up of digest → key id and account.
-_known: weakref.WeakKeyDictionary[Engine, dict[str, ApiKey]] = weakref.WeakKeyDictionary()
+_known: weakref.WeakKeyDictionary[Store, dict[str, ApiKey]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +79,14 @@ def check_plan(plan: str) -> str:
     return plan
 
 
-async def add_account(engine: Engine, name: str, plan: str, now_ms: int) -> Account:
+async def add_account(engine: Store, name: str, plan: str, now_ms: int) -> Account:
     account = Account(id=ids.account_id(), name=name, plan=check_plan(plan),
                       created_at_ms=now_ms, webhook_secret=ids.webhook_secret())
     await engine.add_account(account)
     return account
 
 
-async def add_key_to(engine: Engine, account: Account, now_ms: int) -> tuple[str, ApiKey]:
+async def add_key_to(engine: Store, account: Account, now_ms: int) -> tuple[str, ApiKey]:
     """A new key for `account` and its stored record; the key itself is not stored."""
     key = ids.api_key()
     record = ApiKey(id=ids.new_id("key_"), account_id=account.id, prefix=key[:SHOWN_PREFIX],
@@ -95,12 +95,12 @@ async def add_key_to(engine: Engine, account: Account, now_ms: int) -> tuple[str
     return key, record
 
 
-async def add_key(engine: Engine, account: Account, now_ms: int) -> str:
+async def add_key(engine: Store, account: Account, now_ms: int) -> str:
     """Make a key for `account`; returns the key, which is not stored anywhere."""
     return (await add_key_to(engine, account, now_ms))[0]
 
 
-async def key_for(engine: Engine, name: str, plan: str, now_ms: int) -> tuple[Account, str]:
+async def key_for(engine: Store, name: str, plan: str, now_ms: int) -> tuple[Account, str]:
     """A new key for the account called `name`, made (on `plan`) if there is none yet."""
     account = await engine.find_account(name)
     if account is None:
@@ -108,7 +108,7 @@ async def key_for(engine: Engine, name: str, plan: str, now_ms: int) -> tuple[Ac
     return account, await add_key(engine, account, now_ms)
 
 
-async def authenticate(engine: Engine, authorization: str | None, now_ms: int, *,
+async def authenticate(engine: Store, authorization: str | None, now_ms: int, *,
                        counted: bool = False, timer_id: str | None = None) -> Caller:
     """The caller behind an `Authorization: Bearer ck_live_…` header, or `AuthError`; with
     `counted`, the request is counted against the account's plan; with `timer_id`, that
@@ -138,7 +138,7 @@ def control_token_in(authorization: str | None) -> str | None:
     return token
 
 
-async def authenticate_control(engine: Engine, token: str, now_ms: int, param: str,
+async def authenticate_control(engine: Store, token: str, now_ms: int, param: str,
                                controlled_id: str) -> Caller:
     """The owner of what the path parameter `param` names (`timer_id`: a timer) if `token` is
     its current control token, with the request counted against the owner's plan and its
@@ -156,7 +156,7 @@ async def authenticate_control(engine: Engine, token: str, now_ms: int, param: s
     return Caller(admitted.account, None, admitted.rate, admitted.timer, admitted.viewers)
 
 
-async def authenticate_digest(engine: Engine, digest: str, now_ms: int, *,
+async def authenticate_digest(engine: Store, digest: str, now_ms: int, *,
                               counted: bool = False, timer_id: str | None = None) -> Caller:
     """The caller with the key of this SHA-256 digest (a Bearer key's, or the one a dashboard
     session names), checked against the store now: a revoked key fails at once."""
@@ -185,7 +185,7 @@ def admitted_caller(admitted: Admission, key: ApiKey) -> Caller:
     return Caller(admitted.account, key, admitted.rate, admitted.timer, admitted.viewers)
 
 
-def known_key(engine: Engine, authorization: str | None) -> ApiKey | None:
+def known_key(engine: Store, authorization: str | None) -> ApiKey | None:
     """The record of the API key an `Authorization: Bearer ck_live_…` header carries, if this
     process has looked it up before (`authenticate`); None for anything else, which
     `authenticate` then judges. Whether the key is still live is not known from this."""
@@ -199,7 +199,7 @@ def known_key(engine: Engine, authorization: str | None) -> ApiKey | None:
     return None if known is None else known.get(hash_key(key))
 
 
-async def revoke(engine: Engine, prefix: str, now_ms: int) -> ApiKey:
+async def revoke(engine: Store, prefix: str, now_ms: int) -> ApiKey:
     """Revoke the one live key whose shown prefix starts with `prefix`."""
     if len(prefix) < len(KEY_PREFIX) + 4:
         raise ValueError(f"give at least {len(KEY_PREFIX) + 4} characters of the key, "

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import __version__
-from .engines.base import EngineUnavailable
+from .engines.base import Engine, EngineUnavailable, Store
 
 
 def _engine_url(args: argparse.Namespace) -> str:
@@ -98,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail("the sqlite engine serves one process; use a redis:// engine for "
                      "--workers above 1")
 
-    async def first_run(engine: Any) -> str | None:
+    async def first_run(engine: Store) -> str | None:
         if await engine.count_accounts():
             return None
         _, key = await accounts.key_for(engine, "development", "enterprise", now_ms())
@@ -150,7 +150,7 @@ def worker(args: argparse.Namespace) -> int:
         "castimer worker: running the scheduler and the webhook dispatcher on %s",
         redacted(url))
 
-    async def run(engine: Any) -> None:
+    async def run(engine: Engine) -> None:
         deliveries = dispatcher.from_settings(engine)
         tasks = [asyncio.create_task(Scheduler(engine, poll_s=settings.SCHEDULER_POLL).run()),
                  asyncio.create_task(deliveries.run())]
@@ -189,7 +189,7 @@ def keys(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(str(exc))
 
-        async def create(engine: Any) -> str:
+        async def create(engine: Store) -> str:
             existing = await engine.find_account(args.account)
             if existing is not None and args.plan is not None and existing.plan != args.plan:
                 raise ValueError(f"account {args.account!r} is on the {existing.plan} plan; "
@@ -202,7 +202,7 @@ def keys(args: argparse.Namespace) -> int:
         return 0
     if args.keys_command == "list":
 
-        async def listing(engine: Any) -> list[tuple[Any, Any]]:
+        async def listing(engine: Store) -> list[tuple[Any, Any]]:
             found = await engine.list_api_keys()
             return [(k, await engine.get_account(k.account_id)) for k in found]
 
@@ -215,7 +215,7 @@ def keys(args: argparse.Namespace) -> int:
                   f"{'revoked' if key.revoked_at_ms else 'live'}")
         return 0
 
-    async def revoke(engine: Any) -> Any:
+    async def revoke(engine: Store) -> Any:
         return await accounts.revoke(engine, args.prefix, now_ms())
 
     try:
@@ -233,7 +233,7 @@ def accounts_command(args: argparse.Namespace) -> int:
     url = _engine_url(args)
     if args.accounts_command == "list":
 
-        async def listing(engine: Any) -> list[tuple[Any, int]]:
+        async def listing(engine: Engine) -> list[tuple[Any, int]]:
             now = now_ms()
             return [(a, await engine.usage_today(a.id, now))
                     for a in await engine.list_accounts()]
@@ -252,7 +252,7 @@ def accounts_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
 
-    async def set_plan(engine: Any) -> Any:
+    async def set_plan(engine: Store) -> Any:
         account = await engine.find_account(args.name)
         return None if account is None else await engine.set_plan(account.id, plan)
 

@@ -22,8 +22,8 @@ from .engines.base import (
     TIMERS,
     Commit,
     DeliveryRecord,
-    Engine,
     EventRecord,
+    Store,
     VersionConflict,
 )
 from .rundowns import Rundown, RundownChange
@@ -50,10 +50,10 @@ RECENT_TIMERS = 10_000
 #: request's way in (`WayIn`), one round trip on Redis instead of two. A copy made stale by
 #: another process's commit costs only that try: its version check fails and the change is
 #: computed again from the stored body, which the same round trip brings back.
-_recent: weakref.WeakKeyDictionary[Engine, dict[str, bytes]] = weakref.WeakKeyDictionary()
+_recent: weakref.WeakKeyDictionary[Store, dict[str, bytes]] = weakref.WeakKeyDictionary()
 
 
-def _remember(engine: Engine, timer_id: str, body: bytes | None) -> None:
+def _remember(engine: Store, timer_id: str, body: bytes | None) -> None:
     recent = _recent.get(engine)
     if recent is None:
         recent = _recent[engine] = {}
@@ -65,7 +65,7 @@ def _remember(engine: Engine, timer_id: str, body: bytes | None) -> None:
     recent[timer_id] = body
 
 
-def _committed(engine: Engine, unit: Commit) -> None:
+def _committed(engine: Store, unit: Commit) -> None:
     """Keep the bodies `unit` wrote, its linked commits' too, as the latest copies."""
     metrics.COMMITTED.inc()
     for one in (unit, *unit.linked):
@@ -75,7 +75,7 @@ def _committed(engine: Engine, unit: Commit) -> None:
 
 class WayIn:
     """A write request's way in (its key, account and rate limit), not taken yet, so that the
-    change's first commit can take it along (`Engine.admit_commit`). Made by the API layer,
+    change's first commit can take it along (`Store.admit_commit`). Made by the API layer,
     which knows the request; `entered` once either method has been called. Both raise what a
     refused request raises (and write nothing then)."""
 
@@ -210,7 +210,7 @@ class Fetched:
     body: bytes | None
 
 
-async def load(engine: Engine, timer_id: str, account_id: str | None,
+async def load(engine: Store, timer_id: str, account_id: str | None,
                fetched: Fetched | None = None) -> Timer:
     """The stored timer; `TimerNotFound` unless it exists and (if given) is the account's."""
     raw = fetched.body if fetched is not None else await engine.get_timer(timer_id)
@@ -223,7 +223,7 @@ async def load(engine: Engine, timer_id: str, account_id: str | None,
     return timer
 
 
-async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
+async def change_timer(engine: Store, timer_id: str, account_id: str | None,
                        compute: Callable[[Timer, int], Change | None], *,
                        expected_version: int | None = None,
                        fetched: Fetched | WayIn | None = None,
@@ -268,7 +268,7 @@ async def change_timer(engine: Engine, timer_id: str, account_id: str | None,
             return change.timer, change
 
 
-async def _one_trip(engine: Engine, way_in: WayIn, timer_id: str, account_id: str | None,
+async def _one_trip(engine: Store, way_in: WayIn, timer_id: str, account_id: str | None,
                     compute: Callable[[Timer, int], Change | None],
                     expected_version: int | None,
                     clock: Callable[[], int]) -> Fetched | tuple[Timer | None, Change]:
@@ -304,7 +304,7 @@ async def _one_trip(engine: Engine, way_in: WayIn, timer_id: str, account_id: st
     return Fetched(stored)
 
 
-async def create(engine: Engine, account_id: str, fields: dict[str, Any],
+async def create(engine: Store, account_id: str, fields: dict[str, Any],
                  clock: Callable[[], int] = wall_clock) -> Timer:
     now = clock()
     change = timers.create(ids.timer_id(), account_id, fields, now, ids.control_token())
@@ -315,7 +315,7 @@ async def create(engine: Engine, account_id: str, fields: dict[str, Any],
     return change.timer
 
 
-async def command(engine: Engine, account_id: str | None, timer_id: str, name: str, *,
+async def command(engine: Store, account_id: str | None, timer_id: str, name: str, *,
                   seconds: int = 0, expected_version: int | None = None,
                   fetched: Fetched | WayIn | None = None,
                   clock: Callable[[], int] = wall_clock) -> Timer:
@@ -328,7 +328,7 @@ async def command(engine: Engine, account_id: str | None, timer_id: str, name: s
     return timer
 
 
-async def set_state(engine: Engine, account_id: str, timer_id: str, state: str, *,
+async def set_state(engine: Store, account_id: str, timer_id: str, state: str, *,
                     expected_version: int | None = None,
                     fetched: Fetched | WayIn | None = None,
                     clock: Callable[[], int] = wall_clock) -> Timer:
@@ -345,7 +345,7 @@ async def set_state(engine: Engine, account_id: str, timer_id: str, state: str, 
     return timer
 
 
-async def edit(engine: Engine, account_id: str | None, timer_id: str, fields: dict[str, Any], *,
+async def edit(engine: Store, account_id: str | None, timer_id: str, fields: dict[str, Any], *,
                expected_version: int | None = None,
                clock: Callable[[], int] = wall_clock) -> Timer:
     timer, _ = await change_timer(engine, timer_id, account_id,
@@ -355,7 +355,7 @@ async def edit(engine: Engine, account_id: str | None, timer_id: str, fields: di
     return timer
 
 
-async def set_message(engine: Engine, account_id: str | None, timer_id: str, text: str,
+async def set_message(engine: Store, account_id: str | None, timer_id: str, text: str,
                       flash: bool, *, expected_version: int | None = None,
                       fetched: Fetched | WayIn | None = None,
                       clock: Callable[[], int] = wall_clock) -> Timer:
@@ -368,7 +368,7 @@ async def set_message(engine: Engine, account_id: str | None, timer_id: str, tex
     return timer
 
 
-async def clear_message(engine: Engine, account_id: str | None, timer_id: str, *,
+async def clear_message(engine: Store, account_id: str | None, timer_id: str, *,
                         expected_version: int | None = None,
                         fetched: Fetched | WayIn | None = None,
                         clock: Callable[[], int] = wall_clock) -> Timer:
@@ -380,7 +380,7 @@ async def clear_message(engine: Engine, account_id: str | None, timer_id: str, *
     return timer
 
 
-async def rotate_control_token(engine: Engine, account_id: str, timer_id: str, *,
+async def rotate_control_token(engine: Store, account_id: str, timer_id: str, *,
                                clock: Callable[[], int] = wall_clock) -> Timer:
     timer, _ = await change_timer(
         engine, timer_id, account_id,
@@ -389,14 +389,14 @@ async def rotate_control_token(engine: Engine, account_id: str, timer_id: str, *
     return timer
 
 
-async def delete(engine: Engine, account_id: str, timer_id: str, *,
+async def delete(engine: Store, account_id: str, timer_id: str, *,
                  expected_version: int | None = None,
                  clock: Callable[[], int] = wall_clock) -> None:
     await change_timer(engine, timer_id, account_id, timers.delete,
                        expected_version=expected_version, clock=clock)
 
 
-async def settle(engine: Engine, timer_id: str,
+async def settle(engine: Store, timer_id: str,
                  clock: Callable[[], int] = wall_clock) -> Change | None:
     """Fire what is due on one timer (the scheduler's commit). Another process may have fired
     it first: then the reload finds nothing due and this returns None."""
@@ -470,7 +470,7 @@ def public_rundown(r: Rundown) -> dict[str, Any]:
             "completed_at": timers.iso(r.completed_at_ms)}
 
 
-async def load_rundown(engine: Engine, rundown_id: str, account_id: str | None) -> Rundown:
+async def load_rundown(engine: Store, rundown_id: str, account_id: str | None) -> Rundown:
     raw = await engine.get_rundown(rundown_id)
     if raw is None:
         raise RundownNotFound(rundown_id)
@@ -515,7 +515,7 @@ def _stopped(t: Timer, at_ms: int) -> Change | None:
     return settled
 
 
-async def _in_rundowns(engine: Engine, change: Change,
+async def _in_rundowns(engine: Store, change: Change,
                        now_ms: int) -> tuple[Change, list[Commit]]:
     """What a timer's change does to the rundowns it is in, to be committed with it: a deleted
     timer leaves them; the current timer's completion moves an auto-advancing show on to the
@@ -569,7 +569,7 @@ async def _in_rundowns(engine: Engine, change: Change,
     return change, linked
 
 
-async def _own_timers(engine: Engine, account_id: str, timer_ids: Any) -> None:
+async def _own_timers(engine: Store, account_id: str, timer_ids: Any) -> None:
     """Every id names a timer of the account (422 naming the first that does not)."""
     ids_ = rundowns.check_timers(timer_ids)
     found = await asyncio.gather(*(engine.get_timer(timer_id) for timer_id in ids_))
@@ -578,7 +578,7 @@ async def _own_timers(engine: Engine, account_id: str, timer_ids: Any) -> None:
             raise timers.TimerError(f"timers: no timer {timer_id!r} in this account", "timers")
 
 
-async def create_rundown(engine: Engine, account_id: str, fields: dict[str, Any],
+async def create_rundown(engine: Store, account_id: str, fields: dict[str, Any],
                          clock: Callable[[], int] = wall_clock) -> Rundown:
     now = clock()
     change = rundowns.create(ids.new_id("rnd_"), account_id, fields, now, ids.control_token())
@@ -593,7 +593,7 @@ async def create_rundown(engine: Engine, account_id: str, fields: dict[str, Any]
 RundownStep = Callable[[Rundown, int], Any]
 
 
-async def change_rundown(engine: Engine, rundown_id: str, account_id: str | None,
+async def change_rundown(engine: Store, rundown_id: str, account_id: str | None,
                          compute: RundownStep, *, expected_version: int | None = None,
                          clock: Callable[[], int] = wall_clock) -> Rundown | None:
     """As `change_timer`, for a rundown: load, compute (a coroutine that may load timers and
@@ -621,7 +621,7 @@ async def change_rundown(engine: Engine, rundown_id: str, account_id: str | None
             return change.rundown
 
 
-async def edit_rundown(engine: Engine, account_id: str, rundown_id: str,
+async def edit_rundown(engine: Store, account_id: str, rundown_id: str,
                        fields: dict[str, Any], *, expected_version: int | None = None,
                        clock: Callable[[], int] = wall_clock) -> Rundown:
     async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
@@ -638,7 +638,7 @@ async def edit_rundown(engine: Engine, account_id: str, rundown_id: str,
     return r
 
 
-async def delete_rundown(engine: Engine, account_id: str, rundown_id: str, *,
+async def delete_rundown(engine: Store, account_id: str, rundown_id: str, *,
                          expected_version: int | None = None,
                          clock: Callable[[], int] = wall_clock) -> None:
     async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
@@ -648,7 +648,7 @@ async def delete_rundown(engine: Engine, account_id: str, rundown_id: str, *,
                          expected_version=expected_version, clock=clock)
 
 
-async def rotate_rundown_token(engine: Engine, account_id: str, rundown_id: str, *,
+async def rotate_rundown_token(engine: Store, account_id: str, rundown_id: str, *,
                                clock: Callable[[], int] = wall_clock) -> Rundown:
     async def compute(r: Rundown, now: int) -> tuple[RundownChange, list[Commit]]:
         return rundowns.rotate_control_token(r, ids.control_token(), now), []
@@ -658,7 +658,7 @@ async def rotate_rundown_token(engine: Engine, account_id: str, rundown_id: str,
     return r
 
 
-async def advance_rundown(engine: Engine, account_id: str | None, rundown_id: str, to: Any, *,
+async def advance_rundown(engine: Store, account_id: str | None, rundown_id: str, to: Any, *,
                           expected_version: int | None = None, leaving: str | None = None,
                           clock: Callable[[], int] = wall_clock) -> Rundown:
     """Make the timer `to` names current and start it; the timer it replaces, unless it is done

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import commit, metrics, rundowns, settings
 from .clock import now_ms
-from .engines.base import EngineUnavailable, rundown_channel
+from .engines.base import EngineUnavailable, Store, rundown_channel
 from .ws import CLOSE_NOT_FOUND, CLOSE_POLICY, CLOSE_UNAVAILABLE
 
 CLOSE_DELETED = 4410
@@ -70,7 +70,7 @@ async def follow(websocket: WebSocket) -> None:
             del hub.connections_by_ip[ip]
 
 
-async def _relay(websocket: WebSocket, engine: Any, rundown_id: str,
+async def _relay(websocket: WebSocket, engine: Store, rundown_id: str,
                  latest: list[bytes | None], ready: asyncio.Event) -> None:
     raw = await engine.get_rundown(rundown_id)
     if raw is None:

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from . import commit, metrics
 from .clock import now_ms as wall_clock
 from .engines import outage
-from .engines.base import DEADLINES_CHANNEL, Engine, EngineUnavailable
+from .engines.base import DEADLINES_CHANNEL, EngineUnavailable, PubSub, Store
 from .wake import Wake
 
 log = logging.getLogger("castimer.scheduler")
 
 
+class SchedulerEngine(Store, PubSub, Protocol):
+    """What a scheduler uses of an engine: the store's deadlines and commits, and the wake-ups
+    on DEADLINES_CHANNEL."""
+
+
 class Scheduler:
-    def __init__(self, engine: Engine, *, clock: Callable[[], int] = wall_clock,
+    def __init__(self, engine: SchedulerEngine, *, clock: Callable[[], int] = wall_clock,
                  poll_s: float = 1.0, batch: int = 256) -> None:
         self.engine = engine
         self.clock = clock

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 from . import accounts, asgi_socket, commit, metrics, rundowns, settings, timers
 from .accounts import AuthError
 from .clock import now_ms
-from .engines.base import EngineUnavailable, VersionConflict
+from .engines.base import EngineUnavailable, Store, VersionConflict
 from .hub import Hub, Room, Viewer, snapshot_message
 
 CLOSE_UNSUPPORTED = 1003  # binary frames
@@ -174,7 +174,7 @@ async def _receive_json(websocket: WebSocket, bucket: _Bucket | None) -> dict[st
     return data
 
 
-async def _show_runs(engine: Any, credential: str, timer_id: str) -> bool:
+async def _show_runs(engine: Store, credential: str, timer_id: str) -> bool:
     """Whether `credential` ("rnd_…#ctl_…": a rundown and its control token) is the rundown's
     current token and the timer is in that show now: whoever runs a show runs its timers, for
     as long as the token is current and the timer is in it (checked again on every command)."""

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from .. import accounts, sessions
 from ..clock import now_ms
 from ..commit import Fetched, WayIn
-from ..engines.base import ApiKey, Commit, Engine, RateLimit, RateStatus
+from ..engines.base import ApiKey, Commit, RateLimit, RateStatus, Store
 from . import schema
 from .errors import NO_STORE, ApiError, as_api_error, error_response
 
@@ -45,7 +45,7 @@ CONTROLLED = ("GET /timers/{id}, PATCH /timers/{id}/state, POST /timers/{id}/adj
               "a rundown's, GET /rundowns/{id} and POST /rundowns/{id}/advance of its own")
 
 
-async def caller(request: Request, engine: Engine, now: int, *, counted: bool = False,
+async def caller(request: Request, engine: Store, now: int, *, counted: bool = False,
                  control: str | None = None) -> accounts.Caller:
     """Who is asking, and with which key: the one place that decides. A Bearer key wins; a
     session cookie counts only for this server's own pages, and its key is re-checked now.
@@ -118,7 +118,7 @@ def _let_in(request: Request, who: accounts.Caller, now: int) -> None:
 
 class KeyWayIn(WayIn):
     """An API key's way in (revocation, account, rate limit), taken with the request's first
-    commit: one round trip on Redis for a write (`Engine.admit_commit`). Only keys this
+    commit: one round trip on Redis for a write (`Store.admit_commit`). Only keys this
     process has looked up before come this way; their revocation is still checked by the
     store in the same step as the commit, so a revoked key writes nothing."""
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import httpx
 import orjson
@@ -26,9 +27,11 @@ from ..engines.base import (
     OUTBOX_CHANNEL,
     Attempt,
     ClaimedDelivery,
-    Engine,
     EngineUnavailable,
+    Outbox,
     Outcome,
+    PubSub,
+    Store,
 )
 from ..wake import Wake
 from . import retries, signing
@@ -57,8 +60,13 @@ def secrets_of(claimed: ClaimedDelivery, now_ms: int) -> list[str]:
     return found
 
 
+class DispatcherEngine(Outbox, PubSub, Store, Protocol):
+    """What a dispatcher uses of an engine: the outbox, the wake-ups on OUTBOX_CHANNEL, and the
+    store's commit path (to clear a webhook_url its receiver answered 410 Gone)."""
+
+
 class Dispatcher:
-    def __init__(self, engine: Engine, clients: Sequence[httpx.AsyncClient], *,
+    def __init__(self, engine: DispatcherEngine, clients: Sequence[httpx.AsyncClient], *,
                  clock: Callable[[], int] = wall_clock,
                  schedule: tuple[float, ...] = retries.DEFAULT_SCHEDULE,
                  timeout_s: float = 10.0, lease_s: float = 30.0, poll_s: float = 1.0,
@@ -264,7 +272,7 @@ def http_clients(concurrency: int, timeout_s: float,
             for _ in range(-(-concurrency // size))]
 
 
-def from_settings(engine: Engine) -> Dispatcher:
+def from_settings(engine: DispatcherEngine) -> Dispatcher:
     """A dispatcher with its clients, as the settings say; `aclose()` it when done."""
     return Dispatcher(engine, http_clients(settings.WEBHOOK_CONCURRENCY,
                                            settings.WEBHOOK_TIMEOUT,

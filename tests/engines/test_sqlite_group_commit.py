@@ -11,7 +11,7 @@ import pytest
 
 from server.engines.base import VersionConflict
 from tests.conftest import opened
-from tests.engines.test_contract import a_commit
+from tests.engines.contract.records import a_commit
 
 pytestmark = pytest.mark.anyio
 

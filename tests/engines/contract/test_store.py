@@ -1,4 +1,6 @@
-"""What every engine promises (server/engines/base.py), run against each engine."""
+"""What every engine promises as a `Store` (server/engines/base.py): accounts, API keys and
+the way in, timers, rundowns, deadlines, the event log and the commit. Run against each
+engine."""
 
 from __future__ import annotations
 
@@ -10,46 +12,20 @@ import pytest
 
 from server import accounts, commit, ids, timers
 from server.engines.base import (
-    DEADLINES_CHANNEL,
-    OUTBOX_CHANNEL,
-    RUNDOWNS,
     Account,
-    Commit,
-    DeliveryRecord,
-    Engine,
-    EventRecord,
     RateLimit,
+    Store,
     VersionConflict,
     rundown_channel,
-    timer_channel,
 )
 from tests.conftest import opened
+from tests.engines.contract.records import T0, a_commit, a_rundown_commit, an_account
 
 pytestmark = pytest.mark.anyio
 
-T0 = 1_800_000_000_000
 
-
-def a_commit(timer_id: str, expected: int, *, account_id: str = "acct_1",
-             deadline: int | None = None, events: int = 1, deliveries: int = 0,
-             created: int = T0, delete: bool = False) -> Commit:
-    version = expected + 1
-    body = orjson.dumps({"id": timer_id, "v": version})
-    return Commit(
-        id=ids.new_id("cmt_"), timer_id=timer_id, account_id=account_id,
-        expected_version=expected, version=version,
-        timer=None if delete else body, created_at_ms=created, deadline_ms=deadline,
-        events=[EventRecord(ids.event_id(), account_id, timer_id,
-                            orjson.dumps({"timer_id": timer_id, "v": version, "n": n}))
-                for n in range(events)],
-        deliveries=[DeliveryRecord(ids.delivery_id(), account_id, timer_id, "evt_x",
-                                   "https://example.com/hook", b"{}", T0)
-                    for _ in range(deliveries)],
-        message=orjson.dumps({"v": version}))
-
-
-async def test_engine_satisfies_the_protocol(engine):
-    assert isinstance(engine, Engine)
+async def test_engine_satisfies_store(engine):
+    assert isinstance(engine, Store)
 
 
 async def test_commit_writes_the_timer_and_its_events_in_order(engine):
@@ -154,28 +130,6 @@ async def test_events_page_by_cursor_and_filter_by_timer(engine):
     assert await engine.list_events("acct_2", None, 10, timer_id="tmr_a") == ([], None)
     with pytest.raises(ValueError, match="cursor"):
         await engine.list_events("acct_1", "not-a-cursor", 10)
-
-
-async def test_publish_follows_the_commit_on_the_timer_deadline_and_outbox_channels(engine):
-    heard: dict[str, list[bytes]] = {"timer": [], "deadlines": [], "outbox": []}
-    receivers = {timer_channel("tmr_1"): heard["timer"].append,
-                 DEADLINES_CHANNEL: heard["deadlines"].append,
-                 OUTBOX_CHANNEL: heard["outbox"].append}
-    for channel, receiver in receivers.items():
-        await engine.subscribe(channel, receiver)
-    await engine.commit(a_commit("tmr_1", 0, deadline=T0 + 5, deliveries=2))
-    await engine.commit(a_commit("tmr_1", 1))
-    for _ in range(200):
-        if len(heard["timer"]) == 2:
-            break
-        await asyncio.sleep(0.01)
-    assert heard["timer"] == [b'{"v":1}', b'{"v":2}']
-    assert heard["deadlines"] == [str(T0 + 5).encode()]
-    assert heard["outbox"] == [b"2"]
-    await engine.unsubscribe(timer_channel("tmr_1"), receivers[timer_channel("tmr_1")])
-    await engine.commit(a_commit("tmr_1", 2))
-    await asyncio.sleep(0.1)
-    assert len(heard["timer"]) == 2
 
 
 async def test_accounts_and_keys_are_stored_hashed_and_revocable(engine):
@@ -300,44 +254,6 @@ async def test_admit_control_lets_in_the_timers_token_as_its_owner_and_nothing_e
     assert (await engine.hit_rate_limit(owner.id, plans["free"], T0 + 2)).used_today == 2
 
 
-async def test_rate_limit_allows_the_plan_burst_then_refuses_without_consuming(engine):
-    rate = RateLimit(per_minute=30, per_day=1000)
-    statuses = [await engine.hit_rate_limit("acct_r", rate, T0) for _ in range(31)]
-    assert all(s.allowed for s in statuses[:30])
-    assert [s.remaining for s in statuses[:3]] == [29, 28, 27]
-    refused = statuses[30]
-    assert not refused.allowed and refused.retry_after_s == 2  # one slot per 2 s
-    later = await engine.hit_rate_limit("acct_r", rate, T0 + 2000)
-    assert later.allowed and later.used_today == 31
-
-
-async def test_rate_limit_day_cap(engine):
-    rate = RateLimit(per_minute=600, per_day=3)
-    allowed = [(await engine.hit_rate_limit("acct_d", rate, T0 + n * 1000)).allowed
-               for n in range(4)]
-    assert allowed == [True, True, True, False]
-    tomorrow = (T0 // 86_400_000 + 1) * 86_400_000
-    assert (await engine.hit_rate_limit("acct_d", rate, tomorrow)).allowed
-
-
-async def test_the_days_count_survives_a_restart_and_the_next_day_starts_at_zero(engine_url):
-    from tests.conftest import opened
-
-    rate = RateLimit(per_minute=600, per_day=5)
-    async with opened(engine_url) as first:
-        for n in range(3):
-            await first.hit_rate_limit("acct_u", rate, T0 + n)
-        assert await first.usage_today("acct_u", T0 + 10) == 3
-    async with opened(engine_url) as second:
-        assert await second.usage_today("acct_u", T0 + 10) == 3
-        assert await second.usage_today("acct_nobody", T0 + 10) == 0
-        statuses = [await second.hit_rate_limit("acct_u", rate, T0 + 100 + n) for n in range(3)]
-        assert [s.allowed for s in statuses] == [True, True, False]  # the cap holds
-        assert statuses[1].used_today == 5
-        tomorrow = (T0 // 86_400_000 + 1) * 86_400_000
-        assert await second.usage_today("acct_u", tomorrow) == 0
-
-
 async def test_accounts_are_listed_and_change_plan(engine):
     for n, name in enumerate(("first", "second")):
         await engine.add_account(Account(f"acct_{name}", name, "free", T0 + n, "whsec_x"))
@@ -351,6 +267,18 @@ async def test_accounts_are_listed_and_change_plan(engine):
     assert await engine.set_plan("acct_missing", "pro") is None
 
 
+async def test_rotating_the_secret_keeps_the_old_one_for_the_overlap(engine):
+    account = await an_account(engine)
+    rotated = await engine.rotate_webhook_secret(account.id, "whsec_new", T0, 86_400_000)
+    assert (rotated.webhook_secret, rotated.previous_webhook_secret,
+            rotated.previous_secret_expires_ms) == ("whsec_new", account.webhook_secret,
+                                                    T0 + 86_400_000)
+    assert await engine.get_account(account.id) == rotated
+    # An account logged or in a traceback shows neither secret.
+    assert "whsec_" not in repr(rotated)
+    assert await engine.rotate_webhook_secret("acct_none", "whsec_x", T0, 1) is None
+
+
 async def test_the_commit_path_round_trips_a_real_timer(engine):
     timer = await commit.create(engine, "acct_1", {"type": "countdown", "duration": 5},
                                 clock=lambda: T0)
@@ -359,20 +287,6 @@ async def test_the_commit_path_round_trips_a_real_timer(engine):
     assert await engine.due_timers(T0 + 5010, 10) == [(timer.id, T0 + 5010)]
     with pytest.raises(commit.TimerNotFound):
         await commit.command(engine, "acct_other", timer.id, "pause")
-
-
-async def test_presence_sums_every_process_until_its_entry_expires(engine):
-    await engine.set_presence("tmr_p", "proc_a", 3, T0 + 10_000)
-    await engine.set_presence("tmr_p", "proc_b", 2, T0 + 20_000)
-    await engine.set_presence("tmr_q", "proc_a", 1, T0 + 10_000)
-    assert await engine.count_viewers(["tmr_p", "tmr_q", "tmr_none"], T0) == [5, 1, 0]
-    await engine.set_presence("tmr_p", "proc_a", 1, T0 + 10_000)  # a newer record replaces
-    assert await engine.count_viewers(["tmr_p"], T0) == [3]
-    # proc_a died: its entries stop counting once they expire.
-    assert await engine.count_viewers(["tmr_p", "tmr_q"], T0 + 10_000) == [2, 0]
-    await engine.set_presence("tmr_p", "proc_b", 0, T0 + 20_000)
-    assert await engine.count_viewers(["tmr_p"], T0) == [1]
-    assert await engine.count_viewers([], T0) == []
 
 
 async def test_a_redis_that_lost_its_scripts_gets_them_again(redis_server):
@@ -387,12 +301,6 @@ async def test_a_redis_that_lost_its_scripts_gets_them_again(redis_server):
         assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
         admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
         assert admitted.timer == await engine.get_timer("tmr_1")
-
-
-def a_rundown_commit(rundown_id: str, expected: int, members: list[str], *,
-                     delete: bool = False, deliveries: int = 0) -> Commit:
-    plain = a_commit(rundown_id, expected, delete=delete, deliveries=deliveries)
-    return replace(plain, collection=RUNDOWNS, members=members)
 
 
 async def test_linked_commits_are_written_together(engine):

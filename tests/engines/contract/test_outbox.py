@@ -1,5 +1,5 @@
-"""What every engine promises about the webhook outbox: claims, leases, attempts, order, retry,
-the delivery log, and secret rotation. Run against each engine."""
+"""What every engine promises as the webhook `Outbox` (server/engines/base.py): claims, leases,
+attempts, order, retry, the delivery log and its depth. Run against each engine."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import orjson
 import pytest
 
-from server import accounts, ids
+from server import ids
 from server.engines.base import (
     CANCELLED,
     FAILED,
@@ -18,17 +18,14 @@ from server.engines.base import (
     Attempt,
     ClaimedDelivery,
     DeliveryRecord,
+    Outbox,
     Outcome,
 )
-from tests.engines.test_contract import T0, a_commit
+from tests.engines.contract.records import T0, a_commit, an_account
 
 pytestmark = pytest.mark.anyio
 
 LEASE = 30_000
-
-
-async def an_account(engine):
-    return await accounts.add_account(engine, f"a-{ids.new_id('')}", "pro", T0)
 
 
 def a_delivery(account_id: str, timer_id: str, n: int = 0, due: int = T0,
@@ -45,6 +42,10 @@ def outcome(c: ClaimedDelivery, status: str, due: int | None = None, at: int = T
 
 def numbers(claimed: list[ClaimedDelivery]) -> list[int]:
     return [orjson.loads(c.delivery.body)["n"] for c in claimed]
+
+
+async def test_engine_satisfies_outbox(engine):
+    assert isinstance(engine, Outbox)
 
 
 async def test_claim_takes_due_deliveries_with_their_account_and_leases_them(engine):
@@ -170,18 +171,6 @@ async def test_commit_writes_deliveries_that_list_newest_first_in_pages(engine):
     assert len({d.id for d in page + rest}) == 4
     assert (await engine.list_deliveries("acct_other", "tmr_a", None, 10)) == ([], None)
     assert all(d.status == PENDING and d.created_at_ms == T0 for d in page + rest)
-
-
-async def test_rotating_the_secret_keeps_the_old_one_for_the_overlap(engine):
-    account = await an_account(engine)
-    rotated = await engine.rotate_webhook_secret(account.id, "whsec_new", T0, 86_400_000)
-    assert (rotated.webhook_secret, rotated.previous_webhook_secret,
-            rotated.previous_secret_expires_ms) == ("whsec_new", account.webhook_secret,
-                                                    T0 + 86_400_000)
-    assert await engine.get_account(account.id) == rotated
-    # An account logged or in a traceback shows neither secret.
-    assert "whsec_" not in repr(rotated)
-    assert await engine.rotate_webhook_secret("acct_none", "whsec_x", T0, 1) is None
 
 
 async def test_a_timer_with_a_long_queue_does_not_hold_back_other_timers(engine):

@@ -114,8 +114,8 @@ async def throughput(engine, account_id: str, url: str, burst: int, server_pid: 
     Receiver.arrivals.clear()
     cpu_before = cpu_seconds(server_pid)
     now = now_ms()
-    records = [DeliveryRecord(ids.delivery_id(), account_id, f"tmr_bench{n}", "evt_x", url,
-                              body, now) for n in range(burst)]
+    records = [DeliveryRecord(ids.delivery_id(f"tmr_bench{n}"), account_id, f"tmr_bench{n}",
+                              "evt_x", url, body, now) for n in range(burst)]
     for start in range(0, burst, 500):
         await engine.add_deliveries(records[start:start + 500], now)
     wait_until = time.monotonic() + 120

@@ -186,7 +186,8 @@ def build(change: Change, now_ms: int) -> Commit:
         if _wants(shown, event.name):
             assert shown.webhook_url is not None
             deliveries.append(DeliveryRecord(
-                ids.delivery_id(), shown.account_id, shown.id, event_id, shown.webhook_url,
+                ids.delivery_id(shown.id), shown.account_id, shown.id, event_id,
+                shown.webhook_url,
                 event_body(event.name, event_id, event.at_ms, shown, event.data), now_ms))
     # The state channel carries the committed timer itself (servers only: hubs build what
     # viewers see from it, at each tick's own instant).
@@ -307,7 +308,8 @@ async def _one_trip(engine: Store, way_in: WayIn, timer_id: str, account_id: str
 async def create(engine: Store, account_id: str, fields: dict[str, Any],
                  clock: Callable[[], int] = wall_clock) -> Timer:
     now = clock()
-    change = timers.create(ids.timer_id(), account_id, fields, now, ids.control_token())
+    change = timers.create(ids.timer_id(account_id), account_id, fields, now,
+                           ids.control_token())
     unit = build(change, now)
     await engine.commit(unit)
     _committed(engine, unit)
@@ -448,7 +450,8 @@ def build_rundown(change: RundownChange, now_ms: int) -> Commit:
             event.name, event_id, event.at_ms, shown, event.data, version)))
         if shown.webhook_url:
             deliveries.append(DeliveryRecord(
-                ids.delivery_id(), shown.account_id, shown.id, event_id, shown.webhook_url,
+                ids.delivery_id(shown.id), shown.account_id, shown.id, event_id,
+                shown.webhook_url,
                 rundown_event_body(event.name, event_id, event.at_ms, shown, event.data),
                 now_ms))
     message = orjson.dumps({"rundown_id": shown.id, "v": version, "server_time": now_ms,
@@ -581,7 +584,8 @@ async def _own_timers(engine: Store, account_id: str, timer_ids: Any) -> None:
 async def create_rundown(engine: Store, account_id: str, fields: dict[str, Any],
                          clock: Callable[[], int] = wall_clock) -> Rundown:
     now = clock()
-    change = rundowns.create(ids.new_id("rnd_"), account_id, fields, now, ids.control_token())
+    change = rundowns.create(ids.rundown_id(account_id), account_id, fields, now,
+                             ids.control_token())
     await _own_timers(engine, account_id, fields["timers"])
     unit = build_rundown(change, now)
     await engine.commit(unit)

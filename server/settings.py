@@ -24,6 +24,9 @@ PUBLIC_URL: str = config("CASTIMER_PUBLIC_URL", default="").rstrip("/")
 BRANDING: bool = config("CASTIMER_BRANDING", cast=bool, default=True)
 ALLOW_PRIVATE_WEBHOOKS: bool = config("CASTIMER_ALLOW_PRIVATE_WEBHOOKS", cast=bool,
                                       default=False)
+#: How many shards a new Redis store spreads its keys over (each a hash tag: a slot on a Redis
+#: Cluster); fixed when a store is first used and recorded in it (docs/engines.md).
+REDIS_SHARDS: int = config("CASTIMER_REDIS_SHARDS", cast=int, default=16)
 #: Longest gap between the scheduler's looks at the store when no wake-up arrives (seconds).
 SCHEDULER_POLL: float = config("CASTIMER_SCHEDULER_POLL", cast=float, default=1.0)
 #: Signs the dashboard's session cookies. Unset: a random key per process, so sessions end with

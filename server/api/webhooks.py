@@ -63,7 +63,7 @@ async def send_test(request: Request) -> Response:
     body = commit.event_body(timers.WEBHOOK_TEST, event_id, now, timer, {
         "state": str(timer.state), "remaining": timers.seconds(progress.remaining_ms),
         "test": True})
-    delivery = DeliveryRecord(ids.delivery_id(), account_id, timer.id, event_id,
+    delivery = DeliveryRecord(ids.delivery_id(timer.id), account_id, timer.id, event_id,
                               timer.webhook_url, body, now)
     await engine.add_deliveries([delivery], now)
     return json_response(delivery_json(Delivery(

@@ -111,8 +111,19 @@ def _guard() -> Iterator[None]:
 
 
 class RedisEngine:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, shards: int | None = None) -> None:
         self.url = url
+        if shards is None:
+            from .. import settings
+
+            shards = settings.REDIS_SHARDS
+        if not 1 <= shards <= keys.MAX_SHARDS:
+            raise ValueError(f"CASTIMER_REDIS_SHARDS must be 1 to {keys.MAX_SHARDS}, "
+                             f"got {shards}")
+        #: The shard count this engine records in a new store (a store keeps its own).
+        self.wanted_shards = shards
+        self._keys: keys.Keyspace | None = None
+        self._next_shard = 0  # where the next look over every shard starts (`_turn`)
         options: dict[str, Any] = {}
         if "socket_timeout=" not in url:
             options["socket_timeout"] = 1.0
@@ -157,10 +168,12 @@ class RedisEngine:
         """Start the subscriber. If Redis is down now, the engine still opens: commands raise
         `EngineUnavailable` (readyz says so) and the subscriber keeps trying."""
         if self._listener is None:
-            with contextlib.suppress(*_UNAVAILABLE, RedisError):
-                await self._scripts["migrate"](keys=[keys.OUTBOX, keys.DELIVERY_SEQ],
-                                               args=[keys.PREFIX])
-            with contextlib.suppress(*_UNAVAILABLE, RedisError):
+            with contextlib.suppress(EngineUnavailable, *_UNAVAILABLE, RedisError):
+                k = await self._keyspace()
+                for shard, prefix in enumerate(k.prefixes()):
+                    await self._scripts["migrate"](
+                        keys=[k.outbox(shard), k.delivery_seq(shard)], args=[prefix])
+            with contextlib.suppress(EngineUnavailable, *_UNAVAILABLE, RedisError):
                 await self._connect_pubsub()
             self._listener = asyncio.create_task(self._listen(), name="castimer-redis-pubsub")
 
@@ -180,6 +193,33 @@ class RedisEngine:
         with _guard():
             await self._client.ping()
 
+    async def _keyspace(self) -> keys.Keyspace:
+        """The store's key names, once its shard count is known: recorded by the first
+        process to use the store (this engine's `wanted_shards`, or 1 for a store written
+        before shards were recorded, whose keys all carry shard 0's tag)."""
+        if self._keys is None:
+            with _guard():
+                recorded = await self._client.get(keys.SHARDS)
+                if recorded is None:
+                    old = await self._client.exists(*keys.EXISTING)
+                    await self._client.set(keys.SHARDS, 1 if old else self.wanted_shards,
+                                           nx=True)
+                    recorded = await self._client.get(keys.SHARDS)
+            self._keys = keys.Keyspace(int(recorded))
+        return self._keys
+
+    @property
+    def shards(self) -> int | None:
+        """The store's shard count, once read (None before)."""
+        return None if self._keys is None else self._keys.shards
+
+    @property
+    def keyspace(self) -> keys.Keyspace:
+        """The store's key names (once `open` has read the shard count)."""
+        if self._keys is None:
+            raise EngineUnavailable("redis: the store's shard count is not known yet")
+        return self._keys
+
     async def _evalsha(self, script: AsyncScript, script_keys: list[str],
                        args: list[Any]) -> Any:
         """Run a registered script by its SHA, loading it again if Redis lost it: what calling
@@ -194,14 +234,17 @@ class RedisEngine:
     # -- accounts and keys --------------------------------------------------------------------
 
     async def add_account(self, account: Account) -> None:
+        k = await self._keyspace()
         with _guard():
             if not await self._client.hsetnx(keys.ACCOUNT_NAMES, account.name, account.id):
                 raise ValueError(f"an account named {account.name!r} exists already")
-            await self._client.hset(keys.ACCOUNTS, account.id, orjson.dumps(account))
+            await self._client.hset(k.account_key(account.id), account.id,
+                                    orjson.dumps(account))
 
     async def get_account(self, account_id: str) -> Account | None:
+        k = await self._keyspace()
         with _guard():
-            raw = await self._client.hget(keys.ACCOUNTS, account_id)
+            raw = await self._client.hget(k.account_key(account_id), account_id)
         return Account(**orjson.loads(raw)) if raw else None
 
     async def find_account(self, name: str) -> Account | None:
@@ -210,14 +253,25 @@ class RedisEngine:
         return await self.get_account(account_id.decode()) if account_id else None
 
     async def count_accounts(self) -> int:
-        with _guard():
-            return int(await self._client.hlen(keys.ACCOUNTS))
+        k = await self._keyspace()
+        return sum(await self._each_shard(lambda pipe, s: pipe.hlen(k.accounts(s))))
 
     async def list_accounts(self) -> list[Account]:
-        with _guard():
-            raw = await self._client.hvals(keys.ACCOUNTS)
-        found = [Account(**orjson.loads(value)) for value in raw]
+        k = await self._keyspace()
+        found = [Account(**orjson.loads(value))
+                 for values in await self._each_shard(lambda pipe, s: pipe.hvals(k.accounts(s)))
+                 for value in values]
         return sorted(found, key=lambda a: (a.created_at_ms, a.id))
+
+    async def _each_shard(self, command: Callable[[Any, int], Any]) -> list[Any]:
+        """`command(pipe, shard)` for every shard, in one pipeline; the replies in shard
+        order."""
+        k = await self._keyspace()
+        with _guard():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for shard in range(k.shards):
+                    command(pipe, shard)
+                return list(await pipe.execute())
 
     async def set_plan(self, account_id: str, plan: str) -> Account | None:
         return await self._change_account(account_id, lambda old: dataclasses.replace(
@@ -239,9 +293,11 @@ class RedisEngine:
             return await self._with_use(key)
 
     async def _with_use(self, key: ApiKey) -> ApiKey:
+        k = await self._keyspace()
+        shard = k.shard_of(key.account_id)
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hget(keys.API_KEY_REVOKED, key.id)
-            pipe.hget(keys.API_KEY_USED, key.id)
+            pipe.hget(k.api_key_revoked(shard), key.id)
+            pipe.hget(k.api_key_used(shard), key.id)
             revoked, used = await pipe.execute()
         return ApiKey(key.id, key.account_id, key.prefix, key.key_hash, key.created_at_ms,
                       int(used) if used else None, int(revoked) if revoked else None)
@@ -255,22 +311,31 @@ class RedisEngine:
             return [await self._with_use(k) for k in found]
 
     async def revoke_api_key(self, key_id: str, now_ms: int) -> bool:
+        k = await self._keyspace()
         with _guard():
-            if not await self._client.hexists(keys.API_KEY_IDS, key_id):
+            digest = await self._client.hget(keys.API_KEY_IDS, key_id)
+            raw = None if digest is None else await self._client.hget(keys.API_KEYS, digest)
+            if raw is None:
                 return False
-            return bool(await self._client.hsetnx(keys.API_KEY_REVOKED, key_id, now_ms))
+            shard = k.shard_of(orjson.loads(raw)["account_id"])
+            return bool(await self._client.hsetnx(k.api_key_revoked(shard), key_id, now_ms))
 
     async def touch_api_key(self, key_id: str, now_ms: int) -> None:
+        k = await self._keyspace()
         with _guard():
-            await self._client.hset(keys.API_KEY_USED, key_id, now_ms)
+            digest = await self._client.hget(keys.API_KEY_IDS, key_id)
+            raw = None if digest is None else await self._client.hget(keys.API_KEYS, digest)
+            if raw is not None:
+                shard = k.shard_of(orjson.loads(raw)["account_id"])
+                await self._client.hset(k.api_key_used(shard), key_id, now_ms)
 
     async def admit(self, key: ApiKey, now_ms: int, *, touch_after_ms: int,
                     plans: Mapping[str, RateLimit] | None = None,
                     timer_id: str | None = None) -> Admission:
-        script_keys = [keys.API_KEY_REVOKED, keys.API_KEY_USED, keys.ACCOUNTS,
-                       keys.rate(key.account_id)]
+        k = await self._keyspace()
+        script_keys = self._way_in_keys(k, key)
         if timer_id is not None:
-            script_keys += [keys.timer(timer_id), keys.presence(timer_id)]
+            script_keys += [k.timer(timer_id), k.presence(timer_id)]
         with _guard():
             revoked, account, rate, timer, presence = await self._evalsha(
                 self._admit_script, script_keys,
@@ -286,11 +351,12 @@ class RedisEngine:
                            touch_after_ms: int,
                            plans: Mapping[str, RateLimit]) -> AdmittedCommit:
         check_group(commit)
+        k = await self._keyspace()
         timer_id = commit.timer_id
-        script_keys = [keys.API_KEY_REVOKED, keys.API_KEY_USED, keys.ACCOUNTS,
-                       keys.rate(key.account_id), keys.timer(timer_id), keys.presence(timer_id)]
+        script_keys = [*self._way_in_keys(k, key), k.timer(timer_id), k.presence(timer_id)]
         args: list[Any] = [key.id, key.account_id, now_ms, touch_after_ms,
-                           *self._plans_as_args(plans), *self._commit_args(commit, script_keys)]
+                           *self._plans_as_args(plans),
+                           *self._commit_args(k, commit, script_keys)]
         with _guard():
             revoked, account, rate, timer, presence, committed = await self._evalsha(
                 self._admit_commit_script, script_keys, args)
@@ -302,20 +368,32 @@ class RedisEngine:
                               _live_viewers(presence or [], now_ms))
         return AdmittedCommit(admission, bool(committed and committed[0]))
 
+    @staticmethod
+    def _way_in_keys(k: keys.Keyspace, key: ApiKey) -> list[str]:
+        """admit.lua's first four keys: all in the shard of the key's account."""
+        shard = k.shard_of(key.account_id)
+        return [k.api_key_revoked(shard), k.api_key_used(shard), k.accounts(shard),
+                k.rate(key.account_id)]
+
     async def admit_control(self, token: str, now_ms: int, *, plans: Mapping[str, RateLimit],
                             timer_id: str | None = None,
                             rundown_id: str | None = None) -> Admission:
+        k = await self._keyspace()
+        owned = rundown_id or timer_id
+        assert owned is not None
+        # The owner is found in the thing's body; it lives in the thing's shard.
+        accounts = k.accounts(k.shard_of(owned))
         if rundown_id is not None:
-            script_keys = [keys.ACCOUNTS, keys.rundown(rundown_id)]
+            script_keys = [accounts, k.rundown(rundown_id)]
         else:
             assert timer_id is not None
-            script_keys = [keys.ACCOUNTS, keys.timer(timer_id), keys.presence(timer_id)]
+            script_keys = [accounts, k.timer(timer_id), k.presence(timer_id)]
         # Only the token's digest goes to Redis, where a MONITOR or the SLOWLOG could show it.
         digest = hashlib.sha1(token.encode(), usedforsecurity=False).hexdigest()
         with _guard():
             account, rate, timer, presence = await self._evalsha(
                 self._admit_control_script, script_keys,
-                [digest, now_ms, keys.RATE_PREFIX, *self._plans_as_args(plans)])
+                [digest, now_ms, k.rate_prefix(owned), *self._plans_as_args(plans)])
         if account is None:
             return Admission(None, None, None)
         return Admission(None, Account(**orjson.loads(account)), _rate_status(rate), timer,
@@ -334,14 +412,15 @@ class RedisEngine:
     # -- timers -------------------------------------------------------------------------------
 
     async def get_timer(self, timer_id: str) -> bytes | None:
+        k = await self._keyspace()
         with _guard():
-            raw: bytes | None = await self._client.hget(keys.timer(timer_id), "body")
+            raw: bytes | None = await self._client.hget(k.timer(timer_id), "body")
         return raw
 
     async def list_timers(self, account_id: str, cursor: str | None,
                           limit: int) -> tuple[list[bytes], str | None]:
-        return await self._list("tmr_", keys.account_timers(account_id), keys.timer, cursor,
-                                limit)
+        k = await self._keyspace()
+        return await self._list("tmr_", k.account_timers(account_id), k.timer, cursor, limit)
 
     async def _list(self, prefix: str, index: str, key_of: Callable[[str], str],
                     cursor: str | None, limit: int) -> tuple[list[bytes], str | None]:
@@ -363,49 +442,61 @@ class RedisEngine:
 
     async def commit(self, commit: Commit) -> None:
         check_group(commit)
+        k = await self._keyspace()
         script_keys: list[str] = []
-        args = self._commit_args(commit, script_keys)
+        args = self._commit_args(k, commit, script_keys)
         with _guard():
             ok, version, *failed = await self._evalsha(self._commit_script, script_keys, args)
         if not ok:
             raise VersionConflict(int(version), failed[0].decode() if failed else None)
 
     @staticmethod
-    def _commit_args(commit: Commit, script_keys: list[str]) -> list[Any]:
+    def _commit_args(k: keys.Keyspace, commit: Commit, script_keys: list[str]) -> list[Any]:
         """_commit.lua's arguments for `commit` and its linked commits; their keys are added
-        to `script_keys`."""
-        args: list[Any] = [keys.EVENT_LOG_CAP, keys.channel(DEADLINES_CHANNEL),
-                           keys.channel(OUTBOX_CHANNEL), keys.timer_rundowns(""),
-                           1 + len(commit.linked)]
+        to `script_keys`. The wake-ups go to the first object's shard's channels."""
+        shard = k.shard_of(commit.timer_id)
+        args: list[Any] = [keys.EVENT_LOG_CAP, k.channel_in(shard, DEADLINES_CHANNEL),
+                           k.channel_in(shard, OUTBOX_CHANNEL),
+                           k.timer_rundowns_prefix(commit.timer_id), 1 + len(commit.linked)]
         for one in (commit, *commit.linked):
-            _add_commit(one, script_keys, args)
+            _add_commit(k, one, script_keys, args)
         return args
 
     async def get_rundown(self, rundown_id: str) -> bytes | None:
+        k = await self._keyspace()
         with _guard():
-            raw: bytes | None = await self._client.hget(keys.rundown(rundown_id), "body")
+            raw: bytes | None = await self._client.hget(k.rundown(rundown_id), "body")
         return raw
 
     async def list_rundowns(self, account_id: str, cursor: str | None,
                             limit: int) -> tuple[list[bytes], str | None]:
-        return await self._list("rnd_", keys.account_rundowns(account_id), keys.rundown,
-                                cursor, limit)
+        k = await self._keyspace()
+        return await self._list("rnd_", k.account_rundowns(account_id), k.rundown, cursor,
+                                limit)
 
     async def rundowns_of(self, timer_id: str) -> list[str]:
+        k = await self._keyspace()
         with _guard():
-            found = await self._client.smembers(keys.timer_rundowns(timer_id))
+            found = await self._client.smembers(k.timer_rundowns(timer_id))
         return sorted(m.decode() for m in found)
 
     async def due_timers(self, now_ms: int, limit: int) -> list[tuple[str, int]]:
-        with _guard():
-            found = await self._client.zrangebyscore(keys.DEADLINES, "-inf", now_ms, start=0,
-                                                     num=limit, withscores=True)
-        return [(member.decode(), int(score)) for member, score in found]
+        k = await self._keyspace()
+        per_shard = await self._each_shard(lambda pipe, s: pipe.zrangebyscore(
+            k.deadlines(s), "-inf", now_ms, start=0, num=limit, withscores=True))
+        return _fairly(per_shard, limit, self._turn(k))
+
+    def _turn(self, k: keys.Keyspace) -> int:
+        """The shard to start from this time: each call one further, so that when more is due
+        than one call takes, no shard is always last."""
+        self._next_shard = (self._next_shard + 1) % k.shards
+        return self._next_shard
 
     async def next_deadline(self) -> int | None:
-        with _guard():
-            found = await self._client.zrange(keys.DEADLINES, 0, 0, withscores=True)
-        return int(found[0][1]) if found else None
+        k = await self._keyspace()
+        firsts = await self._each_shard(lambda pipe, s: pipe.zrange(
+            k.deadlines(s), 0, 0, withscores=True))
+        return min((int(found[0][1]) for found in firsts if found), default=None)
 
     # -- event log ----------------------------------------------------------------------------
 
@@ -414,8 +505,9 @@ class RedisEngine:
         if cursor is not None and (not _STREAM_ID.fullmatch(cursor) or any(
                 int(part) >= 2**64 - 1 for part in cursor.split("-"))):
             raise ValueError("cursor is not one this API returned")
-        stream = keys.account_events(account_id) if timer_id is None else \
-            keys.timer_events(account_id, timer_id)
+        k = await self._keyspace()
+        stream = k.account_events(account_id) if timer_id is None else \
+            k.timer_events(account_id, timer_id)
         with _guard():
             entries = await self._client.xrange(stream, f"({cursor}" if cursor else "-", "+",
                                                 count=limit + 1)
@@ -427,55 +519,100 @@ class RedisEngine:
     # -- webhook deliveries -------------------------------------------------------------------
 
     async def add_deliveries(self, deliveries: Sequence[DeliveryRecord], now_ms: int) -> None:
-        script_keys = [keys.OUTBOX, keys.DELIVERY_SEQ]
-        args: list[Any] = [keys.channel(OUTBOX_CHANNEL)]
-        for d in deliveries:
-            script_keys += [keys.timer_deliveries(d.account_id, d.timer_id),
-                            keys.timer_queue(d.timer_id), keys.delivery(d.id)]
-            args += [d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms]
-        with _guard():
-            await self._scripts["add_deliveries"](keys=script_keys, args=args)
+        k = await self._keyspace()
+        by_shard: dict[int, list[DeliveryRecord]] = defaultdict(list)
+        for d in deliveries:  # a delivery lives in its timer's shard (its id says which)
+            by_shard[k.shard_of(d.timer_id)].append(d)
+        for shard, group in by_shard.items():
+            script_keys = [k.outbox(shard), k.delivery_seq(shard)]
+            args: list[Any] = [k.channel_in(shard, OUTBOX_CHANNEL)]
+            for d in group:
+                script_keys += [k.timer_deliveries(d.account_id, d.timer_id),
+                                k.timer_queue(d.timer_id), k.delivery(d.id)]
+                args += [d.id, d.account_id, d.timer_id, d.event_id, d.url, d.body, d.due_ms]
+            with _guard():
+                await self._scripts["add_deliveries"](keys=script_keys, args=args)
 
     async def claim_deliveries(self, now_ms: int, limit: int,
                                lease_ms: int) -> list[ClaimedDelivery]:
+        k = await self._keyspace()
         token = ids.new_id("clm_")
+        # One look at every shard's outbox for what is due, then claims from those shards
+        # only, starting at a different shard each time, so that a shard with more due than
+        # one claim takes cannot keep the others waiting.
+        due = await self._each_shard(lambda pipe, s: pipe.zcount(k.outbox(s), "-inf", now_ms))
+        start = self._turn(k)
+        busy = [(start + step) % k.shards for step in range(k.shards)
+                if due[(start + step) % k.shards]]
+        claimed: list[ClaimedDelivery] = []
+        # Each shard with something due first gets its share of `limit`; what shares left
+        # unused goes, in a second round, to the shards that had more.
+        share = -(-limit // len(busy)) if busy else 0
+        more: list[int] = []
+        for round_of, shards in ((1, busy), (2, more)):
+            for shard in shards:
+                wanted = limit - len(claimed) if round_of == 2 else min(share,
+                                                                        limit - len(claimed))
+                if wanted <= 0:
+                    break
+                taken = await self._claim_in(k, shard, now_ms, wanted, lease_ms, token)
+                claimed += taken
+                if round_of == 1 and len(taken) == wanted and due[shard] > wanted:
+                    more.append(shard)
+        return claimed
+
+    async def _claim_in(self, k: keys.Keyspace, shard: int, now_ms: int, limit: int,
+                        lease_ms: int, token: str) -> list[ClaimedDelivery]:
         with _guard():
             taken = await self._scripts["claim"](
-                keys=[keys.OUTBOX, keys.ACCOUNTS], args=[now_ms, limit, lease_ms, token,
-                                                         keys.PREFIX])
+                keys=[k.outbox(shard), k.accounts(shard)],
+                args=[now_ms, limit, lease_ms, token, k.prefixes()[shard]])
         claimed = []
         for account, *flat in taken:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            claimed.append(ClaimedDelivery(_delivery(fields), Account(**orjson.loads(account)),
-                                           token))
+            delivery = _delivery(fields)
+            # The owner is in the shard's accounts, unless the timer id was made by hand.
+            owner = Account(**orjson.loads(account)) if account else \
+                await self.get_account(delivery.account_id)
+            if owner is not None:  # gone: nothing to sign with; its lease runs out unused
+                claimed.append(ClaimedDelivery(delivery, owner, token))
         return claimed
 
     async def finish_deliveries(self, outcomes: Sequence[Outcome]) -> None:
-        args: list[Any] = [keys.PREFIX, keys.channel(OUTBOX_CHANNEL)]
+        k = await self._keyspace()
+        by_shard: dict[int, list[Outcome]] = defaultdict(list)
         for o in outcomes:
-            args += [o.delivery_id, o.claim, orjson.dumps(o.attempt), o.status,
-                     "" if o.due_ms is None else o.due_ms, "1" if o.gone else "0"]
-        with _guard():
-            await self._scripts["finish"](keys=[keys.OUTBOX], args=args)
+            by_shard[k.shard_of(o.delivery_id)].append(o)
+        for shard, group in by_shard.items():
+            args: list[Any] = [k.prefixes()[shard], k.channel_in(shard, OUTBOX_CHANNEL)]
+            for o in group:
+                args += [o.delivery_id, o.claim, orjson.dumps(o.attempt), o.status,
+                         "" if o.due_ms is None else o.due_ms, "1" if o.gone else "0"]
+            with _guard():
+                await self._scripts["finish"](keys=[k.outbox(shard)], args=args)
 
     async def next_delivery_ms(self) -> int | None:
-        with _guard():
-            found = await self._client.zrange(keys.OUTBOX, 0, 0, withscores=True)
-        return int(found[0][1]) if found else None
+        k = await self._keyspace()
+        firsts = await self._each_shard(lambda pipe, s: pipe.zrange(
+            k.outbox(s), 0, 0, withscores=True))
+        return min((int(found[0][1]) for found in firsts if found), default=None)
 
     async def outbox_depth(self, now_ms: int) -> tuple[int, int]:
-        with _guard():
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.zcard(keys.OUTBOX)
-                pipe.zcount(keys.OUTBOX, "-inf", now_ms)
-                pending, due = await pipe.execute()
-        return int(pending), int(due)
+        k = await self._keyspace()
+
+        def depth(pipe: Any, shard: int) -> None:
+            pipe.zcard(k.outbox(shard))
+            pipe.zcount(k.outbox(shard), "-inf", now_ms)
+
+        counts = await self._each_shard(depth)
+        return sum(int(c) for c in counts[::2]), sum(int(c) for c in counts[1::2])
 
     async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
+        k = await self._keyspace()
         with _guard():
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys.delivery(delivery_id))
-                pipe.lrange(keys.delivery_attempts(delivery_id), 0, -1)
+                pipe.hgetall(k.delivery(delivery_id))
+                pipe.lrange(k.delivery_attempts(delivery_id), 0, -1)
                 fields, attempts = await pipe.execute()
         if not fields:
             return None
@@ -485,26 +622,30 @@ class RedisEngine:
                               limit: int) -> tuple[list[Delivery], str | None]:
         if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):
             raise ValueError("cursor is not one this API returned")
+        k = await self._keyspace()
         with _guard():
             found = await self._client.zrevrangebyscore(
-                keys.timer_deliveries(account_id, timer_id), f"({cursor}" if cursor else "+inf",
+                k.timer_deliveries(account_id, timer_id), f"({cursor}" if cursor else "+inf",
                 "-inf", start=0, num=limit + 1, withscores=True)
             page = found[:limit]
             async with self._client.pipeline(transaction=False) as pipe:
                 for member, _ in page:
-                    pipe.hgetall(keys.delivery(member.decode()))
+                    pipe.hgetall(k.delivery(member.decode()))
                 rows = await pipe.execute()
         following = str(int(page[-1][1])) if len(found) > limit else None
         return [_delivery(row) for row in rows if row], following
 
     async def retry_delivery(self, delivery_id: str, now_ms: int) -> Delivery | None:
+        k = await self._keyspace()
+        shard = k.shard_of(delivery_id)
         with _guard():
-            timer_id = await self._client.hget(keys.delivery(delivery_id), "timer_id")
+            timer_id = await self._client.hget(k.delivery(delivery_id), "timer_id")
             if timer_id is None:
                 return None
             started = await self._scripts["retry"](
-                keys=[keys.OUTBOX, keys.delivery(delivery_id), keys.timer_queue(timer_id.decode())],
-                args=[now_ms, keys.channel(OUTBOX_CHANNEL)])
+                keys=[k.outbox(shard), k.delivery(delivery_id),
+                      k.timer_queue(timer_id.decode())],
+                args=[now_ms, k.channel_in(shard, OUTBOX_CHANNEL)])
         if started < 0:
             return None
         found = await self.get_delivery(delivery_id)
@@ -521,17 +662,18 @@ class RedisEngine:
     async def _change_account(self, account_id: str,
                               change: Callable[[Account], Account]) -> Account | None:
         """Read, change and write one account, again if another process wrote meanwhile."""
+        accounts = (await self._keyspace()).account_key(account_id)
         with _guard():
             async with self._client.pipeline(transaction=True) as pipe:
                 while True:
                     try:
-                        await pipe.watch(keys.ACCOUNTS)
-                        raw = await pipe.hget(keys.ACCOUNTS, account_id)
+                        await pipe.watch(accounts)
+                        raw = await pipe.hget(accounts, account_id)
                         if raw is None:
                             return None
                         account = change(Account(**orjson.loads(raw)))
                         pipe.multi()
-                        pipe.hset(keys.ACCOUNTS, account_id, orjson.dumps(account))
+                        pipe.hset(accounts, account_id, orjson.dumps(account))
                         await pipe.execute()
                         return account
                     except WatchError:
@@ -541,9 +683,10 @@ class RedisEngine:
 
     async def hit_rate_limit(self, account_id: str, rate: RateLimit,
                              now_ms: int) -> RateStatus:
+        k = await self._keyspace()
         with _guard():
             answer = await self._gcra_script(
-                keys=[keys.rate(account_id)],
+                keys=[k.rate(account_id)],
                 args=[rate.per_minute, "" if rate.per_day is None else rate.per_day, now_ms])
         allowed, limit, remaining, reset, window, retry, used = (int(x) for x in answer)
         return RateStatus(bool(allowed), limit, remaining, reset, window, retry, used)
@@ -552,7 +695,7 @@ class RedisEngine:
 
     async def set_presence(self, timer_id: str, process_id: str, viewers: int,
                            expires_ms: int) -> None:
-        key = keys.presence(timer_id)
+        key = (await self._keyspace()).presence(timer_id)
         with _guard():
             async with self._client.pipeline(transaction=False) as pipe:
                 if viewers > 0:
@@ -568,43 +711,67 @@ class RedisEngine:
     async def count_viewers(self, timer_ids: Sequence[str], now_ms: int) -> list[int]:
         if not timer_ids:
             return []
+        k = await self._keyspace()
         with _guard():
             async with self._client.pipeline(transaction=False) as pipe:
                 for timer_id in timer_ids:
-                    pipe.hvals(keys.presence(timer_id))
+                    pipe.hvals(k.presence(timer_id))
                 found = await pipe.execute()
         return [_live_viewers(values, now_ms) for values in found]
 
     async def usage_today(self, account_id: str, now_ms: int) -> int:
+        k = await self._keyspace()
         with _guard():
-            day, count = await self._client.hmget(keys.rate(account_id), ["day", "count"])
+            day, count = await self._client.hmget(k.rate(account_id), ["day", "count"])
         return int(count) if day is not None and int(day) == now_ms // DAY_MS else 0
 
     # -- pub/sub ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _redis_channels(k: keys.Keyspace, channel: str) -> list[bytes]:
+        """The Redis channels behind an engine channel: a timer's or rundown's is in its
+        shard; the wake-ups (deadlines, outbox) have one per shard, each published by the
+        commits of that shard; anything else is shard 0's."""
+        object_id = channel.partition(":")[2]
+        if object_id:
+            return [k.channel_of(object_id, channel).encode()]
+        if channel in (DEADLINES_CHANNEL, OUTBOX_CHANNEL):
+            return [k.channel_in(s, channel).encode() for s in range(k.shards)]
+        return [k.channel_in(0, channel).encode()]
+
     async def publish(self, channel: str, message: bytes) -> None:
+        k = await self._keyspace()
         with _guard():
-            await self._client.publish(keys.channel(channel), message)
+            await self._client.publish(self._redis_channels(k, channel)[0], message)
 
     async def subscribe(self, channel: str, receiver: Receiver) -> None:
         self._receivers[channel].append(receiver)
-        name = keys.channel(channel).encode()
-        confirmed = self._confirming.get(name)
-        if confirmed is None:
-            if self._pubsub is None or name in self._live:
-                return  # live already, or the listener subscribes it when it reconnects
-            confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
-            try:
-                await self._pubsub.subscribe(name)
-            except _UNAVAILABLE as exc:
-                self._confirming.pop(name, None)
-                self._reconnect()
-                raise EngineUnavailable(f"redis: cannot subscribe: {exc}") from exc
+        if self._pubsub is None or self._keys is None:
+            return  # the listener subscribes it when it connects
+        names = self._redis_channels(self._keys, channel)
+        waiting = []
+        for name in names:
+            confirmed = self._confirming.get(name)
+            if confirmed is None:
+                if name in self._live:
+                    continue
+                confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
+                try:
+                    await self._pubsub.subscribe(name)
+                except _UNAVAILABLE as exc:
+                    self._confirming.pop(name, None)
+                    self._reconnect()
+                    raise EngineUnavailable(f"redis: cannot subscribe: {exc}") from exc
+            waiting.append((name, confirmed))
+        if not waiting:
+            return
         try:
             # Return only once Redis has confirmed: a publish after this reaches `receiver`.
-            await asyncio.wait_for(asyncio.shield(confirmed), timeout=2.0)
+            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(c) for _, c in waiting)),
+                                   timeout=2.0)
         except TimeoutError:
-            self._confirming.pop(name, None)
+            for name, _ in waiting:
+                self._confirming.pop(name, None)
             self._reconnect()
             raise EngineUnavailable("redis: subscription not confirmed") from None
 
@@ -618,12 +785,15 @@ class RedisEngine:
         if not receivers or receiver not in receivers:
             return
         receivers.remove(receiver)
-        if not receivers:
+        if not receivers and self._keys is not None:
             del self._receivers[channel]
-            self._live.discard(keys.channel(channel).encode())
+            names = self._redis_channels(self._keys, channel)
+            self._live.difference_update(names)
             if self._pubsub is not None:
                 with contextlib.suppress(*_UNAVAILABLE):
-                    await self._pubsub.unsubscribe(keys.channel(channel))
+                    await self._pubsub.unsubscribe(*names)
+        elif not receivers:
+            del self._receivers[channel]
 
     async def _drop_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -638,6 +808,7 @@ class RedisEngine:
     async def _connect_pubsub(self) -> None:
         """A new subscriber connection with every channel that has receivers, confirmed. A
         channel that gains receivers while this runs is caught by the loop's second look."""
+        k = await self._keyspace()
         pubsub = self._client.pubsub()
         live: set[bytes] = set()
         try:
@@ -651,7 +822,7 @@ class RedisEngine:
                     if reply["type"] == "subscribe":
                         live.add(reply["channel"])
                 wanted = {keys.IDLE_CHANNEL.encode(),
-                          *(keys.channel(c).encode() for c in self._receivers)}
+                          *(n for c in self._receivers for n in self._redis_channels(k, c))}
         except BaseException:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()
@@ -666,7 +837,6 @@ class RedisEngine:
         """The one subscriber connection of this process: read, dispatch, and on failure
         reconnect with backoff, resubscribe, and tell every receiver it may have missed some."""
         backoff, missed = 0.05, False
-        prefix = len(keys.PREFIX)
         while not self._closing:
             try:
                 if self._stale:
@@ -683,7 +853,8 @@ class RedisEngine:
                 if message is None:
                     continue
                 if message["type"] == "message":
-                    channel = message["channel"].decode()[prefix:]
+                    # castimer:{shard}:<engine channel>
+                    channel = message["channel"].decode().partition("}:")[2]
                     deliver(self._receivers.get(channel, ()), message["data"])
                 elif message["type"] == "subscribe":
                     self._live.add(message["channel"])
@@ -705,22 +876,26 @@ class RedisEngine:
 _DELIVERY_INTS = ("due_ms", "created_at_ms", "attempts", "run_attempts")
 
 
-def _add_commit(commit: Commit, script_keys: list[str], args: list[Any]) -> None:
-    """One commit's keys and arguments, as commit.lua reads a block."""
+def _add_commit(k: keys.Keyspace, commit: Commit, script_keys: list[str],
+                args: list[Any]) -> None:
+    """One commit's keys and arguments, as commit.lua reads a block. The object's own keys
+    are in its shard, its account's in the account's: the same shard, for ids made by
+    `ids.owned_id`."""
     rundown = commit.collection == RUNDOWNS
     object_id, account_id = commit.timer_id, commit.account_id
-    script_keys += [keys.rundown(object_id) if rundown else keys.timer(object_id),
-                    keys.DEADLINES,
-                    (keys.account_rundowns if rundown else keys.account_timers)(account_id),
-                    keys.account_events(account_id), keys.timer_events(account_id, object_id),
-                    keys.OUTBOX, keys.last_commit(object_id), keys.DELIVERY_SEQ,
-                    keys.timer_deliveries(account_id, object_id), keys.timer_queue(object_id),
-                    keys.rundown_timers(object_id),
-                    *(keys.delivery(d.id) for d in commit.deliveries)]
+    shard = k.shard_of(object_id)
+    script_keys += [k.rundown(object_id) if rundown else k.timer(object_id),
+                    k.deadlines(shard),
+                    (k.account_rundowns if rundown else k.account_timers)(account_id),
+                    k.account_events(account_id), k.timer_events(account_id, object_id),
+                    k.outbox(shard), k.last_commit(object_id), k.delivery_seq(shard),
+                    k.timer_deliveries(account_id, object_id), k.timer_queue(object_id),
+                    k.rundown_timers(object_id),
+                    *(k.delivery(d.id) for d in commit.deliveries)]
     args += [commit.expected_version, commit.version, commit.timer or b"",
              _index_member(commit.created_at_ms, object_id), object_id,
              "" if commit.deadline_ms is None else commit.deadline_ms, commit.message,
-             keys.channel(channel_of(commit.collection, object_id)), commit.id]
+             k.channel_of(object_id, channel_of(commit.collection, object_id)), commit.id]
     args += [len(commit.members), *commit.members] if rundown else [-1]
     args.append(len(commit.events))
     for event in commit.events:
@@ -738,6 +913,22 @@ def _delivery(fields: dict[bytes, bytes]) -> Delivery:
     return Delivery(**{name: text[name].decode() for name in (
         "id", "account_id", "timer_id", "event_id", "url", "status")},
         body=text["body"], **{name: int(text[name]) for name in _DELIVERY_INTS})
+
+
+def _fairly(per_shard: Sequence[Sequence[tuple[bytes, float]]], limit: int,
+            start: int) -> list[tuple[str, int]]:
+    """Up to `limit` of the shards' due deadlines, taken from each shard in turn (from
+    `start` on), so that one shard with many due cannot crowd out the others."""
+    taken: list[tuple[str, int]] = []
+    depth = 0
+    while len(taken) < limit and any(depth < len(found) for found in per_shard):
+        for step in range(len(per_shard)):
+            found = per_shard[(start + step) % len(per_shard)]
+            if depth < len(found) and len(taken) < limit:
+                member, score = found[depth]
+                taken.append((member.decode(), int(score)))
+        depth += 1
+    return taken
 
 
 def _index_member(created_at_ms: int, timer_id: str) -> str:

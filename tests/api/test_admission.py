@@ -163,7 +163,8 @@ def test_a_write_over_the_plans_budget_is_refused_and_changes_nothing(redis, tmp
             assert refused.headers["X-RateLimit-Remaining"] == "0"
             assert int(refused.headers["Retry-After"]) >= 1
             assert answers[-2].headers["X-RateLimit-Remaining"] == "0"
-        stored = redis.command("HGET", keys.timer(timer["id"]), "version")
+        shards = int(redis.command("GET", keys.SHARDS).split(b"\r\n")[1])
+        stored = redis.command("HGET", keys.Keyspace(shards).timer(timer["id"]), "version")
         assert stored.split(b"\r\n")[1] == str(timer["version"] + 29).encode()
     finally:
         server.stop()

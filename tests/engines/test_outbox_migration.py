@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from server import accounts
+from server.engines.redis import RedisEngine
 from tests.conftest import opened
 from tests.servers import RedisServer
 
@@ -48,7 +49,11 @@ async def test_an_old_sqlite_store_keeps_its_pending_deliveries(tmp_path):
 async def test_an_old_redis_outbox_keeps_its_pending_deliveries(tmp_path):
     redis = RedisServer(tmp_path).start()
     try:
-        async with opened(redis.url) as engine:
+        # A store of that time had every key under one tag, as a store of one shard has.
+        old = RedisEngine(redis.url, shards=1)
+        await old.open()
+        try:
+            engine = old
             account = await accounts.add_account(engine, "old", "pro", T0)
             client = engine._client  # writing the old layout needs the raw client
             for n, timer_id in enumerate(["tmr_a", "tmr_a", "tmr_b"]):
@@ -57,6 +62,8 @@ async def test_an_old_redis_outbox_keeps_its_pending_deliveries(tmp_path):
                     "event_id": "evt", "url": "https://example.com/h", "body": BODY,
                     "due_ms": T0 + n, "status": "pending", "attempts": 0})
                 await client.zadd("castimer:{0}:outbox", {f"dlv_{n}": T0 + n})
+        finally:
+            await old.close()
         async with opened(redis.url) as engine:
             claimed = await engine.claim_deliveries(T0 + 10, 10, 30_000)
             assert [c.delivery.id for c in claimed] == ["dlv_0", "dlv_2"]

@@ -31,7 +31,7 @@ async def test_a_stopping_dispatcher_records_the_attempts_it_made(tmp_path):
         engine.finish_deliveries = slow_finish
         account = await accounts.add_account(engine, "a", "pro", now_ms())
         with Receiver() as receiver:
-            records = [DeliveryRecord(ids.delivery_id(), account.id, f"tmr_{n}", "evt_x",
+            records = [DeliveryRecord(ids.delivery_id(f"tmr_{n}"), account.id, f"tmr_{n}", "evt_x",
                                       receiver.url("/hook"), orjson.dumps({"event": "x"}),
                                       now_ms()) for n in range(20)]
             await engine.add_deliveries(records, now_ms())
@@ -57,7 +57,7 @@ async def test_an_attempt_the_client_cannot_even_make_is_recorded_as_failed(tmp_
     recorded and scheduled again, not lost to be resent forever when its lease runs out."""
     async with opened(sqlite_url(tmp_path)) as engine:
         account = await accounts.add_account(engine, "a", "pro", now_ms())
-        record = DeliveryRecord(ids.delivery_id(), account.id, "tmr_x", "evt_x",
+        record = DeliveryRecord(ids.delivery_id("tmr_x"), account.id, "tmr_x", "evt_x",
                                 "https://xn--a.com/hook", orjson.dumps({"event": "x"}),
                                 now_ms())
         await engine.add_deliveries([record], now_ms())

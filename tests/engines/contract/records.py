@@ -24,7 +24,7 @@ def a_commit(timer_id: str, expected: int, *, account_id: str = "acct_1",
         events=[EventRecord(ids.event_id(), account_id, timer_id,
                             orjson.dumps({"timer_id": timer_id, "v": version, "n": n}))
                 for n in range(events)],
-        deliveries=[DeliveryRecord(ids.delivery_id(), account_id, timer_id, "evt_x",
+        deliveries=[DeliveryRecord(ids.delivery_id(timer_id), account_id, timer_id, "evt_x",
                                    "https://example.com/hook", b"{}", T0)
                     for _ in range(deliveries)],
         message=orjson.dumps({"v": version}))

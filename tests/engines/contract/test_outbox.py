@@ -30,7 +30,7 @@ LEASE = 30_000
 
 def a_delivery(account_id: str, timer_id: str, n: int = 0, due: int = T0,
                url: str = "https://example.com/hook") -> DeliveryRecord:
-    return DeliveryRecord(ids.delivery_id(), account_id, timer_id, f"evt_{n}", url,
+    return DeliveryRecord(ids.delivery_id(timer_id), account_id, timer_id, f"evt_{n}", url,
                           orjson.dumps({"event": "timer.started", "n": n}), due)
 
 

@@ -72,15 +72,17 @@ async def readyz(request: Request) -> Response:
 
 api_routes = [*timer_routes.routes, *rundown_routes.routes, *account.routes,
               *webhook_routes.routes, *keys.routes,
-              Route("/openapi.json", openapi.endpoint, methods=["GET"])]
+              Route("/openapi.json", openapi.endpoint, methods=["GET"]), *home.api_routes]
 
 app = Starlette(
     routes=[
+        # First: the router tries each route in turn, and nearly every request is the API's.
+        # No other route's path starts with /api/v1/ (/api/v1 itself is home's).
+        Mount("/api/v1", routes=api_routes),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", scrape.endpoint, methods=["GET"]),
         *home.routes,
-        Mount("/api/v1", routes=api_routes),
         WebSocketRoute("/ws/timers/{timer_id}", ws.viewer),
         WebSocketRoute("/ws/control/{timer_id}", ws.control),
         WebSocketRoute("/ws/rundowns/{rundown_id}", rundown_ws.follow),

@@ -81,6 +81,7 @@ async def api_index_unslashed(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/", landing, methods=["GET"]),
     Route("/api/v1", api_index_unslashed, methods=["GET"]),
-    Route("/api/v1/", api_index, methods=["GET"]),
     Route("/docs/{name}", doc, methods=["GET"]),
 ]
+#: Served inside the API's Mount (`/api/v1/`), after its own routes.
+api_routes: list[BaseRoute] = [Route("/", api_index, methods=["GET"])]

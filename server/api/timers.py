@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from .. import commit, settings, timer_json
 from ..clock import now_ms
-from ..timers import load
+from ..timers import Timer
 from ..webhooks.urls import check_url
 from . import schema
 from .auth import authenticated, controllable
@@ -46,11 +46,11 @@ def _webhook(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _show(request: Request, timer: Any, status: int = 200) -> Response:
+def _show(request: Request, timer: Timer | timer_json.Stored, status: int = 200) -> Response:
     # The viewers were counted on the request's way in, in the same round trip as its key.
-    view = timer_json.presenter if request.state.by_control_token else timer_json.owner
-    return json_response(view(timer, now_ms(), base_url(request), request.state.viewers),
-                         status)
+    shown = timer if isinstance(timer, timer_json.Stored) else timer_json.Stored(timer)
+    view = shown.presenter if request.state.by_control_token else shown.owner
+    return json_response(view(now_ms(), base_url(request), request.state.viewers), status)
 
 
 @authenticated
@@ -71,18 +71,22 @@ async def list_timers(request: Request) -> Response:
     except ValueError as exc:
         raise bad_request(str(exc), "cursor") from None
     now, base = now_ms(), base_url(request)
-    listed = [load(raw) for raw in page]
-    viewers = await request.state.engine.count_viewers([t.id for t in listed], now)
-    data = [timer_json.owner(t, now, base, n) for t, n in zip(listed, viewers, strict=True)]
+    listed = [timer_json.stored(raw) for raw in page]
+    viewers = await request.state.engine.count_viewers([s.timer.id for s in listed], now)
+    data = [s.owner(now, base, n) for s, n in zip(listed, viewers, strict=True)]
     return json_response({"data": data, "has_more": following is not None,
                           "next_cursor": schema.encode_cursor(following)})
 
 
 @controllable("timer_id")
 async def get_timer(request: Request) -> Response:
-    timer = await commit.load(request.state.engine, request.path_params["timer_id"],
-                              request.state.account.id, request.state.fetched)
-    return _show(request, timer)
+    # `commit.load` of the body read on the way in, through `timer_json.stored`: a timer
+    # unchanged since the last GET is shown from the parts of its views kept for its body.
+    raw = request.state.fetched.body
+    shown = timer_json.stored(raw) if raw is not None else None
+    if shown is None or shown.timer.account_id != request.state.account.id:
+        raise commit.TimerNotFound(request.path_params["timer_id"])
+    return _show(request, shown)
 
 
 @authenticated

@@ -39,6 +39,17 @@ async def cluster_client(cluster: RedisCluster) -> AsyncIterator[ClusterClient]:
         await client.aclose()
 
 
+def owner_of(client: ClusterClient, key: str) -> ClusterNode:
+    """The master that serves `key`'s slot, as `client` last learnt it."""
+    node = client.get_node_from_key(key)
+    assert node is not None
+    return node
+
+
+def port_of(node: ClusterNode) -> int:
+    return int(node.port)
+
+
 def redis_processes_on(ports: list[int]) -> list[str]:
     """The command lines of running redis-servers that listen on one of `ports`
     (redis-server titles itself `redis-server 127.0.0.1:PORT [cluster]`)."""
@@ -89,7 +100,7 @@ async def test_sharded_pubsub_reaches_a_subscriber_on_every_master(
         channel_of: dict[int, str] = {}
         for n in range(100):
             channel = f"castimer:{{{n}}}:wake"
-            channel_of.setdefault(subscriber.get_node_from_key(channel).port, channel)
+            channel_of.setdefault(port_of(owner_of(subscriber, channel)), channel)
         assert sorted(channel_of) == redis_cluster.masters()
         channels = set(channel_of.values())
 
@@ -130,20 +141,20 @@ async def test_a_killed_master_is_replaced_by_its_replica_with_the_data(
     key = "castimer:{failover}:timer"
     async with cluster_client(cluster) as client:
         await client.set(key, "running")
-        owner = client.get_node_from_key(key)
+        owner = owner_of(client, key)
         # The write has reached the replica before the crash: nothing acknowledged is lost.
         assert await client.execute_command("WAIT", 1, 1000, target_nodes=owner) == 1
-        replica = cluster.replicas_of(owner.port)
+        replica = cluster.replicas_of(port_of(owner))
 
-        cluster.kill_master(owner.port)
-        promoted = cluster.wait_for_failover(owner.port, timeout=15)
+        cluster.kill_master(port_of(owner))
+        promoted = cluster.wait_for_failover(port_of(owner), timeout=15)
 
         assert [promoted] == replica
-        assert owner.port not in cluster.masters()
+        assert port_of(owner) not in cluster.masters()
         assert promoted in cluster.masters()
         # The same client, which last knew the dead master, finds the new one.
         assert await client.get(key) == "running"
-        assert client.get_node_from_key(key).port == promoted
+        assert port_of(owner_of(client, key)) == promoted
         await client.set(key, "paused")
         assert await client.get(key) == "paused"
 
@@ -169,7 +180,7 @@ async def test_a_sharded_subscription_follows_its_slot_to_the_promoted_replica(
     cluster = private_redis_cluster
     channel = "castimer:{7}:wake"
     async with cluster_client(cluster) as subscriber, cluster_client(cluster) as publisher:
-        owner = subscriber.get_node_from_key(channel).port
+        owner = port_of(owner_of(subscriber, channel))
         pubsub = subscriber.pubsub()
         try:
             await pubsub.ssubscribe(channel)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from server.engines import create_engine
-from tests.servers import RedisServer, Server, client, make_key
+from tests.servers import RedisCluster, RedisServer, Server, client, make_key
 
 #: Engines the contract suite runs on.
 ENGINES = ["sqlite", "redis"]
@@ -31,6 +31,24 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """One Redis Cluster for the session: three masters, no replicas, on free ports; tests that
+    share it flush it first."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def private_redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
+    """A cluster of the test's own, three masters and a replica each: for tests that kill a
+    node, which would break the session's cluster for every test after them."""
+    cluster = RedisCluster(tmp_path / "redis-cluster", replicas=1).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(params=ENGINES)

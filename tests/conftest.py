@@ -12,8 +12,11 @@ import pytest
 from server.engines import create_engine
 from tests.servers import RedisCluster, RedisServer, Server, client, make_key
 
-#: Engines the contract suite runs on.
+#: Engines the servers of most tests run on.
 ENGINES = ["sqlite", "redis"]
+#: Engines the contract suite (and the tests of what a cluster must keep: exactly once across
+#: processes, sockets across processes, webhooks through a crash) run on.
+WITH_CLUSTER = [*ENGINES, "redis-cluster"]
 
 
 @pytest.fixture
@@ -51,12 +54,16 @@ def private_redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
     cluster.stop()
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=WITH_CLUSTER)
 def engine_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     if request.param == "redis":
         redis = request.getfixturevalue("redis_server")
         redis.flush()
         return str(redis.url)
+    if request.param == "redis-cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return str(cluster.url)
     return sqlite_url(tmp_path)
 
 

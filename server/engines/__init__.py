@@ -17,12 +17,12 @@ def create_engine(url: str) -> Engine:
         from .sqlite import SQLiteEngine
 
         return SQLiteEngine(url)
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis-cluster", "rediss-cluster"):
         from .redis import RedisEngine
 
         return RedisEngine(url)
-    raise ValueError(f"engine URL must start with sqlite:// or redis:// (or rediss://), "
-                     f"got {redacted(url)!r}")
+    raise ValueError(f"engine URL must start with sqlite://, redis:// (or rediss://) or "
+                     f"redis-cluster:// (or rediss-cluster://), got {redacted(url)!r}")
 
 
 def redacted(url: str) -> str:

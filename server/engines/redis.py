@@ -23,19 +23,24 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import (
     BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
     ResponseError,
+    TryAgainError,
     WatchError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -71,13 +76,61 @@ from .base import (
 )
 
 _LUA = Path(__file__).parent / "lua"
+#: URL schemes of a Redis Cluster: seeds `host:port,host:port…`, as `redis://` otherwise.
+CLUSTER_SCHEMES = ("redis-cluster", "rediss-cluster")
 _STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, BusyLoadingError,
-                ReadOnlyError, OutOfMemoryError)
+                ReadOnlyError, OutOfMemoryError, ClusterDownError, MasterDownError,
+                TryAgainError)
 #: Error replies that mean "not now" (persistence failing, busy script, failover, cluster
 #: down) rather than a bug: they are 503s, like an unreachable server.
 _UNAVAILABLE_REPLIES = ("MISCONF", "BUSY", "LOADING", "READONLY", "OOM", "TRYAGAIN",
                         "CLUSTERDOWN", "MASTERDOWN", "NOREPLICAS")
+
+
+def _timeouts(query: dict[str, str]) -> dict[str, float]:
+    """Commands fail fast unless the URL says otherwise (`?socket_timeout=`…)."""
+    return {name: float(query.get(name, 1.0))
+            for name in ("socket_timeout", "socket_connect_timeout")}
+
+
+def _client(url: str) -> aioredis.Redis:
+    options: dict[str, Any] = {}
+    if "socket_timeout=" not in url:
+        options["socket_timeout"] = 1.0
+    if "socket_connect_timeout=" not in url:
+        options["socket_connect_timeout"] = 1.0
+    # One retry, only for a dropped connection (a pooled socket that outlived a Redis
+    # restart): re-sending a commit is safe, the version check refuses a second run.
+    # Timeouts are not retried, so a request fails within the timeout, not a multiple.
+    return aioredis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        retry_on_timeout=False, health_check_interval=10, **options)
+
+
+def _cluster_client(url: str) -> RedisCluster:
+    """redis-py's cluster client for `redis-cluster://[user:password@]host:port,host:port…
+    [?socket_timeout=…&socket_connect_timeout=…]` (`rediss-cluster://` for TLS): it learns the
+    slots from any seed that answers and follows them through failovers and resharding."""
+    parts = urlsplit(url)
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    seeds = []
+    for seed in hosts.split(","):
+        host, _, port = seed.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"a Redis Cluster URL lists host:port seeds, comma-separated; got "
+                             f"{seed!r}")
+        seeds.append(ClusterNode(host, int(port)))
+    query = dict(parse_qsl(parts.query))
+    # One retry of a command that met a dropped connection or a moved slot, after the
+    # client has refreshed its map of the slots; beyond that the request fails (503) rather
+    # than waiting out a failover.
+    return RedisCluster(
+        startup_nodes=seeds, username=unquote(username) or None,
+        password=unquote(password) or query.get("password"),
+        ssl=parts.scheme.lower() == "rediss-cluster",
+        retry=Retry(NoBackoff(), 1), **_timeouts(query))
 
 
 def _live_viewers(values: Sequence[bytes], now_ms: int) -> int:
@@ -124,33 +177,23 @@ class RedisEngine:
         self.wanted_shards = shards
         self._keys: keys.Keyspace | None = None
         self._next_shard = 0  # where the next look over every shard starts (`_turn`)
-        options: dict[str, Any] = {}
-        if "socket_timeout=" not in url:
-            options["socket_timeout"] = 1.0
-        if "socket_connect_timeout=" not in url:
-            options["socket_connect_timeout"] = 1.0
-        # One retry, only for a dropped connection (a pooled socket that outlived a Redis
-        # restart): re-sending a commit is safe, the version check refuses a second run.
-        # Timeouts are not retried, so a request fails within the timeout, not a multiple.
-        self._client = aioredis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            retry_on_timeout=False, health_check_interval=10, **options)
+        #: On a Redis Cluster (`redis-cluster://host:port,host:port…`): pub/sub is sharded.
+        self.cluster = url.split(":", 1)[0].lower() in CLUSTER_SCHEMES
+        self._client: Any = _cluster_client(url) if self.cluster else _client(url)
         # The commit and the rate-limit arithmetic are Lua functions, put in front of each
         # script using them.
-        commit_all = (_LUA / "_commit.lua").read_text()
-        self._commit_script = self._client.register_script(
-            commit_all + (_LUA / "commit.lua").read_text())
-        gcra = (_LUA / "_gcra.lua").read_text()
-        self._gcra_script = self._client.register_script(gcra + (_LUA / "gcra.lua").read_text())
-        self._admit_script = self._client.register_script(
-            gcra + (_LUA / "admit.lua").read_text())
+        commit_all = self._lua("_commit")
+        self._commit_script = self._client.register_script(commit_all + self._lua("commit"))
+        gcra = self._lua("_gcra")
+        self._gcra_script = self._client.register_script(gcra + self._lua("gcra"))
+        self._admit_script = self._client.register_script(gcra + self._lua("admit"))
         self._admit_control_script = self._client.register_script(
-            gcra + (_LUA / "admit_control.lua").read_text())
+            gcra + self._lua("admit_control"))
         self._admit_commit_script = self._client.register_script(
-            gcra + commit_all + (_LUA / "admit_commit.lua").read_text())
+            gcra + commit_all + self._lua("admit_commit"))
         # The plans' part of admit.lua's arguments, made once per plans table.
         self._plan_args: tuple[Mapping[str, RateLimit] | None, list[Any]] = (None, [0])
-        self._scripts = {name: self._client.register_script((_LUA / f"{name}.lua").read_text())
+        self._scripts = {name: self._client.register_script(self._lua(name))
                          for name in ("add_deliveries", "claim", "finish", "retry", "migrate")}
         self._receivers: dict[str, list[Receiver]] = defaultdict(list)
         self._pubsub: Any = None
@@ -163,6 +206,14 @@ class RedisEngine:
         self._closing = False
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def _lua(self, name: str) -> str:
+        """A script's text. On a cluster its publishes are sharded (SPUBLISH: the channel
+        carries the hash tag of the keys the script declares, as a sharded publish from a
+        script must), for the sharded subscriptions of every process to hear them."""
+        text = (_LUA / f"{name}.lua").read_text()
+        return text.replace("redis.call('PUBLISH', ", "redis.call('SPUBLISH', ") \
+            if self.cluster else text
 
     async def open(self) -> None:
         """Start the subscriber. If Redis is down now, the engine still opens: commands raise
@@ -334,7 +385,9 @@ class RedisEngine:
                     timer_id: str | None = None) -> Admission:
         k = await self._keyspace()
         script_keys = self._way_in_keys(k, key)
-        if timer_id is not None:
+        # A timer of another shard is not the account's (what it owns is in its shard): it is
+        # not read, and its keys, in another slot, stay out of the script.
+        if timer_id is not None and k.shard_of(timer_id) == k.shard_of(key.account_id):
             script_keys += [k.timer(timer_id), k.presence(timer_id)]
         with _guard():
             revoked, account, rate, timer, presence = await self._evalsha(
@@ -353,6 +406,9 @@ class RedisEngine:
         check_group(commit)
         k = await self._keyspace()
         timer_id = commit.timer_id
+        if k.shard_of(timer_id) != k.shard_of(key.account_id):  # not the account's: no trip
+            return AdmittedCommit(await self.admit(  # to save, and no slot shared
+                key, now_ms, touch_after_ms=touch_after_ms, plans=plans), False)
         script_keys = [*self._way_in_keys(k, key), k.timer(timer_id), k.presence(timer_id)]
         args: list[Any] = [key.id, key.account_id, now_ms, touch_after_ms,
                            *self._plans_as_args(plans),
@@ -741,8 +797,12 @@ class RedisEngine:
 
     async def publish(self, channel: str, message: bytes) -> None:
         k = await self._keyspace()
+        name = self._redis_channels(k, channel)[0]
         with _guard():
-            await self._client.publish(self._redis_channels(k, channel)[0], message)
+            if self.cluster:
+                await self._client.spublish(name, message)
+            else:
+                await self._client.publish(name, message)
 
     async def subscribe(self, channel: str, receiver: Receiver) -> None:
         self._receivers[channel].append(receiver)
@@ -757,7 +817,7 @@ class RedisEngine:
                     continue
                 confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
                 try:
-                    await self._pubsub.subscribe(name)
+                    await self._subscribe(self._pubsub, name)
                 except _UNAVAILABLE as exc:
                     self._confirming.pop(name, None)
                     self._reconnect()
@@ -791,7 +851,10 @@ class RedisEngine:
             self._live.difference_update(names)
             if self._pubsub is not None:
                 with contextlib.suppress(*_UNAVAILABLE):
-                    await self._pubsub.unsubscribe(*names)
+                    if self.cluster:
+                        await self._pubsub.sunsubscribe(*names)
+                    else:
+                        await self._pubsub.unsubscribe(*names)
         elif not receivers:
             del self._receivers[channel]
 
@@ -809,14 +872,18 @@ class RedisEngine:
         """A new subscriber connection with every channel that has receivers, confirmed. A
         channel that gains receivers while this runs is caught by the loop's second look."""
         k = await self._keyspace()
+        if self.cluster:
+            # After a failover the slots' map must be fresh before subscribing: a sharded
+            # subscription goes to the master of the channel's slot.
+            await self._client.nodes_manager.initialize()
         pubsub = self._client.pubsub()
         live: set[bytes] = set()
         try:
             wanted = {keys.IDLE_CHANNEL.encode()}
             while wanted - live:
-                await pubsub.subscribe(*(wanted - live))
+                await self._subscribe(pubsub, *(wanted - live))
                 for _ in range(len(wanted - live)):
-                    reply = await pubsub.get_message(timeout=1.0)
+                    reply = await self._next_message(pubsub, 1.0)
                     if reply is None:
                         raise RedisTimeoutError("no subscription confirmation")
                     if reply["type"] == "subscribe":
@@ -832,6 +899,24 @@ class RedisEngine:
             confirmed = self._confirming.pop(name)
             if not confirmed.done():
                 confirmed.set_result(None)
+
+    async def _subscribe(self, pubsub: Any, *names: bytes) -> None:
+        if self.cluster:
+            await pubsub.ssubscribe(*names)
+        else:
+            await pubsub.subscribe(*names)
+
+    async def _next_message(self, pubsub: Any, wait_s: float) -> dict[str, Any] | None:
+        """The subscriber connection's next message or reply, None after `wait_s`; a sharded
+        one's type as a plain one's (`smessage` → `message`, `ssubscribe` → `subscribe`)."""
+        if not self.cluster:
+            message: dict[str, Any] | None = await pubsub.get_message(timeout=wait_s)
+            return message
+        # It asks each master's connection in turn, each for the time given.
+        message = await pubsub.get_sharded_message(timeout=wait_s / 4)
+        if message is not None and message["type"].startswith("s"):
+            message["type"] = message["type"][1:]
+        return message
 
     async def _listen(self) -> None:
         """The one subscriber connection of this process: read, dispatch, and on failure
@@ -849,7 +934,7 @@ class RedisEngine:
                         for receivers in list(self._receivers.values()):
                             deliver(receivers, b"")
                     backoff, missed = 0.05, False
-                message = await self._pubsub.get_message(timeout=1.0)
+                message = await self._next_message(self._pubsub, 1.0)
                 if message is None:
                     continue
                 if message["type"] == "message":

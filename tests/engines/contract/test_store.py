@@ -104,7 +104,7 @@ async def test_deleting_removes_timer_and_deadline_but_keeps_the_log(engine):
 async def test_timers_list_in_creation_order_in_pages(engine):
     made = []
     for n in range(7):
-        timer_id = ids.timer_id()
+        timer_id = ids.timer_id("acct_1")
         made.append(timer_id)
         await engine.commit(a_commit(timer_id, 0, created=T0 + n // 2))  # ties on purpose
     await engine.commit(a_commit("tmr_other", 0, account_id="acct_2"))
@@ -149,14 +149,15 @@ async def test_accounts_and_keys_are_stored_hashed_and_revocable(engine):
 
 async def test_admit_checks_the_key_counts_the_request_and_reads_the_timer(engine):
     account, key = await accounts.key_for(engine, "acme", "free", T0)
+    tid = ids.timer_id(account.id)  # the account's: on a cluster, in its slot
     stored = await engine.find_api_key(accounts.hash_key(key))
-    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
+    await engine.commit(a_commit(tid, 0, account_id=account.id))
     plans = {"free": RateLimit(per_minute=30, per_day=1000)}
     first = await engine.admit(stored, T0, touch_after_ms=60_000, plans=plans,
-                               timer_id="tmr_1")
+                               timer_id=tid)
     assert first.revoked_at_ms is None and first.account == account
     assert first.rate is not None and first.rate.allowed and first.rate.remaining == 29
-    assert first.timer == await engine.get_timer("tmr_1")
+    assert first.timer == await engine.get_timer(tid)
     assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
     # Not counted without plans; the last use is kept to the minute; a missing timer is None.
     second = await engine.admit(stored, T0 + 1000, touch_after_ms=60_000, timer_id="tmr_x")
@@ -182,48 +183,50 @@ async def test_admit_refuses_a_revoked_key_without_counting_it(engine):
 
 async def test_admit_commit_lets_the_request_in_and_commits_in_one_step(engine):
     account, key = await accounts.key_for(engine, "acme", "free", T0)
+    tid = ids.timer_id(account.id)  # the account's: on a cluster, in its slot
     stored = await engine.find_api_key(accounts.hash_key(key))
-    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
-    await engine.set_presence("tmr_1", "proc_a", 3, T0 + 30_000)
+    await engine.commit(a_commit(tid, 0, account_id=account.id))
+    await engine.set_presence(tid, "proc_a", 3, T0 + 30_000)
     plans = {"free": RateLimit(per_minute=30, per_day=1000)}
-    done = await engine.admit_commit(stored, T0, a_commit("tmr_1", 1, account_id=account.id),
+    done = await engine.admit_commit(stored, T0, a_commit(tid, 1, account_id=account.id),
                                      touch_after_ms=60_000, plans=plans)
     assert done.committed
     assert done.admission.account == account and done.admission.revoked_at_ms is None
     assert done.admission.rate.allowed and done.admission.rate.remaining == 29
-    assert orjson.loads(done.admission.timer) == {"id": "tmr_1", "v": 2}
+    assert orjson.loads(done.admission.timer) == {"id": tid, "v": 2}
     assert done.admission.viewers == 3
-    assert orjson.loads(await engine.get_timer("tmr_1")) == {"id": "tmr_1", "v": 2}
+    assert orjson.loads(await engine.get_timer(tid)) == {"id": tid, "v": 2}
     assert (await engine.find_api_key(stored.key_hash)).last_used_ms == T0
     # A stale commit: counted (the request was let in), nothing written, the stored body back.
-    stale = await engine.admit_commit(stored, T0 + 1, a_commit("tmr_1", 1, account_id=account.id,
+    stale = await engine.admit_commit(stored, T0 + 1, a_commit(tid, 1, account_id=account.id,
                                                                events=3),
                                       touch_after_ms=60_000, plans=plans)
     assert not stale.committed and stale.admission.rate.remaining == 28
-    assert orjson.loads(stale.admission.timer) == {"id": "tmr_1", "v": 2}
+    assert orjson.loads(stale.admission.timer) == {"id": tid, "v": 2}
     assert len((await engine.list_events(account.id, None, 10))[0]) == 2
 
 
 async def test_admit_commit_writes_nothing_for_a_refused_request(engine):
     account, key = await accounts.key_for(engine, "acme", "free", T0)
+    tid = ids.timer_id(account.id)  # the account's: on a cluster, in its slot
     stored = await engine.find_api_key(accounts.hash_key(key))
-    await engine.commit(a_commit("tmr_1", 0, account_id=account.id))
+    await engine.commit(a_commit(tid, 0, account_id=account.id))
     plans = {"free": RateLimit(per_minute=2, per_day=1000)}
     for n in range(2):
         assert (await engine.admit_commit(
-            stored, T0, a_commit("tmr_1", 1 + n, account_id=account.id),
+            stored, T0, a_commit(tid, 1 + n, account_id=account.id),
             touch_after_ms=60_000, plans=plans)).committed
-    over = await engine.admit_commit(stored, T0, a_commit("tmr_1", 3, account_id=account.id),
+    over = await engine.admit_commit(stored, T0, a_commit(tid, 3, account_id=account.id),
                                      touch_after_ms=60_000, plans=plans)
     assert not over.committed and over.admission.rate is not None
     assert not over.admission.rate.allowed and over.admission.rate.retry_after_s >= 1
     assert await engine.revoke_api_key(stored.id, T0 + 5)
     revoked = await engine.admit_commit(stored, T0 + 60_000,
-                                        a_commit("tmr_1", 3, account_id=account.id),
+                                        a_commit(tid, 3, account_id=account.id),
                                         touch_after_ms=60_000, plans=plans)
     assert not revoked.committed and revoked.admission.revoked_at_ms == T0 + 5
     assert revoked.admission.account is None and revoked.admission.rate is None
-    assert orjson.loads(await engine.get_timer("tmr_1"))["v"] == 3
+    assert orjson.loads(await engine.get_timer(tid))["v"] == 3
     assert len((await engine.list_events(account.id, None, 10))[0]) == 3
     # Neither refusal counted (a minute on, the budget is whole again: two more get in).
     assert (await engine.hit_rate_limit(account.id, plans["free"], T0 + 60_000)).remaining == 1
@@ -293,14 +296,16 @@ async def test_a_redis_that_lost_its_scripts_gets_them_again(redis_server):
     """The Redis engine's own: its Lua scripts, gone after a Redis restart, load again."""
     redis_server.flush()
     async with opened(redis_server.url) as engine:
-        _, key = await accounts.key_for(engine, "acme", "free", T0)
+        account, key = await accounts.key_for(engine, "acme", "free", T0)
         stored = await engine.find_api_key(accounts.hash_key(key))
-        await engine.commit(a_commit("tmr_1", 0))
+        tid = ids.timer_id(account.id)
+        await engine.commit(a_commit(tid, 0, account_id=account.id))
         assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
-        await engine.commit(a_commit("tmr_1", 1))  # as a restarted Redis: no script loaded
+        # As a restarted Redis: no script loaded.
+        await engine.commit(a_commit(tid, 1, account_id=account.id))
         assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
-        admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id="tmr_1")
-        assert admitted.timer == await engine.get_timer("tmr_1")
+        admitted = await engine.admit(stored, T0, touch_after_ms=60_000, timer_id=tid)
+        assert admitted.timer == await engine.get_timer(tid)
 
 
 async def test_linked_commits_are_written_together(engine):

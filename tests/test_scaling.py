@@ -1,5 +1,6 @@
-"""Many processes on one Redis: every deadline fires exactly once whoever fires it, a killed
-process's work is taken over, and a Redis outage is a prompt 503 that heals by itself."""
+"""Many processes on one Redis, or on a Redis Cluster: every deadline fires exactly once
+whoever fires it, a killed process's work is taken over, a viewer on one process sees what the
+other did, and a Redis outage is a prompt 503 that heals by itself."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from server import commit
 from server.clock import now_ms
 from server.engines import create_engine
-from tests.servers import RedisServer, Server, client, make_key
+from tests.servers import RedisCluster, RedisServer, Server, client, make_key
 
 
 @pytest.fixture
@@ -28,10 +29,23 @@ def redis(tmp_path) -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture(params=["redis", "redis-cluster"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[RedisServer | RedisCluster]:
+    """A Redis of the test's own, or the session's three-master cluster, emptied."""
+    if request.param == "redis-cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        yield cluster
+        return
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def two_servers(redis, tmp_path) -> Iterator[tuple[Server, Server]]:
-    first = Server(redis.url, tmp_path).start()
-    second = Server(redis.url, tmp_path).start()
+def two_servers(store, tmp_path) -> Iterator[tuple[Server, Server]]:
+    first = Server(store.url, tmp_path).start()
+    second = Server(store.url, tmp_path).start()
     yield first, second
     first.stop()
     second.stop()
@@ -99,27 +113,27 @@ def wait_for_completions(url: str, expected: int, within: float) -> collections.
         time.sleep(0.25)
 
 
-def test_two_processes_fire_500_deadlines_in_one_window_exactly_once(redis, two_servers):
+def test_two_processes_fire_500_deadlines_in_one_window_exactly_once(store, two_servers):
     due = now_ms() + 4000
-    made = start_countdowns(redis.url, 500, due, spacing_ms=4)  # all within 2 s
+    made = start_countdowns(store.url, 500, due, spacing_ms=4)  # all within 2 s
     time.sleep(max(0, (due - now_ms()) / 1000))
-    fired = wait_for_completions(redis.url, 500, within=20)
+    fired = wait_for_completions(store.url, 500, within=20)
     time.sleep(1.0)  # any double firing would have happened by now
-    fired = completions(redis.url)
+    fired = completions(store.url)
     assert set(fired) == set(made)
     assert set(fired.values()) == {1}
 
 
-def test_sigkill_one_of_two_processes_while_1000_deadlines_are_due(redis, two_servers):
+def test_sigkill_one_of_two_processes_while_1000_deadlines_are_due(store, two_servers):
     doomed, survivor = two_servers
     due = now_ms() + 6000
-    made = start_countdowns(redis.url, 1000, due, spacing_ms=2)  # due over 2 s
+    made = start_countdowns(store.url, 1000, due, spacing_ms=2)  # due over 2 s
     time.sleep(max(0, (due - now_ms()) / 1000) + 1.0)  # both have been firing for 1 s
     doomed.kill()
     killed_at = now_ms()
-    wait_for_completions(redis.url, 1000, within=30)
+    wait_for_completions(store.url, 1000, within=30)
     time.sleep(1.0)
-    events = completion_events(redis.url)
+    events = completion_events(store.url)
     fired = collections.Counter(e["timer_id"] for e in events)
     assert survivor.process is not None and survivor.process.poll() is None
     assert set(fired) == set(made)
@@ -129,8 +143,8 @@ def test_sigkill_one_of_two_processes_while_1000_deadlines_are_due(redis, two_se
     assert 300 <= after_kill < 1000
 
 
-def test_a_change_on_one_process_is_visible_on_the_other_at_once(redis, two_servers):
-    key = make_key(redis.url)
+def test_a_change_on_one_process_is_visible_on_the_other_at_once(store, two_servers):
+    key = make_key(store.url)
     first, second = two_servers
     with client(first, key) as on_a, client(second, key) as on_b:
         timer = on_a.post("/timers", json={"type": "countdown", "duration": 60}).json()
@@ -201,11 +215,11 @@ def test_redis_outage_answers_503_promptly_and_heals_without_restart(redis, tmp_
         server.stop()
 
 
-def test_a_viewer_on_one_process_sees_a_command_sent_to_the_other(redis, two_servers):
+def test_a_viewer_on_one_process_sees_a_command_sent_to_the_other(store, two_servers):
     from tests.ws.helpers import presenter, receive, until, viewer
 
     first, second = two_servers
-    key = make_key(redis.url)
+    key = make_key(store.url)
     with client(first, key) as api:
         timer = api.post("/timers", json={"type": "countdown", "duration": 60}).json()
     token = timer["urls"]["control"].split("#token=", 1)[1]

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.servers import RedisServer, Server, client, make_key
 from tests.webhooks.conftest import HOOK_ENV
@@ -74,8 +75,14 @@ def test_sigkill_loses_no_delivery_on_sqlite(tmp_path: Path):
             server.stop()
 
 
-def test_sigkill_of_one_of_two_processes_loses_no_delivery_on_redis(tmp_path: Path):
-    redis = RedisServer(tmp_path).start()
+@pytest.mark.parametrize("store", ["redis", "redis-cluster"])
+def test_sigkill_of_one_of_two_processes_loses_no_delivery_on_redis(
+        store: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if store == "redis-cluster":
+        redis = request.getfixturevalue("redis_cluster")
+        redis.flush()
+    else:
+        redis = RedisServer(tmp_path).start()
     first = Server(redis.url, tmp_path, env=CRASH_ENV).start()
     second = Server(redis.url, tmp_path, env=CRASH_ENV).start()
     try:
@@ -90,4 +97,5 @@ def test_sigkill_of_one_of_two_processes_loses_no_delivery_on_redis(tmp_path: Pa
     finally:
         first.stop()
         second.stop()
-        redis.stop()
+        if store == "redis":
+            redis.stop()

@@ -21,7 +21,7 @@ of uvicorn is extended in `server/edge.py`, with the same pin.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,7 +44,7 @@ class KeepRawSend:
         await self.app(scope, receive, send)
 
 
-def socket_of(scope: dict[str, Any], fallback: Send) -> tuple[Send, Callable[[], None] | None]:
+def socket_of(scope: Mapping[str, Any], fallback: Send) -> tuple[Send, Callable[[], None] | None]:
     """The server's own `send` for this websocket (or `fallback`) and what drops its
     connection at once, if the server lets that be found (None otherwise)."""
     send = scope.get(RAW_SEND) or fallback

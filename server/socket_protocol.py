@@ -2,22 +2,24 @@
 viewer is idle for hours) holds for its whole life.
 
 A profile of 2,000 idle viewers (docs/performance.md, Fan-out) found three things of uvicorn's
-`WebSocketsSansIOProtocol` that cost ~7.5 KB a connection and do nothing once it is open:
+`WebSocketsSansIOProtocol` that cost ~5 KB a connection and do nothing once it is open:
 
-* its inbound `asyncio.Queue`: four deques and an `asyncio.Event` (~3.3 KB), for a queue that
+* its inbound `asyncio.Queue`: four deques and an `asyncio.Event` (~3.1 KB), for a queue that
   holds a message or two (uvicorn stops reading a socket while one waits);
 * its `writable` `asyncio.Event`, with the deque an Event allocates for waiters (~0.8 KB),
   though only a send on a paused transport ever waits on it;
-* the handshake's parsed request and response (their headers, ~3.4 KB), which it keeps after
-  the handshake though it never reads them again (the scope has its own copy of the headers).
+* the handshake's response (its headers, ~1.4 KB), which it keeps though it never reads it
+  after writing it. (It keeps the parsed request too, but so does websockets' parser, a
+  local of a generator that lives as long as the connection: dropping uvicorn's reference
+  would free nothing.)
 
 This protocol is uvicorn's with those three replaced; nothing else changes: frames, limits
 (`ws_max_size`), keepalive pings and closes are uvicorn's. `castimer serve` and the Procfile
 run it (`--ws server.socket_protocol:SocketProtocol`). It relies on the uvicorn versions
 pyproject.toml pins: the protocol uses only `put_nowait`, `get` and `empty` of its queue and
-`set`, `clear` and `wait` of `writable`; sets `request` and `response` in `handle_connect` and
-reads `response` only until it calls `start_keepalive`, once, right after writing the
-handshake's response. tests/test_socket_protocol.py checks each point.
+`set`, `clear` and `wait` of `writable`, and reads `response` only in `handle_connect` and in
+`send` until it calls `start_keepalive`, once, right after writing the handshake's response.
+tests/test_socket_protocol.py checks each point.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
 
 
 class Inbox:
@@ -120,11 +121,6 @@ class SocketProtocol(WebSocketsSansIOProtocol):
         writable = Flag()
         writable.set()
         self.writable = writable  # type: ignore[assignment]
-
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        # Read only in that call: the scope carries the headers the app reads.
-        del self.request
 
     def start_keepalive(self) -> None:
         # Called once, just after the handshake's response was written: nothing reads the

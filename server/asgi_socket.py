@@ -2,9 +2,9 @@
 hub writes each tick to thousands of sockets without a task switch per socket, and drops a
 client that stopped reading, and ASGI offers neither.
 
-It relies on uvicorn's sans-I/O websockets protocol (`--ws websockets-sansio`, as `castimer
-serve` and the Procfile run it), in the versions pyproject.toml pins; tests/test_asgi_socket.py
-checks each point against the installed uvicorn:
+It relies on uvicorn's sans-I/O websockets protocol (as `castimer serve` and the Procfile run it,
+`--ws server.socket_protocol:SocketProtocol`, which keeps how it writes), in the versions
+pyproject.toml pins; tests/test_asgi_socket.py checks each point against the installed uvicorn:
 
 * the `send` uvicorn gives a websocket's ASGI app is a bound method of its protocol object, and
   that object has the connection's asyncio `transport`, whose `abort()` drops the connection at

@@ -2,9 +2,9 @@
 hub writes each tick to thousands of sockets without a task switch per socket, and drops a
 client that stopped reading, and ASGI offers neither.
 
-It relies on uvicorn's sans-I/O websockets protocol (`--ws websockets-sansio`, as `castimer
-serve` and the Procfile run it), in the versions pyproject.toml pins; tests/test_asgi_socket.py
-checks each point against the installed uvicorn:
+It relies on uvicorn's sans-I/O websockets protocol (as `castimer serve` and the Procfile run it,
+`--ws server.socket_protocol:SocketProtocol`, which keeps how it writes), in the versions
+pyproject.toml pins; tests/test_asgi_socket.py checks each point against the installed uvicorn:
 
 * the `send` uvicorn gives a websocket's ASGI app is a bound method of its protocol object, and
   that object has the connection's asyncio `transport`, whose `abort()` drops the connection at
@@ -21,7 +21,7 @@ of uvicorn is extended in `server/edge.py`, with the same pin.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,7 +44,7 @@ class KeepRawSend:
         await self.app(scope, receive, send)
 
 
-def socket_of(scope: dict[str, Any], fallback: Send) -> tuple[Send, Callable[[], None] | None]:
+def socket_of(scope: Mapping[str, Any], fallback: Send) -> tuple[Send, Callable[[], None] | None]:
     """The server's own `send` for this websocket (or `fallback`) and what drops its
     connection at once, if the server lets that be found (None otherwise)."""
     send = scope.get(RAW_SEND) or fallback

@@ -120,7 +120,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, log_level=args.log_level, http="server.edge:EdgeProtocol",
-                ws="websockets-sansio",
+                # uvicorn's sans-I/O websockets, lighter per open socket (server/socket_protocol.py)
+                ws="server.socket_protocol:SocketProtocol",
                 ws_per_message_deflate=False, ws_max_size=settings.WS_MAX_MESSAGE,
                 ws_ping_interval=settings.WS_PING_INTERVAL,
                 ws_ping_timeout=settings.WS_PING_TIMEOUT,

@@ -62,7 +62,9 @@ class Viewer:
         self._send = send
         self._abort = abort
         self._latest: str | None = None
-        self._replies: collections.deque[str] = collections.deque(maxlen=32)
+        # Made on the first reply that must wait: an empty deque costs 760 B, and most
+        # viewers never have one waiting (docs/performance.md, RSS per connection).
+        self._replies: collections.deque[str] | None = None
         self.closing: tuple[int, str] | None = None
         self.closed = False
         self.sending_since = 0.0  # loop time the pending send started; 0 while none is
@@ -82,6 +84,8 @@ class Viewer:
     def reply(self, text: str) -> None:
         """Like `offer`, but queued (bounded: a client that floods pings loses old replies)."""
         if self.writer is not None or self.closing is not None:
+            if self._replies is None:
+                self._replies = collections.deque(maxlen=32)
             self._replies.append(text)
         elif not self.closed:
             self._write({"type": "websocket.send", "text": text})

@@ -12,6 +12,7 @@ import uvicorn
 from packaging.requirements import Requirement
 
 from server import asgi_socket
+from server.socket_protocol import SocketProtocol
 from tests.servers import free_port
 from tests.ws.test_slow_viewer import stalled_client
 
@@ -66,7 +67,7 @@ async def test_uvicorn_writes_at_once_until_the_buffer_is_full_and_aborts_on_dem
 
     port = free_port()
     config = uvicorn.Config(asgi_socket.KeepRawSend(endpoint), host="127.0.0.1", port=port,
-                            ws="websockets-sansio", ws_per_message_deflate=False,
+                            ws=SocketProtocol, ws_per_message_deflate=False,
                             log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

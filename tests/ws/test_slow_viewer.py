@@ -24,6 +24,7 @@ from server.app import app
 from server.clock import now_ms
 from server.engines import create_engine
 from server.hub import broadcast
+from server.socket_protocol import SocketProtocol
 from tests.conftest import sqlite_url
 from tests.servers import free_port
 
@@ -36,7 +37,7 @@ async def live_server(tmp_path, monkeypatch, ping: float) -> AsyncIterator[tuple
     monkeypatch.setattr(settings, "ENGINE", url)
     monkeypatch.setattr(settings, "WS_STALL_TIMEOUT", 2.0)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio",
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=SocketProtocol,
                             ws_per_message_deflate=False, ws_ping_interval=ping,
                             ws_ping_timeout=ping, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

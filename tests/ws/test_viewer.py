@@ -124,3 +124,16 @@ async def test_a_viewer_that_reconnects_within_a_second_gets_each_tick_once(serv
             seen.append(extra["server_time"])
     assert len(set(seen)) == len(seen) == 3
     assert [b - a for a, b in itertools.pairwise(seen)] == [1000, 1000]
+
+
+def test_the_websocket_routes_are_their_endpoints_unwrapped_and_keep_their_names():
+    # Starlette wraps a function endpoint in `websocket_session` (~2 KB held per socket);
+    # server/ws.py's endpoints are ASGI apps the router calls as they are.
+    from server import ws
+    from server.app import app
+
+    routes = {getattr(route, "path", None): route for route in app.routes}
+    for path, endpoint, name in (("/ws/timers/{timer_id}", ws.viewer, "viewer"),
+                                 ("/ws/control/{timer_id}", ws.control, "control")):
+        assert routes[path].app is endpoint
+        assert routes[path].name == name

@@ -74,6 +74,7 @@ from .base import (
     check_group,
     deliver,
 )
+from .sharded_pubsub import ShardedSubscriber
 
 _LUA = Path(__file__).parent / "lua"
 #: URL schemes of a Redis Cluster: seeds `host:port,host:port…`, as `redis://` otherwise.
@@ -820,6 +821,7 @@ class RedisEngine:
                     await self._subscribe(self._pubsub, name)
                 except _UNAVAILABLE as exc:
                     self._confirming.pop(name, None)
+                    self._forget(channel, receiver)
                     self._reconnect()
                     raise EngineUnavailable(f"redis: cannot subscribe: {exc}") from exc
             waiting.append((name, confirmed))
@@ -832,8 +834,18 @@ class RedisEngine:
         except TimeoutError:
             for name, _ in waiting:
                 self._confirming.pop(name, None)
+            self._forget(channel, receiver)
             self._reconnect()
             raise EngineUnavailable("redis: subscription not confirmed") from None
+
+    def _forget(self, channel: str, receiver: Receiver) -> None:
+        """A subscription that failed leaves no receiver behind: the caller may try again
+        without hearing each message twice."""
+        receivers = self._receivers.get(channel)
+        if receivers is not None and receiver in receivers:
+            receivers.remove(receiver)
+            if not receivers:
+                del self._receivers[channel]
 
     def _reconnect(self) -> None:
         """Ask the listener for a new subscriber connection (it alone closes the old one);
@@ -851,10 +863,7 @@ class RedisEngine:
             self._live.difference_update(names)
             if self._pubsub is not None:
                 with contextlib.suppress(*_UNAVAILABLE):
-                    if self.cluster:
-                        await self._pubsub.sunsubscribe(*names)
-                    else:
-                        await self._pubsub.unsubscribe(*names)
+                    await self._pubsub.unsubscribe(*names)
         elif not receivers:
             del self._receivers[channel]
 
@@ -876,7 +885,8 @@ class RedisEngine:
             # After a failover the slots' map must be fresh before subscribing: a sharded
             # subscription goes to the master of the channel's slot.
             await self._client.nodes_manager.initialize()
-        pubsub = self._client.pubsub()
+        pubsub = ShardedSubscriber(self._client.pubsub()) if self.cluster else \
+            self._client.pubsub()
         live: set[bytes] = set()
         try:
             wanted = {keys.IDLE_CHANNEL.encode()}
@@ -900,22 +910,14 @@ class RedisEngine:
             if not confirmed.done():
                 confirmed.set_result(None)
 
-    async def _subscribe(self, pubsub: Any, *names: bytes) -> None:
-        if self.cluster:
-            await pubsub.ssubscribe(*names)
-        else:
-            await pubsub.subscribe(*names)
+    @staticmethod
+    async def _subscribe(pubsub: Any, *names: bytes) -> None:
+        await pubsub.subscribe(*names)  # sharded on a cluster (ShardedSubscriber)
 
-    async def _next_message(self, pubsub: Any, wait_s: float) -> dict[str, Any] | None:
-        """The subscriber connection's next message or reply, None after `wait_s`; a sharded
-        one's type as a plain one's (`smessage` → `message`, `ssubscribe` → `subscribe`)."""
-        if not self.cluster:
-            message: dict[str, Any] | None = await pubsub.get_message(timeout=wait_s)
-            return message
-        # It asks each master's connection in turn, each for the time given.
-        message = await pubsub.get_sharded_message(timeout=wait_s / 4)
-        if message is not None and message["type"].startswith("s"):
-            message["type"] = message["type"][1:]
+    @staticmethod
+    async def _next_message(pubsub: Any, wait_s: float) -> dict[str, Any] | None:
+        """The subscriber connection's next message or reply, None after `wait_s`."""
+        message: dict[str, Any] | None = await pubsub.get_message(timeout=wait_s)
         return message
 
     async def _listen(self) -> None:

@@ -100,12 +100,14 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Run until cancelled."""
-        await self.engine.subscribe(OUTBOX_CHANNEL, self._on_outbox)
+        subscribed = False
         recorder = asyncio.create_task(self._record(), name="castimer-webhook-recorder")
         try:
             while True:
                 self._wake.arm()  # before looking: a wake-up during the look is kept
                 try:
+                    if not subscribed:
+                        subscribed = await self._subscribe()
                     delay = await self._dispatch_due()
                     outage.of(self.engine).answered("webhooks")
                 except EngineUnavailable as exc:
@@ -124,7 +126,20 @@ class Dispatcher:
             self._recorded.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(recorder, STOP_GRACE_S)
-            await self.engine.unsubscribe(OUTBOX_CHANNEL, self._on_outbox)
+            if subscribed:
+                await self.engine.unsubscribe(OUTBOX_CHANNEL, self._on_outbox)
+
+    async def _subscribe(self) -> bool:
+        """Subscribe to the outbox's wake-ups; False if the store could not confirm it now.
+        The dispatcher then runs on its poll and tries again at the next round: a
+        subscription that fails at start must not leave a process without webhooks (it did:
+        the task ended, and the process served on without sending any)."""
+        try:
+            await self.engine.subscribe(OUTBOX_CHANNEL, self._on_outbox)
+        except EngineUnavailable:
+            log.warning("webhooks: no wake-ups from other processes yet; polling meanwhile")
+            return False
+        return True
 
     async def _dispatch_due(self) -> float:
         """Start an attempt for every claimable delivery; how long to sleep until the next."""

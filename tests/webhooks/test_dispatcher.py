@@ -9,7 +9,7 @@ import pytest
 
 from server import accounts, ids
 from server.clock import now_ms
-from server.engines.base import SUCCEEDED, DeliveryRecord
+from server.engines.base import SUCCEEDED, DeliveryRecord, EngineUnavailable
 from server.webhooks.dispatcher import Dispatcher, http_clients
 from tests.conftest import opened, sqlite_url
 from tests.webhooks.receiver import Receiver
@@ -78,3 +78,42 @@ async def test_an_attempt_the_client_cannot_even_make_is_recorded_as_failed(tmp_
         assert attempt.status_code is None
         assert attempt.error == "the request could not be made (InvalidCodepoint)"
         assert delivery.status == "pending" and delivery.due_ms > now_ms() + 30_000
+
+
+async def test_a_subscription_refused_at_start_leaves_the_dispatcher_polling_and_retrying(
+        tmp_path):
+    """A store that cannot confirm the outbox's wake-ups at start (a cluster's masters slow to
+    confirm did it once) must not end the dispatcher: it sends on its poll and subscribes at a
+    later round. The refusal is injected into the real engine: a real one cannot be timed."""
+    async with opened(sqlite_url(tmp_path)) as engine:
+        subscribe, calls = engine.subscribe, []
+
+        async def refused_once(channel, receiver):
+            calls.append(channel)
+            if len(calls) == 1:
+                raise EngineUnavailable("redis: subscription not confirmed")
+            await subscribe(channel, receiver)
+
+        engine.subscribe = refused_once
+        account = await accounts.add_account(engine, "a", "pro", now_ms())
+        with Receiver() as receiver:
+            record = DeliveryRecord(ids.delivery_id("tmr_x"), account.id, "tmr_x", "evt_x",
+                                    receiver.url("/hook"), orjson.dumps({"event": "x"}),
+                                    now_ms())
+            await engine.add_deliveries([record], now_ms())
+            dispatcher = Dispatcher(engine, http_clients(4, 2, True), timeout_s=2, lease_s=60,
+                                    poll_s=0.05)
+            running = asyncio.create_task(dispatcher.run())
+            try:
+                for _ in range(250):  # the receiver's own wait would block this loop
+                    if receiver.at("/hook") and len(calls) == 2:
+                        break
+                    await asyncio.sleep(0.02)
+                assert len(receiver.at("/hook")) == 1
+                assert calls == ["outbox", "outbox"]
+                assert not running.done()
+            finally:
+                running.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await running
+                await dispatcher.aclose()

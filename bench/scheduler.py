@@ -1,10 +1,13 @@
 """Scheduler benchmark: lateness of completions when many deadlines fall close together.
 
     python bench/scheduler.py --timers 10000 --window 10 --targets sqlite,redis,redis-2
+    python bench/scheduler.py --timers 10000 --window 10 --targets cluster,cluster-2
 
-Per target: `castimer serve` processes (pinned to CPU 0; the second of `redis-2` to CPU 1) over
-a fresh store; this process makes `timers` running countdowns whose deadlines are spread evenly
-over `window` seconds a few seconds ahead, waits, and reads the event log. Lateness is each
+Per target: `castimer serve` processes (pinned to CPU 0; the second of `redis-2` and
+`cluster-2` to CPU 1) over a fresh store (`cluster`: a three-master Redis Cluster on loopback,
+the tests' fixture, with the timers of 32 accounts, so over every master); this process makes
+`timers` running countdowns whose deadlines are spread evenly over `window` seconds a few
+seconds ahead, waits, and reads the event log. Lateness is each
 completion's commit time minus its deadline (the event's `data.late_ms`); every timer must have
 exactly one completion. Then the same round again on the same processes: the server's RSS after
 the second round against after the first says whether anything grows without bound.
@@ -36,12 +39,12 @@ from server.engines import create_engine  # noqa: E402
 DURATION_S = 3600
 
 
-async def one_round(engine, account_id: str, count: int, window_s: float) -> dict:
+async def one_round(engine, owners: list[str], count: int, window_s: float) -> dict:
     made = []
     began = time.monotonic()
-    for _ in range(count):
-        made.append(await commit.create(engine, account_id, {"type": "countdown",
-                                                             "duration": DURATION_S}))
+    for n in range(count):
+        made.append(await commit.create(engine, owners[n % len(owners)],
+                                        {"type": "countdown", "duration": DURATION_S}))
     took = time.monotonic() - began
     # Deadlines from `first` on, evenly over the window; each timer "started" DURATION_S
     # before its deadline (the start's clock is given, the scheduler's is the real one).
@@ -49,21 +52,23 @@ async def one_round(engine, account_id: str, count: int, window_s: float) -> dic
     step = window_s * 1000 / count
     for n, timer in enumerate(made):
         started = first + round(n * step) - DURATION_S * 1000
-        await commit.command(engine, account_id, timer.id, "start", clock=lambda s=started: s)
+        await commit.command(engine, timer.account_id, timer.id, "start",
+                             clock=lambda s=started: s)
     assert now_ms() < first, "setup ran past the first deadline; use fewer timers"
     wanted = {t.id for t in made}
     await asyncio.sleep((first - now_ms()) / 1000 + window_s + 3)
     late, completions = [], Counter()
-    cursor = None
-    while True:
-        page, cursor = await engine.list_events(account_id, cursor, 500)
-        for record in page:
-            event = orjson.loads(record.body)
-            if event["event"] == timers.COMPLETED and event["timer_id"] in wanted:
-                completions[event["timer_id"]] += 1
-                late.append(event["data"]["late_ms"])
-        if cursor is None:
-            break
+    for owner in owners:
+        cursor = None
+        while True:
+            page, cursor = await engine.list_events(owner, cursor, 500)
+            for record in page:
+                event = orjson.loads(record.body)
+                if event["event"] == timers.COMPLETED and event["timer_id"] in wanted:
+                    completions[event["timer_id"]] += 1
+                    late.append(event["data"]["late_ms"])
+            if cursor is None:
+                break
     late.sort()
     return {"timers": count, "completed": len(completions),
             "exactly_once": all(completions[t] == 1 for t in wanted),
@@ -73,8 +78,13 @@ async def one_round(engine, account_id: str, count: int, window_s: float) -> dic
 
 
 async def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict:
-    redis = None
-    if target.startswith("redis"):
+    redis, cluster = None, None
+    if target.startswith("cluster"):
+        from tests.servers import RedisCluster
+
+        cluster = RedisCluster(workdir / f"{target}-nodes").start()
+        url = cluster.url
+    elif target.startswith("redis"):
         port = free_port()
         redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                   "--save", "", "--appendonly", "no"],
@@ -84,15 +94,16 @@ async def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict:
     else:
         url = f"sqlite:///{workdir}/{target}.db"
     servers = [serve(url, 0, workdir)]
-    if target == "redis-2":
+    if target in ("redis-2", "cluster-2"):
         servers.append(serve(url, 1, workdir))
     engine = create_engine(url)
     await engine.open()
     try:
-        account, _ = await accounts.key_for(engine, "bench", "unlimited", now_ms())
-        first = await one_round(engine, account.id, args.timers, args.window)
+        owners = [(await accounts.key_for(engine, f"bench-{n}", "unlimited", now_ms()))[0].id
+                  for n in range(32 if cluster else 1)]
+        first = await one_round(engine, owners, args.timers, args.window)
         rss_first = rss_bytes(servers[0].pid) // 1024
-        second = await one_round(engine, account.id, args.timers, args.window)
+        second = await one_round(engine, owners, args.timers, args.window)
         rss_second = rss_bytes(servers[0].pid) // 1024
     finally:
         await engine.close()
@@ -107,6 +118,8 @@ async def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict:
         if redis is not None:
             redis.terminate()
             redis.wait(10)
+        if cluster is not None:
+            cluster.stop()
     return {"first": first, "second": second, "rss_first": rss_first,
             "rss_second": rss_second}
 
@@ -121,17 +134,17 @@ def main() -> None:
     results = {}
     workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-scheduler-"))
     print(f"{args.timers} deadlines within {args.window:g} s; {os.cpu_count()} CPUs")
-    print(f"{'target':<8} {'round':<6} {'completed':>10} {'once':>5} {'p50 ms':>7} "
+    print(f"{'target':<9} {'round':<6} {'completed':>10} {'once':>5} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'max ms':>7} {'RSS MiB':>8}")
     for target in args.targets.split(","):
         result = results[target] = asyncio.run(measure(target, args, workdir))
         for name in ("first", "second"):
             r = result[name]
-            print(f"{target:<8} {name:<6} {r['completed']:>10} "
+            print(f"{target:<9} {name:<6} {r['completed']:>10} "
                   f"{'yes' if r['exactly_once'] else 'NO':>5} {r['p50']:>7} {r['p99']:>7} "
                   f"{r['max']:>7} {result['rss_' + name] / 1024:>8.1f}")
         growth = result["rss_second"] / result["rss_first"] - 1
-        print(f"{target:<8} RSS after the second round vs the first: {growth:+.1%}")
+        print(f"{target:<9} RSS after the second round vs the first: {growth:+.1%}")
     if args.json:
         Path(args.json).write_text(json.dumps(results))
 

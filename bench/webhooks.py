@@ -1,6 +1,6 @@
 """Webhook benchmark: completion → request at the receiver, and deliveries per second.
 
-    python bench/webhooks.py --rate 100 --seconds 10 --burst 5000 [--engine sqlite|redis]
+    python bench/webhooks.py --rate 100 --seconds 10 --burst 5000 [--engine sqlite|redis|cluster]
 
 A local receiver (a lean asyncio HTTP/1.1 server in this process) answers 204 at once and
 records when each request arrived. `castimer serve` runs pinned to CPU 0; this process (the
@@ -114,8 +114,10 @@ async def throughput(engine, account_id: str, url: str, burst: int, server_pid: 
     Receiver.arrivals.clear()
     cpu_before = cpu_seconds(server_pid)
     now = now_ms()
-    records = [DeliveryRecord(ids.delivery_id(f"tmr_bench{n}"), account_id, f"tmr_bench{n}",
-                              "evt_x", url, body, now) for n in range(burst)]
+    # As a commit would write them: each of its own timer of the account, so in its shard.
+    timer_ids = [ids.timer_id(account_id) for _ in range(burst)]
+    records = [DeliveryRecord(ids.delivery_id(timer_id), account_id, timer_id, "evt_x", url,
+                              body, now) for timer_id in timer_ids]
     for start in range(0, burst, 500):
         await engine.add_deliveries(records[start:start + 500], now)
     wait_until = time.monotonic() + 120
@@ -162,8 +164,13 @@ def baseline(url: str, burst: int, size: int, per: int) -> float:
 async def run(args: argparse.Namespace) -> None:
     pin({1})
     workdir = Path(tempfile.mkdtemp(prefix="castimer-bench-"))
-    redis = None
-    if args.engine == "redis":
+    redis, cluster = None, None
+    if args.engine == "cluster":  # three masters on loopback: the tests' fixture
+        from tests.servers import RedisCluster
+
+        cluster = RedisCluster(workdir / "cluster").start()
+        engine_url = cluster.url
+    elif args.engine == "redis":
         redis_port = free_port()
         redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind",
                                   "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -190,6 +197,8 @@ async def run(args: argparse.Namespace) -> None:
         if redis is not None:
             redis.terminate()
             redis.wait(10)
+        if cluster is not None:
+            cluster.stop()
     signed_size = len(fast["body"]) + 80  # the signature field the dispatcher adds
     floor = await loop.run_in_executor(None, baseline, url, args.burst, signed_size,
                                        CONNECTIONS_PER_CLIENT)
@@ -221,7 +230,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--engine", choices=["sqlite", "redis", "cluster"], default="sqlite")
     parser.add_argument("--rate", type=int, default=100, help="completions per second")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--burst", type=int, default=5000, help="deliveries for throughput")

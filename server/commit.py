@@ -189,10 +189,14 @@ def build(change: Change, now_ms: int) -> Commit:
                 ids.delivery_id(shown.id), shown.account_id, shown.id, event_id,
                 shown.webhook_url,
                 event_body(event.name, event_id, event.at_ms, shown, event.data), now_ms))
-    # The state channel carries the committed timer itself (servers only: hubs build what
-    # viewers see from it, at each tick's own instant).
-    message = orjson.dumps({"timer_id": shown.id, "v": version, "server_time": now_ms,
-                            "events": [e.name for e in change.events], "timer": after})
+    # The state channel carries the committed timer (servers only: hubs build what viewers
+    # see from it, at each tick's own instant) without its secrets, and the digest of its
+    # control token, by which a hub closes the sockets of a token rotated away.
+    message = orjson.dumps({
+        "timer_id": shown.id, "v": version, "server_time": now_ms,
+        "events": [e.name for e in change.events],
+        "timer": timers.on_the_wire(after) if after is not None else None,
+        "control": timers.control_digest(after.control_token) if after is not None else ""})
     return Commit(id=ids.new_id("cmt_"), timer_id=shown.id, account_id=shown.account_id,
                   expected_version=change.before.version, version=version,
                   timer=timers.dump(after) if after is not None else None,

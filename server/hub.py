@@ -56,7 +56,7 @@ class Viewer:
     common path."""
 
     __slots__ = ("_abort", "_latest", "_replies", "_send", "closed", "closing", "presenter",
-                 "sending_since", "token", "writer")
+                 "sending_since", "token_digest", "writer")
 
     def __init__(self, send: Send, abort: Callable[[], None] | None = None) -> None:
         self._send = send
@@ -69,7 +69,9 @@ class Viewer:
         self.closed = False
         self.sending_since = 0.0  # loop time the pending send started; 0 while none is
         self.writer: asyncio.Task[None] | None = None  # exists only while a send is pending
-        self.token: str | None = None  # a presenter's control token, closed when it rotates
+        #: A presenter's control token's digest (`timers.control_digest`): the socket closes
+        #: when the timer's changes (a rotation).
+        self.token_digest: str | None = None
         #: A control socket (or one that asked not to be counted): not one of the timer's viewers.
         self.presenter = False
 
@@ -180,8 +182,8 @@ def snapshot_message(timer: Timer, now: int) -> dict[str, Any]:
 class Room:
     """The viewers of one timer in this process and the latest committed state."""
 
-    __slots__ = ("counted_at", "loaded", "presence", "presence_stale", "reported", "reported_at",
-                 "tick_token", "timer", "timer_id", "version", "viewers")
+    __slots__ = ("control", "counted_at", "loaded", "presence", "presence_stale", "reported",
+                 "reported_at", "tick_token", "timer", "timer_id", "version", "viewers")
 
     def __init__(self, timer_id: str) -> None:
         self.timer_id = timer_id
@@ -189,7 +191,8 @@ class Room:
         # message (even a deletion) must not bring an older state back.
         self.version = 0
         self.tick_token: object | None = None  # the ticker's current schedule of this room
-        self.timer: Timer | None = None
+        self.timer: Timer | None = None  # without its secrets (`timers.on_the_wire`)
+        self.control = ""  # the digest of its control token (`timers.control_digest`)
         self.viewers: set[Viewer] = set()
         self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Presence: this process's count as last recorded in the engine, and the total of
@@ -236,7 +239,9 @@ class Hub:
                 raw = await self.engine.get_timer(timer_id)
                 loaded = timers.load(raw) if raw is not None else None
                 if loaded is not None and loaded.version > room.version:
-                    room.timer, room.version = loaded, loaded.version
+                    # Held as the state channel carries it: no secrets in the room.
+                    room.timer, room.version = timers.on_the_wire(loaded), loaded.version
+                    room.control = timers.control_digest(loaded.control_token)
                 room.loaded.set_result(None)
                 for callback in self._on_state:
                     callback(room)
@@ -307,10 +312,11 @@ class Hub:
                 viewer.close(CLOSE_DELETED, "the timer was deleted")
             return
         room.timer = timers.from_dict(message["timer"])
+        room.control = message["control"]
         broadcast(room.viewers, state_message(room.timer, message["events"], now))
-        token = room.timer.control_token.encode()
         for viewer in room.viewers:
-            if viewer.token is not None and not hmac.compare_digest(viewer.token.encode(), token):
+            if viewer.token_digest is not None and not hmac.compare_digest(viewer.token_digest,
+                                                                           room.control):
                 viewer.close(CLOSE_UNAUTHORIZED, "the control token was rotated")
         for callback in self._on_state:
             callback(room)
@@ -326,8 +332,11 @@ class Hub:
             if room.timer is not None:
                 self._apply(room, {"v": held + 1, "timer": None, "events": []})
         elif timers.load(raw).version > held:
-            fields = orjson.loads(raw)
-            self._apply(room, {"v": fields["version"], "timer": fields, "events": []})
+            stored = timers.load(raw)
+            # As the state channel would carry it.
+            self._apply(room, orjson.loads(orjson.dumps({
+                "v": stored.version, "timer": timers.on_the_wire(stored), "events": [],
+                "control": timers.control_digest(stored.control_token)})))
 
     # -- presence -----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ adjust that lifts the remaining time back above a threshold, lowers it again (re
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import zoneinfo
 from dataclasses import dataclass, replace
@@ -174,6 +175,19 @@ def dump(timer: Timer) -> bytes:
 
 def load(raw: bytes | str) -> Timer:
     return from_dict(orjson.loads(raw))
+
+
+def control_digest(token: str) -> str:
+    """What the state channel carries instead of a control token: its SHA-256 (hex), which
+    tells a process whether a presenter's token is still the timer's without the token
+    crossing pub/sub; "" for none."""
+    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+
+
+def on_the_wire(t: Timer) -> Timer:
+    """The timer as the state channel carries it: what viewers may see and the hub needs,
+    without its secrets (the control token, the webhook URL and its events filter)."""
+    return replace(t, control_token="", webhook_url=None, webhook_events=None)
 
 
 def from_dict(fields: dict[str, Any]) -> Timer:

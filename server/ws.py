@@ -142,11 +142,12 @@ async def _serve(websocket: WebSocket, hub: Hub, presenter: bool) -> None:
     # (the dashboard's, with ?count=0).
     viewer.presenter = presenter or websocket.query_params.get("count") == "0"
     if credential and credential.startswith("ctl_"):
-        viewer.token = credential
+        viewer.token_digest = timers.control_digest(credential)
     room = await hub.join(timer_id, viewer)
     if room is None or room.timer is None:
         raise Close(CLOSE_NOT_FOUND, "no such timer")
-    if viewer.token is not None and not _token_matches(viewer.token, room.timer):
+    if viewer.token_digest is not None and not hmac.compare_digest(viewer.token_digest,
+                                                                   room.control):
         await hub.leave(timer_id, viewer)  # rotated between authentication and joining
         raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
     try:
@@ -297,7 +298,7 @@ async def _command(hub: Hub, room: Room, viewer: Viewer, credential: str,
         if not await _show_runs(hub.engine, credential, room.timer.id):
             raise Close(CLOSE_UNAUTHORIZED, "the rundown's control token was rotated, or the "
                                             "timer left the show")
-    elif not _token_matches(credential, room.timer):
+    elif not hmac.compare_digest(timers.control_digest(credential), room.control):
         raise Close(CLOSE_UNAUTHORIZED, "the control token was rotated")
     # Commands cost the timer's account like API requests: a presenter link is no way
     # around the plan's limits.

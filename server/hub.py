@@ -240,7 +240,8 @@ class Hub:
                 loaded = timers.load(raw) if raw is not None else None
                 if loaded is not None and loaded.version > room.version:
                     # Held as the state channel carries it: no secrets in the room.
-                    room.timer, room.version = timers.on_the_wire(loaded), loaded.version
+                    room.timer = timers.from_dict(timers.on_the_wire(loaded))
+                    room.version = loaded.version
                     room.control = timers.control_digest(loaded.control_token)
                 room.loaded.set_result(None)
                 for callback in self._on_state:

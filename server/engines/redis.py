@@ -165,6 +165,8 @@ def _guard() -> Iterator[None]:
 
 
 class RedisEngine:
+    one_trip_writes = True
+
     def __init__(self, url: str, shards: int | None = None) -> None:
         self.url = url
         if shards is None:

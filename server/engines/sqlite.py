@@ -139,6 +139,8 @@ def _path(url: str) -> str:
 
 
 class SQLiteEngine:
+    one_trip_writes = False  # see base.Store
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._path = _path(url)

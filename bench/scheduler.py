@@ -82,7 +82,7 @@ async def measure(target: str, args: argparse.Namespace, workdir: Path) -> dict:
     if target.startswith("cluster"):
         from tests.servers import RedisCluster
 
-        cluster = RedisCluster(workdir / f"{target}-nodes").start()
+        cluster = RedisCluster(workdir / f"{target}-nodes", durable=False).start()
         url = cluster.url
     elif target.startswith("redis"):
         port = free_port()

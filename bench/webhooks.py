@@ -168,7 +168,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.engine == "cluster":  # three masters on loopback: the tests' fixture
         from tests.servers import RedisCluster
 
-        cluster = RedisCluster(workdir / "cluster").start()
+        cluster = RedisCluster(workdir / "cluster", durable=False).start()
         engine_url = cluster.url
     elif args.engine == "redis":
         redis_port = free_port()

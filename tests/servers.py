@@ -278,10 +278,13 @@ class RedisCluster:
     the default 15 s."""
 
     def __init__(self, workdir: Path, masters: int = 3, replicas: int = 0,
-                 node_timeout_ms: int = 1000) -> None:
+                 node_timeout_ms: int = 1000, durable: bool = True) -> None:
         assert masters >= 3, "redis-cli --cluster create wants at least three masters"
         assert replicas in (0, 1)
         self.workdir = workdir
+        #: Each write fsynced to the node's append-only file (the tests'); False: no file, as
+        #: the benchmarks run their single Redis, so that both measure the same work.
+        self.durable = durable
         self.master_count = masters
         self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
@@ -344,7 +347,8 @@ class RedisCluster:
             home.mkdir(parents=True)
             process = subprocess.Popen(
                 ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "yes", "--appendfsync", "always", "--dir", str(home),
+                 *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable else
+                   ["--appendonly", "no"]), "--dir", str(home),
                  "--logfile", str(home / "redis.log"),
                  "--cluster-enabled", "yes", "--cluster-config-file", str(home / "nodes.conf"),
                  "--cluster-node-timeout", str(self.node_timeout_ms),

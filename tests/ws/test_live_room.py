@@ -1,6 +1,6 @@
 """The live room across sockets and processes: messages and blackout reach every viewer and a
 late joiner's snapshot; presence counts every viewer socket of every process; with two
-processes on one Redis each warning still fires once."""
+processes on one Redis (or a Redis Cluster) each warning still fires once."""
 
 from __future__ import annotations
 
@@ -17,16 +17,23 @@ from tests.ws.helpers import presenter, until, viewer
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def two_servers(tmp_path) -> Iterator[tuple[Server, Server, str]]:
-    """Two processes on one Redis of the test's own, and a key of a new account."""
-    redis = RedisServer(tmp_path).start()
+@pytest.fixture(params=["redis", "redis-cluster"])
+def two_servers(request: pytest.FixtureRequest,
+                tmp_path) -> Iterator[tuple[Server, Server, str]]:
+    """Two processes on one Redis of the test's own (or the session's Redis Cluster, emptied),
+    and a key of a new account."""
+    if request.param == "redis-cluster":
+        redis = request.getfixturevalue("redis_cluster")
+        redis.flush()
+    else:
+        redis = RedisServer(tmp_path).start()
     first = Server(redis.url, tmp_path).start()
     second = Server(redis.url, tmp_path).start()
     yield first, second, make_key(redis.url)
     first.stop()
     second.stop()
-    redis.stop()
+    if request.param == "redis":
+        redis.stop()
 
 
 async def presence(socket, viewers: int, timeout: float = 3.5) -> None:

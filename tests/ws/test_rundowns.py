@@ -50,14 +50,20 @@ async def test_followers_hear_each_advance(server, key):
     await check_followers_hear_advances([server], key)
 
 
-@pytest.fixture
-def two_servers(tmp_path) -> Iterator[tuple[list[Server], str]]:
-    redis = RedisServer(tmp_path).start()
+@pytest.fixture(params=["redis", "redis-cluster"])
+def two_servers(request: pytest.FixtureRequest,
+                tmp_path) -> Iterator[tuple[list[Server], str]]:
+    if request.param == "redis-cluster":
+        redis = request.getfixturevalue("redis_cluster")
+        redis.flush()
+    else:
+        redis = RedisServer(tmp_path).start()
     servers = [Server(redis.url, tmp_path).start() for _ in range(2)]
     yield servers, make_key(redis.url)
     for running in servers:
         running.stop()
-    redis.stop()
+    if request.param == "redis":
+        redis.stop()
 
 
 async def test_followers_on_two_processes_hear_each_advance(two_servers):

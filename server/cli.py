@@ -162,13 +162,15 @@ def worker(args: argparse.Namespace) -> int:
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        # Cancelled again until they end: a cancellation can be lost inside the Redis client
-        # (a read it interrupts may be retried), and one lost once left a worker running after
-        # SIGTERM under load.
+        # Cancelled, given the dispatcher's grace to record what it sent, then cancelled again
+        # until they end: a cancellation can be lost inside the Redis client (a read it
+        # interrupts may be retried), and one lost once left a worker running after SIGTERM.
+        patience = dispatcher.STOP_GRACE_S + 1
         while pending := [task for task in tasks if not task.done()]:
             for task in pending:
                 task.cancel()
-            await asyncio.wait(pending, timeout=0.5)
+            await asyncio.wait(pending, timeout=patience)
+            patience = 0.5
         await deliveries.aclose()
         for task in tasks:  # one that ended by itself, not by the cancellation: its error
             error = None if task.cancelled() else task.exception()

@@ -238,10 +238,18 @@ async def change_timer(engine: Store, timer_id: str, account_id: str | None,
     state. With `expected_version` the caller wants no such retry: a mismatch is
     `VersionConflict`. A request's `WayIn` is taken first (`_one_trip`). Returns the timer as
     committed (None once deleted) and the change (None if none)."""
+    copy = _copy_of(engine, timer_id, account_id) if isinstance(fetched, WayIn) else None
+    if isinstance(fetched, WayIn) and copy is None:
+        # No copy of the account's timer to compute from: the way in alone, before taking a
+        # turn, so that a request about to be refused (another account's timer, a revoked key)
+        # never keeps this timer's own changes waiting.
+        stored = await fetched.enter(timer_id)
+        _remember(engine, timer_id, stored)
+        fetched = Fetched(stored)
     async with _turn(timer_id):
         race = _Race()
         if isinstance(fetched, WayIn):
-            first = await _one_trip(engine, fetched, timer_id, account_id, compute,
+            first = await _one_trip(engine, fetched, timer_id, account_id, copy, compute,
                                     expected_version, clock)
             if not isinstance(first, Fetched):
                 return first
@@ -273,7 +281,18 @@ async def change_timer(engine: Store, timer_id: str, account_id: str | None,
             return change.timer, change
 
 
+def _copy_of(engine: Store, timer_id: str,
+             account_id: str | None) -> tuple[bytes, Timer] | None:
+    """This process's copy of `timer_id` (its body, loaded), if it has one of `account_id`'s."""
+    body = _recent.get(engine, {}).get(timer_id)
+    if body is None:
+        return None
+    timer = timers.load(body)
+    return (body, timer) if timer.account_id == account_id else None
+
+
 async def _one_trip(engine: Store, way_in: WayIn, timer_id: str, account_id: str | None,
+                    copy: tuple[bytes, Timer] | None,
                     compute: Callable[[Timer, int], Change | None],
                     expected_version: int | None,
                     clock: Callable[[], int]) -> Fetched | tuple[Timer | None, Change]:
@@ -284,7 +303,8 @@ async def _one_trip(engine: Store, way_in: WayIn, timer_id: str, account_id: str
     body = _recent.get(engine, {}).get(timer_id)
     unit, change = None, None
     if body is not None:
-        timer = timers.load(body)
+        # The copy looked at before this turn, unless a change of this process replaced it.
+        timer = copy[1] if copy is not None and copy[0] is body else timers.load(body)
         if timer.account_id == account_id and expected_version in (None, timer.version):
             now = clock()
             try:

@@ -312,8 +312,12 @@ class Hub:
             for viewer in room.viewers:
                 viewer.close(CLOSE_DELETED, "the timer was deleted")
             return
-        room.timer = timers.from_dict(message["timer"])
-        room.control = message["control"]
+        fields = message["timer"]
+        # A process of the previous release sends the token itself, and no digest.
+        room.control = message.get("control") or timers.control_digest(
+            fields.get("control_token") or "")
+        fields["control_token"], fields["webhook_url"], fields["webhook_events"] = "", None, None
+        room.timer = timers.from_dict(fields)
         broadcast(room.viewers, state_message(room.timer, message["events"], now))
         for viewer in room.viewers:
             if viewer.token_digest is not None and not hmac.compare_digest(viewer.token_digest,

@@ -3,7 +3,7 @@
 What an account owns (its timers and rundowns, and their webhook deliveries) carries the
 account's *home* in the first two digits after the prefix, so that a store can tell an
 object's shard from its id alone, without a lookup (`home_of`; the Redis engine's shard is
-the home modulo its shard count). An account's own home is random, like the rest of its id."""
+the home modulo its shard count). An account's own home is drawn at random, evenly."""
 
 import base64
 import secrets
@@ -67,7 +67,9 @@ def delivery_id(object_id: str | None = None) -> str:
 
 
 def account_id() -> str:
-    return new_id("acct_")
+    """A new account id, its home drawn evenly (the first digits of 128 random bits would not
+    be: 22 base62 digits hold more than 128 bits, so the first is only ever 0 to 7)."""
+    return "acct_" + _base62(secrets.randbelow(HOMES), 2) + _base62(secrets.randbits(116), 20)
 
 
 def control_token() -> str:

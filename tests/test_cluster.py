@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import subprocess
+import sys
 import time
 
 import httpx
-import orjson
+import pytest
 
 from server import accounts, commit, ids
 from server.clock import now_ms
 from server.engines import create_engine
 from server.engines import redis_keys as keys
 from tests.servers import RedisCluster, RedisError, Server, client, make_key, node_command
+from tests.test_scaling import completion_events, start_countdowns
 
 
 def test_keys_of_100_accounts_spread_over_all_three_masters(redis_cluster: RedisCluster):
@@ -50,48 +53,9 @@ def holds(port: int, key: str) -> bool:
         return False
 
 
-def start_countdowns(url: str, owners: list[str], count: int, first_due_ms: int,
-                     spacing_ms: float) -> list[str]:
-    async def make() -> list[str]:
-        engine = create_engine(url)
-        await engine.open()
-        made = []
-        try:
-            for n in range(count):
-                started = first_due_ms + round(n * spacing_ms) - 2000
-                owner = owners[n % len(owners)]
-                timer = await commit.create(engine, owner, {"type": "countdown", "duration": 2},
-                                            clock=lambda s=started: s)
-                await commit.command(engine, owner, timer.id, "start",
-                                     clock=lambda s=started: s)
-                made.append(timer.id)
-        finally:
-            await engine.close()
-        return made
-
-    return asyncio.run(make())
-
-
 def completions(url: str, owners: list[str]) -> collections.Counter[str]:
-    async def read() -> collections.Counter[str]:
-        engine = create_engine(url)
-        await engine.open()
-        fired: collections.Counter[str] = collections.Counter()
-        try:
-            for owner in owners:
-                cursor = None
-                while True:
-                    page, cursor = await engine.list_events(owner, cursor, 500)
-                    fired.update(body["timer_id"] for body in map(orjson.loads,
-                                                                  (r.body for r in page))
-                                 if body["event"] == "timer.completed")
-                    if cursor is None:
-                        break
-        finally:
-            await engine.close()
-        return fired
-
-    return asyncio.run(read())
+    return collections.Counter(event["timer_id"] for owner in owners
+                               for event in completion_events(url, owner))
 
 
 def test_a_master_killed_mid_run_fails_over_and_every_countdown_completes_once(
@@ -103,7 +67,7 @@ def test_a_master_killed_mid_run_fails_over_and_every_countdown_completes_once(
         key = make_key(cluster.url)
         owners = [ids.account_id() for _ in range(30)]  # homes all over the shards
         due = now_ms() + 3000
-        made = start_countdowns(cluster.url, owners, 300, due, spacing_ms=10_000 / 300)
+        made = start_countdowns(cluster.url, 300, due, 10_000 / 300, tuple(owners))
         with client(first, key) as api, client(second, key) as other:
             probe = api.post("/timers", json={"type": "countdown", "duration": 600}).json()
             # The master that holds the key's account, its probe timer and some countdowns.
@@ -141,3 +105,31 @@ def test_a_master_killed_mid_run_fails_over_and_every_countdown_completes_once(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_cluster_that_cannot_be_reached_is_a_503_not_a_crash(tmp_path):
+    """No seed answers: the engine still opens (as on a single Redis), its commands raise
+    EngineUnavailable (the API's 503), and `castimer serve` refuses to start with the reason,
+    as it does for a single Redis that does not answer."""
+    from server.engines.base import EngineUnavailable
+    from tests.servers import free_port
+
+    url = f"redis-cluster://127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+
+    async def check() -> None:
+        engine = create_engine(url)
+        await engine.open()
+        try:
+            with pytest.raises(EngineUnavailable):
+                await engine.get_timer("tmr_x")
+        finally:
+            await engine.close()
+
+    asyncio.run(check())
+    # `castimer serve` checks its store before it listens, and says so in one line.
+    done = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port",
+                           str(free_port()), "--engine", url], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "the engine cannot be reached" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

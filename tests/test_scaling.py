@@ -51,9 +51,10 @@ def two_servers(store, tmp_path) -> Iterator[tuple[Server, Server]]:
     second.stop()
 
 
-def start_countdowns(url: str, count: int, first_due_ms: int, spacing_ms: float) -> list[str]:
-    """`count` running countdowns of one account, made through the commit path, reaching zero
-    from `first_due_ms` on, one every `spacing_ms`."""
+def start_countdowns(url: str, count: int, first_due_ms: int, spacing_ms: float,
+                     owners: tuple[str, ...] = ("acct_load",)) -> list[str]:
+    """`count` running countdowns of the `owners` in turn, made through the commit path,
+    reaching zero from `first_due_ms` on, one every `spacing_ms`."""
 
     async def make() -> list[str]:
         engine = create_engine(url)
@@ -62,10 +63,11 @@ def start_countdowns(url: str, count: int, first_due_ms: int, spacing_ms: float)
         try:
             for n in range(count):
                 started = first_due_ms + round(n * spacing_ms) - 3000
-                timer = await commit.create(engine, "acct_load",
+                owner = owners[n % len(owners)]
+                timer = await commit.create(engine, owner,
                                             {"type": "countdown", "duration": 3},
                                             clock=lambda s=started: s)
-                await commit.command(engine, "acct_load", timer.id, "start",
+                await commit.command(engine, owner, timer.id, "start",
                                      clock=lambda s=started: s)
                 made.append(timer.id)
         finally:

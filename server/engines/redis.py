@@ -38,6 +38,7 @@ from redis.exceptions import (
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
+    RedisClusterException,
     RedisError,
     ResponseError,
     TryAgainError,
@@ -80,9 +81,11 @@ _LUA = Path(__file__).parent / "lua"
 #: URL schemes of a Redis Cluster: seeds `host:port,host:port…`, as `redis://` otherwise.
 CLUSTER_SCHEMES = ("redis-cluster", "rediss-cluster")
 _STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
+# RedisClusterException is not a RedisError: redis-py raises it when no seed of a cluster
+# answers, or a slot has no master (SlotNotCoveredError).
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, BusyLoadingError,
                 ReadOnlyError, OutOfMemoryError, ClusterDownError, MasterDownError,
-                TryAgainError)
+                TryAgainError, RedisClusterException)
 #: Error replies that mean "not now" (persistence failing, busy script, failover, cluster
 #: down) rather than a bug: they are 503s, like an unreachable server.
 _UNAVAILABLE_REPLIES = ("MISCONF", "BUSY", "LOADING", "READONLY", "OOM", "TRYAGAIN",
@@ -124,14 +127,15 @@ def _cluster_client(url: str) -> RedisCluster:
                              f"{seed!r}")
         seeds.append(ClusterNode(host, int(port)))
     query = dict(parse_qsl(parts.query))
-    # One retry of a command that met a dropped connection or a moved slot, after the
-    # client has refreshed its map of the slots; beyond that the request fails (503) rather
-    # than waiting out a failover.
+    # One retry of a command that met a dropped connection, after the client has refreshed
+    # its map of the slots (a moved slot it follows by itself); timeouts are not retried, and
+    # beyond that the request fails (503) rather than waiting out a failover.
     return RedisCluster(
         startup_nodes=seeds, username=unquote(username) or None,
         password=unquote(password) or query.get("password"),
         ssl=parts.scheme.lower() == "rediss-cluster",
-        retry=Retry(NoBackoff(), 1), **_timeouts(query))
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        **_timeouts(query))
 
 
 def _live_viewers(values: Sequence[bytes], now_ms: int) -> int:
@@ -189,11 +193,12 @@ class RedisEngine:
         self._commit_script = self._client.register_script(commit_all + self._lua("commit"))
         gcra = self._lua("_gcra")
         self._gcra_script = self._client.register_script(gcra + self._lua("gcra"))
-        self._admit_script = self._client.register_script(gcra + self._lua("admit"))
+        way_in = gcra + self._lua("_way_in")
+        self._admit_script = self._client.register_script(way_in + self._lua("admit"))
         self._admit_control_script = self._client.register_script(
             gcra + self._lua("admit_control"))
         self._admit_commit_script = self._client.register_script(
-            gcra + commit_all + self._lua("admit_commit"))
+            way_in + commit_all + self._lua("admit_commit"))
         # The plans' part of admit.lua's arguments, made once per plans table.
         self._plan_args: tuple[Mapping[str, RateLimit] | None, list[Any]] = (None, [0])
         self._scripts = {name: self._client.register_script(self._lua(name))

@@ -1,29 +1,16 @@
--- One API request's way in, in one round trip (_gcra.lua is put in front): the key's
--- revocation, its account, its last use, one hit on the account's budget, and the timer asked
--- for. A revoked key or a missing account counts nothing and stamps nothing.
+-- One API request's way in, in one round trip (_gcra.lua and _way_in.lua are put in front):
+-- way_in(), and the timer asked for with its viewers.
 --
--- KEYS[1] revoked keys hash   KEYS[2] last use hash   KEYS[3] accounts hash
--- KEYS[4] the account's rate hash   KEYS[5] the timer's hash and KEYS[6] its presence hash
+-- KEYS[1..4] as way_in() reads them   KEYS[5] the timer's hash and KEYS[6] its presence hash
 -- (only when a timer is asked for)
--- ARGV[1] key id   ARGV[2] account id   ARGV[3] now ms   ARGV[4] stamp a use older than (ms)
--- ARGV[5] plan count n (0: count nothing), then n × (plan, per minute, per day or '')
+-- ARGV as way_in() reads them
 -- Returns {revoked at or false, account JSON or false, gcra's reply or false, timer or false,
 -- the presence hash's values (each process's "viewers:expires_ms") or false}.
 
-local revoked = redis.call('HGET', KEYS[1], ARGV[1])
-if revoked then
+local revoked, account, rate = way_in()
+if not account then
   return {revoked, false, false, false, false}
 end
-local account = redis.call('HGET', KEYS[3], ARGV[2])
-if not account then
-  return {false, false, false, false, false}
-end
-local now = tonumber(ARGV[3])
-local used = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '')
-if used == nil or now - used >= tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-end
-local rate = hit_plan(KEYS[4], account, 5, now)
 local timer, presence = false, false
 if KEYS[5] then
   timer = redis.call('HGET', KEYS[5], 'body')

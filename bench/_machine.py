@@ -95,3 +95,23 @@ def port_of(server: subprocess.Popen[bytes]) -> int:
     """The port a server started by `serve` listens on."""
     command = [str(part) for part in server.args]  # type: ignore[union-attr]
     return int(command[command.index("--port") + 1])
+
+
+def bench_key(engine_url: str) -> str:
+    """An API key of the "bench" account (made on the enterprise plan if it is new), straight
+    in the store, as `castimer keys create` makes one."""
+    import asyncio
+
+    from server import accounts
+    from server.clock import now_ms
+    from server.engines import create_engine
+
+    async def make() -> str:
+        engine = create_engine(engine_url)
+        await engine.open()
+        try:
+            return (await accounts.key_for(engine, "bench", "enterprise", now_ms()))[1]
+        finally:
+            await engine.close()
+
+    return asyncio.run(make())

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._machine import (  # noqa: E402
+    bench_key,
     cpu_seconds,
     family,
     free_port,
@@ -318,19 +319,7 @@ def start_target(name: str, port: int, args: argparse.Namespace,
     seconds, timers = args.seconds, args.timers
     import httpx
 
-    from server import accounts
-    from server.clock import now_ms
-    from server.engines import create_engine
-
-    async def make_key() -> str:
-        engine = create_engine(url)
-        await engine.open()
-        try:
-            return (await accounts.key_for(engine, "bench", "enterprise", now_ms()))[1]
-        finally:
-            await engine.close()
-
-    key = asyncio.run(make_key())
+    key = bench_key(url)
     ids = []
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1",
                       headers={"Authorization": f"Bearer {key}"}) as api:

@@ -15,7 +15,6 @@ untraced run's.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._machine import free_port, rss_bytes  # noqa: E402
+from bench._machine import bench_key, free_port, rss_bytes  # noqa: E402
 from bench.fanout import raise_fd_limit, wait_port  # noqa: E402
 
 
@@ -126,19 +125,7 @@ def take(server: subprocess.Popen[bytes], snapshots: str, n: int) -> int:
 def make_timer(url: str, port: int) -> str:
     import httpx
 
-    from server import accounts
-    from server.clock import now_ms
-    from server.engines import create_engine
-
-    async def make_key() -> str:
-        engine = create_engine(url)
-        await engine.open()
-        try:
-            return (await accounts.key_for(engine, "bench", "enterprise", now_ms()))[1]
-        finally:
-            await engine.close()
-
-    key = asyncio.run(make_key())
+    key = bench_key(url)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1",
                       headers={"Authorization": f"Bearer {key}"}) as api:
         timer = api.post("/timers", json={"title": "Memory", "type": "countdown",

@@ -54,6 +54,8 @@ _recent: weakref.WeakKeyDictionary[Store, dict[str, bytes]] = weakref.WeakKeyDic
 
 
 def _remember(engine: Store, timer_id: str, body: bytes | None) -> None:
+    if not engine.one_trip_writes:
+        return  # nothing would compute from it (SQLite): keep no copies
     recent = _recent.get(engine)
     if recent is None:
         recent = _recent[engine] = {}

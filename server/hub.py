@@ -29,6 +29,7 @@ from .asgi_socket import Send
 from .clock import now_ms as wall_clock
 from .engines.base import Engine, EngineUnavailable, timer_channel
 from .timers import Timer
+from .wake import stop_if_cancelled
 
 log = logging.getLogger("castimer.hub")
 
@@ -351,6 +352,7 @@ class Hub:
         So a change reaches every socket within about two seconds, at most once a second."""
         while True:
             await asyncio.sleep(every)
+            stop_if_cancelled()
             try:
                 await self.presence_round()
             except EngineUnavailable:

@@ -32,3 +32,16 @@ class Wake:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._event.wait()
+
+
+def stop_if_cancelled() -> None:
+    """End the calling task if it has been cancelled: for loops that run until cancelled, once
+    a round.
+
+    Why: an await deep down can take a cancellation and carry on (asyncio.wait_for on 3.11
+    when its inner result arrives with the cancellation; a client library's own handling).
+    The request still counts in `Task.cancelling()`, and without this look the loop would go
+    round for ever, keeping whoever awaits it (a shutdown, a test) waiting with it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

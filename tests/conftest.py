@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +25,47 @@ WITH_CLUSTER = [*ENGINES, "redis-cluster"]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+#: Of pytest-timeout's limit, the part an async test has inside its event loop.
+IN_LOOP_SHARE = 0.8
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """Every async test runs under a deadline inside its own event loop, short of
+    pytest-timeout's. Why: pytest-timeout's alarm interrupts the loop from outside, and anyio's
+    runner then waits for the interrupted test before it tears down a fixture, so one hung
+    await hangs the whole session (seen in CI: 90 minutes). A deadline inside the loop cancels
+    the test's own awaits instead, and the test fails with its name, alone."""
+    test = pyfuncitem.obj
+    if inspect.iscoroutinefunction(test) and not hasattr(test, "hypothesis"):
+        marker = pyfuncitem.get_closest_marker("timeout")
+        limit = float(marker.args[0] if marker and marker.args
+                      else pyfuncitem.config.getini("timeout") or 0)
+        if limit > 0:
+            pyfuncitem.obj = _bounded(test, limit * IN_LOOP_SHARE)
+    try:
+        yield
+    finally:
+        pyfuncitem.obj = test
+
+
+def _bounded(test, limit: float):
+    @functools.wraps(test)
+    async def bounded(**kwargs):
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                return await test(**kwargs)
+        finally:
+            # Checked even when the test returned: a test that awaits a cancelled task under
+            # pytest.raises(CancelledError) would take this deadline's cancellation for its own.
+            if deadline.expired():
+                pytest.fail(f"still running after {limit:.0f} s: cancelled in its own loop",
+                            pytrace=False)
+
+    return bounded
 
 
 def sqlite_url(directory: object) -> str:

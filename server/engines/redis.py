@@ -48,6 +48,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import ids
+from ..wake import stop_if_cancelled
 from . import outage
 from . import redis_keys as keys
 from ._gcra import DAY_MS
@@ -932,6 +933,7 @@ class RedisEngine:
         reconnect with backoff, resubscribe, and tell every receiver it may have missed some."""
         backoff, missed = 0.05, False
         while not self._closing:
+            stop_if_cancelled()
             try:
                 if self._stale:
                     self._stale, missed = False, True

@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+from ..wake import stop_if_cancelled
+
 
 class ShardedSubscriber:
     __slots__ = ("_pubsub", "_queue", "_readers")
@@ -59,6 +61,7 @@ class ShardedSubscriber:
     async def _read(self, node: Any) -> None:
         try:
             while True:
+                stop_if_cancelled()
                 message = await node.get_message(timeout=1.0)
                 if message is not None:
                     self._queue.put_nowait(message)

@@ -3,8 +3,6 @@ attempts, order, retry, the delivery log and its depth. Run against each engine.
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 import pytest
 
@@ -22,6 +20,7 @@ from server.engines.base import (
     Outcome,
 )
 from tests.engines.contract.records import T0, a_commit, an_account
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -150,10 +149,7 @@ async def test_retry_starts_a_finished_delivery_again_and_leaves_a_pending_one(e
     retried = await engine.retry_delivery(record.id, T0 + 9000)
     assert (retried.status, retried.due_ms, retried.run_attempts, retried.attempts) == (
         PENDING, T0 + 9000, 0, 1)
-    for _ in range(100):
-        if woken:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: woken)
     assert woken
     assert [x.delivery.id for x in await engine.claim_deliveries(T0 + 9000, 10, LEASE)] == [
         record.id]

@@ -9,6 +9,7 @@ import pytest
 
 from server.engines.base import DEADLINES_CHANNEL, OUTBOX_CHANNEL, PubSub, timer_channel
 from tests.engines.contract.records import T0, a_commit
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -26,10 +27,7 @@ async def test_publish_follows_the_commit_on_the_timer_deadline_and_outbox_chann
         await engine.subscribe(channel, receiver)
     await engine.commit(a_commit("tmr_1", 0, deadline=T0 + 5, deliveries=2))
     await engine.commit(a_commit("tmr_1", 1))
-    for _ in range(200):
-        if len(heard["timer"]) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: len(heard["timer"]) == 2 and heard["deadlines"] and heard["outbox"])
     assert heard["timer"] == [b'{"v":1}', b'{"v":2}']
     assert heard["deadlines"] == [str(T0 + 5).encode()]
     assert heard["outbox"] == [b"2"]

@@ -20,6 +20,7 @@ from server.engines.base import (
 )
 from tests.conftest import opened
 from tests.engines.contract.records import T0, a_commit, a_rundown_commit, an_account
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -322,10 +323,7 @@ async def test_linked_commits_are_written_together(engine):
     assert await engine.due_timers(T0, 10) == [("tmr_1", T0)]
     assert len((await engine.list_events("acct_1", None, 10))[0]) == 5
     assert len((await engine.list_events("acct_1", None, 10, timer_id="rnd_1"))[0]) == 1
-    for _ in range(100):
-        if seen:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: seen)
     assert seen == [orjson.dumps({"v": 1})]
     await engine.commit(group)  # sent again after a lost reply: applied once
     assert len((await engine.list_events("acct_1", None, 10))[0]) == 5

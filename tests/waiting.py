@@ -20,3 +20,34 @@ async def until(condition: Callable[[], object], within: float = PATIENCE_S,
     give_up = time.monotonic() + within
     while not condition() and time.monotonic() < give_up:
         await asyncio.sleep(step)
+
+
+class SwallowedCancellation:
+    """For tests of loops that must stop even when an await below them takes a cancellation
+    and returns as if nothing happened (redis-py 8.1 did so now and then). An engine double's
+    method awaits `once()`: the first call stalls until cancelled, swallows it, and returns;
+    later calls pass straight through. No real store does it on cue, hence the double."""
+
+    def __init__(self) -> None:
+        self.inside, self.swallowed = asyncio.Event(), asyncio.Event()
+
+    async def once(self) -> None:
+        if self.swallowed.is_set():
+            return
+        self.inside.set()
+        try:
+            await asyncio.Event().wait()  # a reply that is slow to come
+        except asyncio.CancelledError:
+            self.swallowed.set()
+
+    async def cancel(self, task: asyncio.Task[None]) -> bool:
+        """Cancel `task` while it is inside `once()`: True if it then ends, cancelled, within
+        5 s. If not, it is cancelled again (heard this time), so a failure does not hang."""
+        await asyncio.wait_for(self.inside.wait(), 5)
+        task.cancel()
+        await asyncio.wait_for(self.swallowed.wait(), 5)
+        done, _ = await asyncio.wait({task}, timeout=5)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task}, timeout=5)
+        return bool(done) and task.cancelled()

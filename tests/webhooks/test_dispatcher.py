@@ -12,7 +12,7 @@ from server.clock import now_ms
 from server.engines.base import SUCCEEDED, DeliveryRecord, EngineUnavailable
 from server.webhooks.dispatcher import Dispatcher, http_clients
 from tests.conftest import opened, sqlite_url
-from tests.waiting import until
+from tests.waiting import SwallowedCancellation, until
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
@@ -116,32 +116,19 @@ async def test_a_subscription_refused_at_start_leaves_the_dispatcher_polling_and
 
 
 async def test_a_cancellation_swallowed_below_the_dispatcher_still_stops_it(tmp_path):
-    """As the scheduler's: a store call that takes the cancellation and returns (redis-py 8.1
-    did, now and then) must not keep the dispatcher, and a shutdown waiting for it, going.
-    The engine double swallows it every time; the real client only on a rare timing."""
-    inside, swallowed = asyncio.Event(), asyncio.Event()
+    """As the scheduler's: a store call that takes the cancellation and returns must not keep
+    the dispatcher, and a shutdown waiting for it, going."""
+    swallow = SwallowedCancellation()
     async with opened(sqlite_url(tmp_path)) as engine:
         claim = engine.claim_deliveries
 
         async def swallowing_claim(now, limit, lease_ms):
-            if not swallowed.is_set():
-                inside.set()
-                try:
-                    await asyncio.Event().wait()  # a reply that is slow to come
-                except asyncio.CancelledError:
-                    swallowed.set()
+            await swallow.once()
             return await claim(now, limit, lease_ms)
 
         engine.claim_deliveries = swallowing_claim
         dispatcher = Dispatcher(engine, http_clients(2, 2, False), timeout_s=2, lease_s=60,
                                 poll_s=0.05)
-        running = asyncio.create_task(dispatcher.run())
-        await asyncio.wait_for(inside.wait(), 5)
-        running.cancel()
-        await asyncio.wait_for(swallowed.wait(), 5)
-        done, _ = await asyncio.wait({running}, timeout=5)
-        if not done:  # cancelled again, heard this time: a failure does not hang the test
-            running.cancel()
-            await asyncio.wait({running}, timeout=5)
+        stopped = await swallow.cancel(asyncio.create_task(dispatcher.run()))
         await dispatcher.aclose()
-        assert done == {running} and running.cancelled()
+        assert stopped

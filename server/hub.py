@@ -114,7 +114,8 @@ class Viewer:
         if self.writer is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self.writer), patience)
+            async with asyncio.timeout(patience):  # not wait_for: on 3.11 it can drop a cancel
+                await asyncio.shield(self.writer)
         except TimeoutError:
             self.abort()
         except asyncio.CancelledError:

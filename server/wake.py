@@ -38,10 +38,12 @@ def stop_if_cancelled() -> None:
     """End the calling task if it has been cancelled: for loops that run until cancelled, once
     a round.
 
-    Why: an await deep down can take a cancellation and carry on (asyncio.wait_for on 3.11
-    when its inner result arrives with the cancellation; a client library's own handling).
-    The request still counts in `Task.cancelling()`, and without this look the loop would go
-    round for ever, keeping whoever awaits it (a shutdown, a test) waiting with it."""
+    Why: an await deep down can take a cancellation and carry on. redis-py writes every command
+    under `asyncio.wait_for(..., socket_timeout)`, and on Python 3.11 wait_for returns the
+    result and drops the cancellation when the write finishes in the same turn of the loop as
+    the cancel arrives (bpo-42130, fixed in 3.12). The request still counts in
+    `Task.cancelling()`; without this look the loop went round for ever, and whoever awaited
+    it (a shutdown, a test: CI hung 90 minutes) with it."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

@@ -205,8 +205,8 @@ async def _authenticate(websocket: WebSocket, hub: Hub, timer_id: str) -> str:
     or with "rundown": "rnd_…" the token of a rundown the timer is in) or
     {"type": "auth", "api_key": "ck_live_…"}. Returns the credential that was accepted."""
     try:
-        first = await asyncio.wait_for(_receive_json(websocket, None),
-                                       timeout=settings.WS_AUTH_TIMEOUT)
+        async with asyncio.timeout(settings.WS_AUTH_TIMEOUT):  # not wait_for: see wake.py
+            first = await _receive_json(websocket, None)
     except TimeoutError:
         raise Close(CLOSE_AUTH_TIMEOUT, "authenticate with the first message") from None
     if first is None:

@@ -143,9 +143,9 @@ async def test_an_unexpected_error_does_not_stop_the_scheduler(private_engine):
 
 async def test_a_cancellation_swallowed_below_the_scheduler_still_stops_it(private_engine):
     """Cancelled while a store call is in flight, the scheduler stops even if that call takes
-    the cancellation and returns: redis-py 8.1 did so now and then in a pipeline (seen in
-    `next_deadline` under load), and the scheduler went round for ever, its shutdown (and a
-    test awaiting it) with it."""
+    the cancellation and returns: redis-py's command write does on Python 3.11 when the write
+    finishes as the cancel arrives (seen in `next_deadline` under load), and the scheduler
+    went round for ever, its shutdown (and a test awaiting it) with it."""
     swallow = SwallowedCancellation()
 
     class SwallowsTheCancellation:

@@ -24,7 +24,8 @@ async def until(condition: Callable[[], object], within: float = PATIENCE_S,
 
 class SwallowedCancellation:
     """For tests of loops that must stop even when an await below them takes a cancellation
-    and returns as if nothing happened (redis-py 8.1 did so now and then). An engine double's
+    and returns as if nothing happened (redis-py's command write on Python 3.11, when the
+    write finishes as the cancel arrives: see `server.wake.stop_if_cancelled`). An engine double's
     method awaits `once()`: the first call stalls until cancelled, swallows it, and returns;
     later calls pass straight through. No real store does it on cue, hence the double."""
 

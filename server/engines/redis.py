@@ -837,8 +837,9 @@ class RedisEngine:
             return
         try:
             # Return only once Redis has confirmed: a publish after this reaches `receiver`.
-            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(c) for _, c in waiting)),
-                                   timeout=2.0)
+            # (asyncio.timeout, not wait_for: on 3.11 wait_for can drop a cancellation.)
+            async with asyncio.timeout(2.0):
+                await asyncio.gather(*(asyncio.shield(c) for _, c in waiting))
         except TimeoutError:
             for name, _ in waiting:
                 self._confirming.pop(name, None)
@@ -883,7 +884,8 @@ class RedisEngine:
             # lock held, and a close that waits on it for ever would hang a shutdown (seen
             # once in CI, in a test's teardown); the socket is dropped with the object anyway.
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await asyncio.wait_for(pubsub.aclose(), timeout=2.0)
+                async with asyncio.timeout(2.0):
+                    await pubsub.aclose()
 
     async def _connect_pubsub(self) -> None:
         """A new subscriber connection with every channel that has receivers, confirmed. A

@@ -37,7 +37,8 @@ class ShardedSubscriber:
         a master's connection fail is raised here."""
         self._watch()
         try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can drop a cancel
+                item = await self._queue.get()
         except TimeoutError:
             return None
         if isinstance(item, BaseException):

@@ -126,7 +126,8 @@ class Dispatcher:
             self._stopping = True
             self._recorded.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(recorder, STOP_GRACE_S)
+                async with asyncio.timeout(STOP_GRACE_S):
+                    await recorder
             if subscribed:
                 await self.engine.unsubscribe(OUTBOX_CHANNEL, self._on_outbox)
 

@@ -147,8 +147,10 @@ class LiveStream:
                 next_ping = loop.time() + (FIRST_PING_GAP if pings < FIRST_PINGS else PING_EVERY)
                 continue
             try:
-                # Cancelling recv() loses nothing (websockets documents it as safe).
-                text = await asyncio.wait_for(socket.recv(), wait)
+                # Cancelling recv() loses nothing (websockets documents it as safe). Not
+                # wait_for: on Python 3.11 it can drop the caller's own cancellation.
+                async with asyncio.timeout(wait):
+                    text = await socket.recv()
             except TimeoutError:
                 continue
             received = self._clock()

@@ -111,10 +111,12 @@ def client(server: Server, key: str | None) -> httpx.Client:
 
 class RedisServer:
     """A private redis-server on a free loopback port (never the machine's 6379), with an
-    append-only file fsynced on every write, so a restart loses nothing."""
+    append-only file fsynced on every write, so a restart loses nothing (`durable=False`: no
+    file, for tests that never restart it and must not wait on a busy disk)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, durable: bool = True) -> None:
         self.workdir = workdir
+        self.durable = durable
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -125,7 +127,8 @@ class RedisServer:
     def start(self, timeout: float = 10) -> RedisServer:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir),
+             *(("--appendonly", "yes", "--appendfsync", "always") if self.durable else
+               ("--appendonly", "no")), "--dir", str(self.workdir),
              "--logfile", str(self.workdir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -41,8 +41,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     test = pyfuncitem.obj
     if inspect.iscoroutinefunction(test) and not hasattr(test, "hypothesis"):
         marker = pyfuncitem.get_closest_marker("timeout")
+        config = pyfuncitem.config
         limit = float(marker.args[0] if marker and marker.args
-                      else pyfuncitem.config.getini("timeout") or 0)
+                      else config.getoption("timeout", None) or config.getini("timeout") or 0)
         if limit > 0:
             pyfuncitem.obj = _bounded(test, limit * IN_LOOP_SHARE)
     try:

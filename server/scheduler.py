@@ -16,7 +16,7 @@ from . import commit, metrics
 from .clock import now_ms as wall_clock
 from .engines import outage
 from .engines.base import DEADLINES_CHANNEL, EngineUnavailable, PubSub, Store
-from .wake import Wake, stop_if_cancelled
+from .wake import Wake
 
 log = logging.getLogger("castimer.scheduler")
 
@@ -46,7 +46,6 @@ class Scheduler:
         subscribed = False
         try:
             while True:
-                stop_if_cancelled()
                 self._wake.arm()  # before looking: a commit made during the look is kept
                 try:
                     if not subscribed:

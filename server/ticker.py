@@ -17,7 +17,7 @@ from . import metrics, timer_json, timers
 from .clock import now_ms as wall_clock
 from .hub import Hub, Room, broadcast
 from .timers import Timer
-from .wake import Wake, stop_if_cancelled
+from .wake import Wake
 
 
 def next_tick(timer: Timer, after_ms: int) -> int | None:
@@ -72,7 +72,6 @@ class Ticker:
     async def run(self) -> None:
         heap = self._heap
         while True:
-            stop_if_cancelled()
             # Looking at the heap does not await, so arming right before sleeping loses nothing.
             if not heap:
                 self._wake.arm()

@@ -26,7 +26,11 @@ class Wake:
         self._event.clear()
 
     async def sleep(self, seconds: float | None) -> None:
-        """Until woken (since the last `arm`) or `seconds` have passed (None: no limit)."""
+        """Until woken (since the last `arm`) or `seconds` have passed (None: no limit). A
+        task cancelled during its look for work ends here, even if something it awaited
+        swallowed the cancellation (`stop_if_cancelled`): every loop that sleeps on a Wake
+        (scheduler, dispatcher, ticker) stops when asked."""
+        stop_if_cancelled()
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
         # arrives as the wake-up does, and the loop would never stop.
         with contextlib.suppress(TimeoutError):

@@ -33,7 +33,7 @@ from ..engines.base import (
     PubSub,
     Store,
 )
-from ..wake import Wake, stop_if_cancelled
+from ..wake import Wake
 from . import retries, signing
 from .urls import UnsafeTarget, guarded_transport
 
@@ -104,7 +104,6 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record(), name="castimer-webhook-recorder")
         try:
             while True:
-                stop_if_cancelled()
                 self._wake.arm()  # before looking: a wake-up during the look is kept
                 try:
                     if not subscribed:
